@@ -4,3 +4,6 @@
 //! benchmarks can reach the same code the CLI runs.
 
 pub mod cli;
+pub mod paths;
+pub mod store;
+pub mod vault;

@@ -1,15 +1,103 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
-use clap::Parser;
+mod demo;
+mod status;
+mod totp;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::store::{KeySource, Store};
+use crate::vault::Vault;
 
 /// Top-level command line.
 #[derive(Debug, Parser)]
-#[command(name = "authsim", version, about = "Software authenticator and hardware-token emulator")]
-pub struct Cli {}
+#[command(
+    name = "authsim",
+    version,
+    about = "Software authenticator and hardware-token emulator: TOTP vault, virtual FIDO2 keys, AWS MFA flows"
+)]
+pub struct Cli {
+    /// State directory (default: $XDG_DATA_HOME/authsim).
+    #[arg(long, global = true, env = crate::paths::STATE_DIR_ENV, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// TOTP codes: add, list, code, fresh codes, QR codes, import, rename, remove.
+    #[command(subcommand)]
+    Totp(totp::Cmd),
+    /// Where the state lives and where its key comes from.
+    Status(status::Args),
+    /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
+    Demo(demo::Args),
+}
+
+/// Global options every command may need.
+pub(crate) struct Ctx {
+    state_dir: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The state directory in force.
+    pub(crate) fn state_dir(&self) -> Result<PathBuf> {
+        match &self.state_dir {
+            Some(d) => Ok(d.clone()),
+            None => crate::paths::default_state_dir().context(
+                "cannot find a home for the state: set --state-dir, AUTHSIM_STATE_DIR, XDG_DATA_HOME or HOME",
+            ),
+        }
+    }
+
+    /// Open the store and vault in the state directory.
+    pub(crate) fn vault(&self) -> Result<Vault> {
+        let dir = self.state_dir()?;
+        let store = Store::open(&dir, &KeySource::from_env())?;
+        Ok(Vault::new(store))
+    }
+}
 
 /// Parse `std::env::args`, run the command, and map errors to a message and exit code.
 pub fn run() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    init_tracing();
+    let ctx = Ctx {
+        state_dir: cli.state_dir,
+    };
+    let result = match cli.command {
+        Command::Totp(cmd) => totp::run(&ctx, cmd),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authsim: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default: warnings only).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Current Unix time in seconds.
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -1,0 +1,113 @@
+//! Sealing secret values at rest: AES-256-GCM under the data key, a fresh random nonce per
+//! write, and the record's identity as associated data so a sealed value cannot be moved to
+//! another record.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::Zeroizing;
+
+/// Format byte in front of every sealed value, so the format can change later.
+const FORMAT_V1: u8 = 1;
+const NONCE_LEN: usize = 12;
+
+/// Why a value could not be sealed or opened (never carries key or plaintext material).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The operating system's random source failed.
+    #[error("the system random source failed: {0}")]
+    Random(String),
+    /// The sealed value is damaged, was sealed under another key, or belongs to another record.
+    #[error("a sealed value does not open: it is damaged, or was written with another key")]
+    Open,
+}
+
+/// The 256-bit data key; zeroed on drop and never printed.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+impl DataKey {
+    /// Wrap 32 key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
+        DataKey(Zeroizing::new(bytes))
+    }
+
+    /// A new random key from the operating system.
+    pub fn generate() -> Result<DataKey, SealError> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *k).map_err(|e| SealError::Random(e.to_string()))?;
+        Ok(DataKey(k))
+    }
+
+    /// The raw key bytes, for handing to the key's home (keyring or key file).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&(*self.0).into())
+    }
+
+    /// Seal `plaintext` bound to `ad`: format byte, nonce, ciphertext and tag.
+    pub fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| SealError::Random(e.to_string()))?;
+        let ct = self
+            .cipher()
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: ad,
+                },
+            )
+            .map_err(|_| SealError::Open)?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Open a value made by [`DataKey::seal`] with the same `ad`.
+    pub fn open(&self, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let (&format, rest) = sealed.split_first().ok_or(SealError::Open)?;
+        if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+            return Err(SealError::Open);
+        }
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Open)?;
+        self.cipher()
+            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: ad })
+            .map(Zeroizing::new)
+            .map_err(|_| SealError::Open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_binding() {
+        let k = DataKey::generate().unwrap();
+        let a = k.seal(b"rec-1", b"seed bytes").unwrap();
+        let b = k.seal(b"rec-1", b"seed bytes").unwrap();
+        assert_ne!(a, b, "a fresh nonce per write");
+        assert_eq!(&*k.open(b"rec-1", &a).unwrap(), b"seed bytes");
+        assert!(k.open(b"rec-2", &a).is_err(), "bound to its record");
+        let other = DataKey::generate().unwrap();
+        assert!(other.open(b"rec-1", &a).is_err(), "bound to its key");
+        let mut t = a.clone();
+        let last = t.len() - 1;
+        t[last] ^= 1;
+        assert!(k.open(b"rec-1", &t).is_err(), "tamper detected");
+        assert!(k.open(b"rec-1", &a[..10]).is_err(), "truncation detected");
+        assert_eq!(format!("{k:?}"), "DataKey(<redacted>)");
+    }
+}
