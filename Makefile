@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-py build
+.PHONY: deps demo test test-rust test-keyring test-py build bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -12,14 +12,23 @@ build: deps
 	$(CARGO) build --locked --bins
 
 demo: build
-	bash scripts/demo.sh
+	./target/debug/authsim demo
 
 test-rust:
 	$(CARGO) test --workspace --locked
 
+test-keyring:
+	bash scripts/test-keyring.sh
+
 test-py:
 	bash scripts/test-py.sh
 
+bench: deps
+	$(CARGO) build --locked --release --bins
+	python3 benches/totp_process.py
+	$(CARGO) bench --locked --bench totp
+
 test: build
 	$(MAKE) --no-print-directory test-rust
+	$(MAKE) --no-print-directory test-keyring
 	$(MAKE) --no-print-directory test-py

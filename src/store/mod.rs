@@ -17,6 +17,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// One record: its key and value.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -202,7 +205,7 @@ impl Store {
     }
 
     /// All records of a namespace, ordered by key.
-    pub fn list(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn list(&self, ns: &str) -> Result<Vec<Record>, StoreError> {
         list_records(&self.conn, &self.db_path, ns)
     }
 
@@ -239,7 +242,7 @@ impl Txn<'_> {
     }
 
     /// All records of a namespace, seeing this transaction's own writes.
-    pub fn list(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn list(&self, ns: &str) -> Result<Vec<Record>, StoreError> {
         list_records(&self.tx, self.db_path, ns)
     }
 
@@ -295,7 +298,7 @@ fn list_records(
     conn: &Connection,
     db_path: &Path,
     ns: &str,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+) -> Result<Vec<Record>, StoreError> {
     let mut st = conn
         .prepare_cached("SELECT key, value FROM records WHERE ns = ?1 ORDER BY key")
         .map_err(|e| sql_err(db_path, e))?;
@@ -345,15 +348,6 @@ fn init_connection(conn: &mut Connection, db_path: &Path) -> Result<(), StoreErr
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(|e| sql_err(db_path, e))?;
-    let check: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| sql_err(db_path, e))?;
-    if check != "ok" {
-        return Err(StoreError::Corrupt {
-            path: db_path.to_path_buf(),
-            detail: check,
-        });
-    }
     Ok(())
 }
 

@@ -24,7 +24,7 @@ pub enum UriError {
     #[error("not an otpauth:// URI (the scheme is '{0}')")]
     Scheme(String),
     /// An HOTP (counter-based) entry.
-    #[error("otpauth://hotp (counter-based HOTP) is not supported yet; only otpauth://totp")]
+    #[error("otpauth://hotp: HOTP is not supported yet (counter-based codes); only otpauth://totp")]
     Hotp,
     /// Another type than totp/hotp.
     #[error("unknown otpauth type '{0}'; expected otpauth://totp/...")]
