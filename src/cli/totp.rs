@@ -4,7 +4,7 @@ use super::{Ctx, now_unix};
 use crate::vault::{Algorithm, Code, EntryInfo, EntryParams, Fresh, SecretBytes, Vault, qr, uri};
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Args, Subcommand};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -248,10 +248,13 @@ fn read_stdin_value(what: &str) -> Result<Zeroizing<String>> {
         let _ = std::io::stderr().flush();
     }
     let mut s = Zeroizing::new(String::new());
-    stdin
-        .lock()
-        .read_to_string(&mut s)
-        .with_context(|| format!("reading the {what} from standard input"))?;
+    // On a terminal one line is enough; from a pipe, everything up to end of input.
+    let read = if stdin.is_terminal() {
+        stdin.lock().read_line(&mut s)
+    } else {
+        stdin.lock().read_to_string(&mut s)
+    };
+    read.with_context(|| format!("reading the {what} from standard input"))?;
     let trimmed = Zeroizing::new(s.trim().to_string());
     if trimmed.is_empty() {
         bail!("no {what} on standard input");
