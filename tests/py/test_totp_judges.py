@@ -91,7 +91,10 @@ def test_80_bit_secret_matches_both_judges(authsim):
         assert got == oathtool("JBSWY3DPEHPK3PXP", "SHA1", 6, 30, t)
 
 
-def test_show_uri_round_trips_through_pyotp(authsim):
+def test_show_uri_round_trips_through_pyotp(authsim, monkeypatch):
+    # parse_uri builds a pyotp.TOTP, which refuses secrets under 112 bits; its URI parsing
+    # is what is judged here, so let it build the subclass that accepts them.
+    monkeypatch.setattr(pyotp, "TOTP", ShortSecretTOTP)
     rng = random.Random(SEED ^ 0x5EED)
     for i in range(10):
         c = random_case(rng, i)
