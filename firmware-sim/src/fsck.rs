@@ -81,7 +81,7 @@ pub(crate) fn resident_credentials(
     config: &TokenConfig,
 ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
     let mut creds = resident(env)?;
-    creds.sort_by(|a, b| a.created.cmp(&b.created));
+    creds.sort_by_key(|c| c.created);
     creds
         .into_iter()
         .map(|c| {

@@ -32,7 +32,7 @@ pub(crate) fn get(env: &mut Env<'_>, ns: &str, key: &[u8]) -> CtapResult<Option<
 }
 
 /// Lists a namespace; store failures become `CTAP1_ERR_OTHER`.
-pub(crate) fn list(env: &mut Env<'_>, ns: &str) -> CtapResult<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(crate) fn list(env: &mut Env<'_>, ns: &str) -> CtapResult<crate::env::Records> {
     env.store.list(ns).map_err(|_| StatusCode::Other)
 }
 

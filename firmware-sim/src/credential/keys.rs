@@ -233,7 +233,7 @@ mod tests {
             &[0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]
         );
         assert_eq!(bytes.len(), 77);
-        assert_eq!(cbor::decode(&bytes).is_ok(), true);
+        assert!(cbor::decode(&bytes).is_ok());
 
         let k = PrivateKey::generate(Algorithm::EdDsa, &mut rng).unwrap();
         let bytes = cbor::encode(&k.cose_public_key().unwrap());

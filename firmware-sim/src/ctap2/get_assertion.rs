@@ -85,7 +85,7 @@ pub(crate) fn begin(
             .filter(|c| c.rp_id == rp_id)
             .collect();
         // Most recently created first.
-        mine.sort_by(|a, b| b.created.cmp(&a.created));
+        mine.sort_by_key(|c| std::cmp::Reverse(c.created));
         mine.into_iter()
             .map(|c| Candidate {
                 id: c.id,

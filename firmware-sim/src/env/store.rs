@@ -100,6 +100,9 @@ impl WriteBatch {
     }
 }
 
+/// The `(key, value)` pairs of one namespace, in ascending key order.
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Persistent storage with the shape of a `records(ns TEXT, key BLOB, value BLOB)` table.
 ///
 /// Contract: `commit` either applies every write of the batch (in order) or none of them, and a
@@ -109,7 +112,7 @@ pub trait RecordStore {
     /// Reads one record.
     fn get(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Lists every `(key, value)` of a namespace, in ascending key order.
-    fn list(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn list(&self, ns: &str) -> Result<Records, StoreError>;
     /// Applies a batch atomically.
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError>;
 }

@@ -11,8 +11,8 @@ pub use host::{HidHost, HidResponse, HostError};
 use sha2::{Digest, Sha256};
 
 use crate::env::{
-    Clock, Env, Environment, PresenceRequest, PresenceStatus, RecordStore, Rng, StoreError,
-    UserPresence, WriteBatch, WriteOp,
+    Clock, Env, Environment, PresenceRequest, PresenceStatus, RecordStore, Records, Rng,
+    StoreError, UserPresence, WriteBatch, WriteOp,
 };
 
 /// A clock that moves only when told to.
@@ -265,7 +265,7 @@ impl RecordStore for MemStore {
         Ok(self.records.get(&(ns.to_owned(), key.to_vec())).cloned())
     }
 
-    fn list(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn list(&self, ns: &str) -> Result<Records, StoreError> {
         self.alive()?;
         Ok(self
             .records
