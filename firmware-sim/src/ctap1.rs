@@ -69,6 +69,9 @@ pub(crate) fn parse_apdu(bytes: &[u8]) -> Result<Apdu<'_>, u16> {
         _ => {
             if body[0] == 0 {
                 // Extended: 00 Lc1 Lc2 data [Le1 Le2], or 00 Le1 Le2 (case 2 extended).
+                if body.len() < 3 {
+                    return Err(sw::WRONG_LENGTH);
+                }
                 if body.len() == 3 {
                     return Ok(apdu(&[]));
                 }
@@ -257,5 +260,6 @@ mod tests {
         assert_eq!(parse_apdu(&[0, 1, 0, 0, 5, 1]), Err(sw::WRONG_LENGTH));
         assert_eq!(parse_apdu(&[0, 1, 0, 0, 0, 0, 5, 1]), Err(sw::WRONG_LENGTH));
         assert_eq!(parse_apdu(&[0, 1, 0, 0, 0, 0, 0, 1]), Err(sw::WRONG_LENGTH));
+        assert_eq!(parse_apdu(&[0, 1, 0, 0, 0, 7]), Err(sw::WRONG_LENGTH));
     }
 }
