@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::cbor;
 use crate::config::AttestationMode;
 use crate::credential::PrivateKey;
+use crate::env::Rng;
 
 /// OID of the FIDO extension carrying the AAGUID (id-fido-gen-ce-aaguid, 1.3.6.1.4.1.45724.1.1.4).
 pub const ID_FIDO_GEN_CE_AAGUID: [u64; 10] = [1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];
@@ -31,6 +32,23 @@ pub enum AttestationError {
     /// The validity period does not fit in an X.509 time.
     #[error("attestation certificate validity is out of range")]
     Validity,
+}
+
+impl PkiParams {
+    /// Parameters with authsim's defaults: organisation "authsim", country "US", 20 years of
+    /// validity from `not_before_unix`, zero serial numbers (set them, or use
+    /// [`AttestationPki::generate`]).
+    pub fn new(aaguid: [u8; 16], not_before_unix: i64) -> Self {
+        Self {
+            aaguid,
+            not_before_unix,
+            validity_days: 20 * 365,
+            ca_serial: [0; 16],
+            batch_serial: [0; 16],
+            organization: "authsim".to_owned(),
+            country: "US".to_owned(),
+        }
+    }
 }
 
 /// Parameters of [`create_attestation_pki`] other than the keys.
@@ -60,6 +78,17 @@ pub struct AttestationPki {
     batch_key: Zeroizing<[u8; 32]>,
     batch_cert_der: Vec<u8>,
 }
+
+impl PartialEq for AttestationPki {
+    fn eq(&self, other: &Self) -> bool {
+        self.ca_cert_der == other.ca_cert_der
+            && self.batch_cert_der == other.batch_cert_der
+            && self.ca_key.as_ref() == other.ca_key.as_ref()
+            && self.batch_key.as_ref() == other.batch_key.as_ref()
+    }
+}
+
+impl Eq for AttestationPki {}
 
 impl std::fmt::Debug for AttestationPki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,6 +238,53 @@ pub fn create_attestation_pki(
 }
 
 impl AttestationPki {
+    /// Draws two fresh keys and serial numbers from `rng` and builds the PKI with `params`
+    /// (whose serial numbers are replaced by the random ones).
+    pub fn generate(rng: &mut dyn Rng, params: &PkiParams) -> Result<Self, AttestationError> {
+        let mut params = params.clone();
+        // A random 256-bit value is a valid P-256 scalar except with negligible probability.
+        for _ in 0..16 {
+            let mut ca_key = Zeroizing::new([0u8; 32]);
+            let mut batch_key = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(ca_key.as_mut());
+            rng.fill_bytes(batch_key.as_mut());
+            rng.fill_bytes(&mut params.ca_serial);
+            rng.fill_bytes(&mut params.batch_serial);
+            match create_attestation_pki(&ca_key, &batch_key, &params) {
+                Err(AttestationError::InvalidKey) => continue,
+                other => return other,
+            }
+        }
+        Err(AttestationError::InvalidKey)
+    }
+
+    /// Serialises the PKI, keys included, for the embedder to store (wiped on drop).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut value = cbor::int_map(vec![
+            (1, Value::Bytes(self.ca_key.to_vec())),
+            (2, Value::Bytes(self.ca_cert_der.clone())),
+            (3, Value::Bytes(self.batch_key.to_vec())),
+            (4, Value::Bytes(self.batch_cert_der.clone())),
+        ]);
+        let bytes = Zeroizing::new(cbor::encode(&value));
+        cbor::wipe(&mut value);
+        bytes
+    }
+
+    /// Parses what [`AttestationPki::to_bytes`] produced.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, AttestationError> {
+        let malformed =
+            || AttestationError::Certificate("stored attestation PKI is malformed".into());
+        let value = cbor::decode(bytes).map_err(|_| malformed())?;
+        let map = cbor::MapView::new(&value).map_err(|_| malformed())?;
+        let part = |k: i64| -> Result<&[u8], AttestationError> {
+            map.int_key(k)
+                .and_then(|v| cbor::as_bytes(v).ok())
+                .ok_or_else(malformed)
+        };
+        Self::from_parts(part(1)?, part(2)?, part(3)?, part(4)?)
+    }
+
     /// The CA certificate (DER), the trust anchor a relying party installs.
     pub fn ca_certificate_der(&self) -> &[u8] {
         &self.ca_cert_der
@@ -230,16 +306,6 @@ impl AttestationPki {
             .map_err(|_| AttestationError::InvalidKey)?;
         let sig: p256::ecdsa::Signature = key.sign(msg);
         Ok(sig.to_der().as_bytes().to_vec())
-    }
-
-    /// The four stored parts: CA key, CA certificate, batch key, batch certificate.
-    pub(crate) fn parts(&self) -> (&[u8], &[u8], &[u8], &[u8]) {
-        (
-            self.ca_key.as_ref(),
-            &self.ca_cert_der,
-            self.batch_key.as_ref(),
-            &self.batch_cert_der,
-        )
     }
 
     /// Rebuilds the PKI from its stored parts.
@@ -399,9 +465,13 @@ mod tests {
         let a = create_attestation_pki(&[3; 32], &[4; 32], &params()).unwrap();
         let b = create_attestation_pki(&[3; 32], &[4; 32], &params()).unwrap();
         assert_eq!(a.ca_certificate_der(), b.ca_certificate_der());
-        let (k1, c1, k2, c2) = a.parts();
-        let again = AttestationPki::from_parts(k1, c1, k2, c2).unwrap();
-        assert_eq!(again.batch_certificate_der(), a.batch_certificate_der());
+        let again = AttestationPki::from_bytes(&a.to_bytes()).unwrap();
+        assert_eq!(again, a);
+        assert!(AttestationPki::from_bytes(&[0xA0]).is_err());
+        let mut rng = crate::testing::SeededRng::new(5);
+        let g =
+            AttestationPki::generate(&mut rng, &PkiParams::new([1; 16], 1_767_225_600)).unwrap();
+        assert_ne!(g, a);
         assert!(format!("{a:?}").contains("redacted"));
         assert_eq!(
             create_attestation_pki(&[0; 32], &[4; 32], &params()).err(),

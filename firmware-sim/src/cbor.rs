@@ -159,6 +159,22 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Overwrites every byte and text string inside `value` with zeros (for values that held secrets).
+pub fn wipe(value: &mut Value) {
+    use zeroize::Zeroize;
+    match value {
+        Value::Bytes(b) => b.zeroize(),
+        Value::Text(t) => t.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            wipe(k);
+            wipe(v);
+        }),
+        Value::Tag(_, inner) => wipe(inner),
+        _ => {}
+    }
+}
+
 /// Builds an integer-keyed CBOR map from `(key, value)` pairs.
 pub fn int_map(entries: Vec<(i64, Value)>) -> Value {
     Value::Map(

@@ -1,5 +1,7 @@
 //! The token's configuration: a plain struct fixed at construction.
 
+use crate::attestation::AttestationPki;
+
 /// Which attestation statement `authenticatorMakeCredential` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AttestationMode {
@@ -53,6 +55,9 @@ pub struct TokenConfig {
     pub attestation_organization: String,
     /// Country named in the attestation certificates (subject C, ISO 3166 alpha-2).
     pub attestation_country: String,
+    /// An installation-wide attestation CA and batch certificate shared by several tokens;
+    /// `None` makes the token create its own at first boot and keep it in its store.
+    pub attestation_pki: Option<AttestationPki>,
 }
 
 /// The default AAGUID of authsim virtual keys.
@@ -76,6 +81,7 @@ impl Default for TokenConfig {
             keepalive_interval_ms: 50,
             attestation_organization: "authsim".to_owned(),
             attestation_country: "US".to_owned(),
+            attestation_pki: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::config::TokenConfig;
 use crate::credential::counter;
 use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential};
 use crate::env::Env;
-use crate::persist::{NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT};
+use crate::persist::{KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT};
 use crate::token::{ResidentCredentialInfo, StoreSummary, TokenError};
 use crate::{attestation::AttestationPki, cbor};
 
@@ -27,28 +27,25 @@ fn resident(env: &mut Env<'_>) -> Result<Vec<ResidentCredential>, TokenError> {
 }
 
 /// Checks every record the token relies on.
-pub(crate) fn check(env: &mut Env<'_>, _config: &TokenConfig) -> Result<StoreSummary, TokenError> {
-    let master = env.store.get(NS_META, b"master-secret")?;
+pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSummary, TokenError> {
+    let master = env.store.get(NS_META, KEY_MASTER)?;
     if master.as_ref().is_some_and(|m| m.len() != 32) {
         return Err(corrupt("master secret has the wrong length"));
     }
-    let pki = env.store.get(NS_ATTESTATION, b"pki")?;
-    if master.is_some() != pki.is_some() {
+    let pki = env.store.get(NS_ATTESTATION, KEY_PKI)?;
+    if master.is_some() && pki.is_none() && config.attestation_pki.is_none() {
         return Err(corrupt(
-            "master secret and attestation PKI are not both present",
+            "the master secret exists but the attestation PKI does not",
+        ));
+    }
+    if master.is_none() && pki.is_some() {
+        return Err(corrupt(
+            "the attestation PKI exists but the master secret does not",
         ));
     }
     if let Some(bytes) = pki {
-        let value = cbor::decode(&bytes).map_err(|_| corrupt("attestation PKI does not decode"))?;
-        let map =
-            cbor::MapView::new(&value).map_err(|_| corrupt("attestation PKI is not a map"))?;
-        let part = |k| {
-            map.int_key(k)
-                .and_then(|v| cbor::as_bytes(v).ok())
-                .ok_or_else(|| corrupt("attestation PKI lacks a part"))
-        };
-        AttestationPki::from_parts(part(1)?, part(2)?, part(3)?, part(4)?)
-            .map_err(|_| corrupt("attestation key is invalid"))?;
+        AttestationPki::from_bytes(&bytes)
+            .map_err(|_| corrupt("attestation PKI does not decode"))?;
     }
     if let Some(g) = env.store.get(NS_META, b"global-counter")?
         && g.len() != 4

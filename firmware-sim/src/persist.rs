@@ -4,11 +4,9 @@
 //! and batch certificate), `rk` (resident credentials keyed by credential id) and `ctr`
 //! (per-credential counters keyed by SHA-256 of the credential id).
 
-use ciborium::value::Value;
 use zeroize::Zeroizing;
 
-use crate::attestation::{AttestationPki, PkiParams, create_attestation_pki};
-use crate::cbor::{self, MapView};
+use crate::attestation::{AttestationPki, PkiParams};
 use crate::config::TokenConfig;
 use crate::credential::id::WrapKey;
 use crate::env::{Env, WriteBatch};
@@ -22,9 +20,10 @@ pub(crate) const NS_RESIDENT: &str = "rk";
 pub(crate) const NS_COUNTERS: &str = "ctr";
 /// Namespace of the attestation PKI.
 pub(crate) const NS_ATTESTATION: &str = "attestation";
-
-const KEY_MASTER: &[u8] = b"master-secret";
-const KEY_PKI: &[u8] = b"pki";
+/// Key of the attestation PKI record.
+pub(crate) const KEY_PKI: &[u8] = b"pki";
+/// Key of the master secret record.
+pub(crate) const KEY_MASTER: &[u8] = b"master-secret";
 
 /// Reads a record; store failures become `CTAP1_ERR_OTHER`.
 pub(crate) fn get(env: &mut Env<'_>, ns: &str, key: &[u8]) -> CtapResult<Option<Vec<u8>>> {
@@ -72,6 +71,7 @@ pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapRes
     let mut batch = WriteBatch::new();
     let master = match get(env, NS_META, KEY_MASTER)? {
         Some(bytes) => {
+            let bytes = Zeroizing::new(bytes);
             let mut m = Zeroizing::new([0u8; 32]);
             if bytes.len() != 32 {
                 return Err(StatusCode::Other);
@@ -85,12 +85,19 @@ pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapRes
             m
         }
     };
-    let pki = match get(env, NS_ATTESTATION, KEY_PKI)? {
-        Some(bytes) => pki_from_record(&bytes)?,
-        None => {
-            let pki = generate_pki(env, config)?;
-            batch.put(NS_ATTESTATION, KEY_PKI, pki_to_record(&pki));
-            pki
+    let pki = if let Some(pki) = &config.attestation_pki {
+        pki.clone()
+    } else {
+        match get(env, NS_ATTESTATION, KEY_PKI)? {
+            Some(bytes) => {
+                let bytes = Zeroizing::new(bytes);
+                AttestationPki::from_bytes(&bytes).map_err(|_| StatusCode::Other)?
+            }
+            None => {
+                let pki = generate_pki(env, config)?;
+                batch.put(NS_ATTESTATION, KEY_PKI, pki.to_bytes().to_vec());
+                pki
+            }
         }
     };
     if !batch.is_empty() {
@@ -103,53 +110,10 @@ pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapRes
 }
 
 fn generate_pki(env: &mut Env<'_>, config: &TokenConfig) -> CtapResult<AttestationPki> {
-    for _ in 0..16 {
-        let mut ca_key = Zeroizing::new([0u8; 32]);
-        let mut batch_key = Zeroizing::new([0u8; 32]);
-        let mut ca_serial = [0u8; 16];
-        let mut batch_serial = [0u8; 16];
-        env.rng.fill_bytes(ca_key.as_mut());
-        env.rng.fill_bytes(batch_key.as_mut());
-        env.rng.fill_bytes(&mut ca_serial);
-        env.rng.fill_bytes(&mut batch_serial);
-        let now = i64::try_from(env.clock.unix_seconds()).unwrap_or(i64::MAX / 2);
-        let params = PkiParams {
-            aaguid: config.aaguid,
-            // A day of slack for relying parties whose clock runs behind ours.
-            not_before_unix: now.saturating_sub(86_400),
-            validity_days: 20 * 365,
-            ca_serial,
-            batch_serial,
-            organization: config.attestation_organization.clone(),
-            country: config.attestation_country.clone(),
-        };
-        match create_attestation_pki(&ca_key, &batch_key, &params) {
-            Ok(pki) => return Ok(pki),
-            // Only an out-of-range random scalar can make this fail: draw again.
-            Err(crate::attestation::AttestationError::InvalidKey) => continue,
-            Err(_) => return Err(StatusCode::Other),
-        }
-    }
-    Err(StatusCode::Other)
-}
-
-fn pki_to_record(pki: &AttestationPki) -> Vec<u8> {
-    let (ca_key, ca_der, batch_key, batch_der) = pki.parts();
-    cbor::encode(&cbor::int_map(vec![
-        (1, Value::Bytes(ca_key.to_vec())),
-        (2, Value::Bytes(ca_der.to_vec())),
-        (3, Value::Bytes(batch_key.to_vec())),
-        (4, Value::Bytes(batch_der.to_vec())),
-    ]))
-}
-
-fn pki_from_record(bytes: &[u8]) -> CtapResult<AttestationPki> {
-    let corrupt = |_| StatusCode::Other;
-    let value = cbor::decode(bytes).map_err(corrupt)?;
-    let map = MapView::new(&value).map_err(corrupt)?;
-    let field = |k: i64| -> CtapResult<&[u8]> {
-        cbor::as_bytes(map.int_key(k).ok_or(StatusCode::Other)?).map_err(corrupt)
-    };
-    AttestationPki::from_parts(field(1)?, field(2)?, field(3)?, field(4)?)
-        .map_err(|_| StatusCode::Other)
+    let now = i64::try_from(env.clock.unix_seconds()).unwrap_or(i64::MAX / 2);
+    // A day of slack for relying parties whose clock runs behind ours.
+    let mut params = PkiParams::new(config.aaguid, now.saturating_sub(86_400));
+    params.organization = config.attestation_organization.clone();
+    params.country = config.attestation_country.clone();
+    AttestationPki::generate(env.rng, &params).map_err(|_| StatusCode::Other)
 }

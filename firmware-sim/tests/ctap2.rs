@@ -1040,3 +1040,54 @@ fn the_key_store_fills_up() {
     let (_, info) = host.ctap2(&mut token, &mut env, INFO, None).unwrap();
     assert_eq!(as_int(get(info.as_ref().unwrap(), 20).unwrap()), 0);
 }
+
+#[test]
+fn an_installation_wide_attestation_pki_is_shared_by_tokens() {
+    let mut rng = firmware_sim::testing::SeededRng::new(77);
+    let pki = firmware_sim::AttestationPki::generate(
+        &mut rng,
+        &firmware_sim::PkiParams::new(DEFAULT_AAGUID, 1_767_225_600),
+    )
+    .unwrap();
+    let config = TokenConfig {
+        attestation_pki: Some(pki.clone()),
+        ..TokenConfig::default()
+    };
+    let mut certs = Vec::new();
+    for seed in [1, 2] {
+        let mut env = firmware_sim::testing::TestEnv::new(seed);
+        let mut token = firmware_sim::Token::new(config.clone(), &mut env);
+        let host = HidHost::connect(&mut token, &mut env).unwrap();
+        let reg = make_credential(&mut token, &mut env, &host, &Mc::new(RP, b"u"));
+        let stmt = get(&reg.response, 3).unwrap();
+        let x5c = match tget(stmt, "x5c").unwrap() {
+            Value::Array(a) => as_bytes(&a[0]),
+            _ => panic!(),
+        };
+        assert_eq!(x5c, pki.batch_certificate_der());
+        assert_eq!(
+            token.attestation_ca_der(&mut env).unwrap(),
+            pki.ca_certificate_der()
+        );
+        assert_eq!(
+            env.store.count("attestation"),
+            0,
+            "not copied into the token's store"
+        );
+        assert!(token.check_store(&mut env).is_ok());
+        certs.push(x5c);
+    }
+    assert_eq!(certs[0], certs[1]);
+    // Debug output never shows the keys.
+    let stored = firmware_sim::cbor::decode(&pki.to_bytes()).unwrap();
+    let ca_key = as_bytes(get(&stored, 1).unwrap());
+    let shown = format!("{config:?}");
+    assert!(shown.contains("redacted"));
+    assert!(
+        !shown.contains(
+            &format!("{:?}", &ca_key[..6])
+                .trim_end_matches(']')
+                .to_string()
+        )
+    );
+}

@@ -40,7 +40,9 @@ fn assert_healthy(token: &mut Token, env: &mut TestEnv) {
 fn random_reports_on_random_channels() {
     let mut env = TestEnv::new(11);
     let mut token = Token::new(TokenConfig::default(), &mut env);
-    let hosts: Vec<HidHost> = (0..3).map(|_| HidHost::connect(&mut token, &mut env).unwrap()).collect();
+    let hosts: Vec<HidHost> = (0..3)
+        .map(|_| HidHost::connect(&mut token, &mut env).unwrap())
+        .collect();
     let mut rng = SeededRng::new(12);
     for _ in 0..20_000 {
         let mut report = [0u8; 64];
@@ -54,7 +56,15 @@ fn random_reports_on_random_channels() {
         report[..4].copy_from_slice(&cid.to_be_bytes());
         if below(&mut rng, 2) == 0 {
             // Mostly plausible commands and lengths.
-            let commands = [cmd::PING, cmd::MSG, cmd::CBOR, cmd::WINK, cmd::LOCK, cmd::INIT, cmd::CANCEL];
+            let commands = [
+                cmd::PING,
+                cmd::MSG,
+                cmd::CBOR,
+                cmd::WINK,
+                cmd::LOCK,
+                cmd::INIT,
+                cmd::CANCEL,
+            ];
             report[4] = 0x80 | commands[below(&mut rng, commands.len())];
             report[5] = 0;
             report[6] = byte(&mut rng) % 80;
@@ -84,8 +94,16 @@ fn random_and_mutated_ctap2_requests() {
     rk.rk = Some(true);
     let templates = [
         [&[MC][..], &firmware_sim::cbor::encode(&rk.value())].concat(),
-        [&[GA][..], &firmware_sim::cbor::encode(&Ga::new("example.com").allow(&reg.id).value())].concat(),
-        [&[GA][..], &firmware_sim::cbor::encode(&Ga::new("example.com").value())].concat(),
+        [
+            &[GA][..],
+            &firmware_sim::cbor::encode(&Ga::new("example.com").allow(&reg.id).value()),
+        ]
+        .concat(),
+        [
+            &[GA][..],
+            &firmware_sim::cbor::encode(&Ga::new("example.com").value()),
+        ]
+        .concat(),
     ];
     let mut rng = SeededRng::new(13);
     for i in 0..3_000 {
@@ -107,7 +125,9 @@ fn random_and_mutated_ctap2_requests() {
                 payload[0] = [MC, GA, INFO, RESET, GNA, SELECTION][below(&mut rng, 6)];
             }
         }
-        let reply = host.request(&mut token, &mut env, cmd::CBOR, &payload).unwrap();
+        let reply = host
+            .request(&mut token, &mut env, cmd::CBOR, &payload)
+            .unwrap();
         assert_eq!(reply.command, cmd::CBOR);
         assert!(!reply.payload.is_empty());
         if reply.payload[0] == OK && reply.payload.len() > 1 {
@@ -122,13 +142,21 @@ fn random_and_mutated_apdus() {
     let (mut token, mut env, host) = setup(TokenConfig::default());
     let mut rng = SeededRng::new(14);
     for _ in 0..3_000 {
-        let len = below(&mut rng, 200);
+        // Short bodies often, to reach every length-parsing branch.
+        let len = if below(&mut rng, 2) == 0 {
+            below(&mut rng, 10)
+        } else {
+            below(&mut rng, 200)
+        };
         let mut apdu = vec![0u8; len];
         rng.fill_bytes(&mut apdu);
         if apdu.len() >= 4 && below(&mut rng, 2) == 0 {
             apdu[0] = 0;
             apdu[1] = 1 + byte(&mut rng) % 3;
             apdu[2] = [0x03, 0x07, 0x08, 0x00][below(&mut rng, 4)];
+            if apdu.len() > 4 && below(&mut rng, 2) == 0 {
+                apdu[4] = 0;
+            }
         }
         let reply = host.request(&mut token, &mut env, cmd::MSG, &apdu).unwrap();
         assert_eq!(reply.command, cmd::MSG);

@@ -67,7 +67,10 @@ impl ResidentCredential {
         entries.push((5, cbor::int(i64::from(self.key.algorithm().code()))));
         entries.push((6, Value::Bytes(self.key.to_bytes().to_vec())));
         entries.push((7, Value::Integer(self.created.into())));
-        cbor::encode(&cbor::int_map(entries))
+        let mut value = cbor::int_map(entries);
+        let bytes = cbor::encode(&value);
+        cbor::wipe(&mut value);
+        bytes
     }
 
     /// Parses a record value; any damage is reported as `CTAP1_ERR_OTHER`.

@@ -1,6 +1,7 @@
 //! The token's persistent memory: namespaced records with atomic batch commits, like flash.
 
 use thiserror::Error;
+use zeroize::Zeroize;
 
 /// Failure of the record store.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -54,6 +55,8 @@ impl std::fmt::Debug for WriteOp {
 }
 
 /// A list of writes that a [`RecordStore`] applies all together or not at all.
+///
+/// Values may hold key material; they are wiped when the batch is dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     ops: Vec<WriteOp>,
@@ -97,6 +100,16 @@ impl WriteBatch {
     /// The number of writes in the batch.
     pub fn len(&self) -> usize {
         self.ops.len()
+    }
+}
+
+impl Drop for WriteBatch {
+    fn drop(&mut self) {
+        for op in &mut self.ops {
+            if let WriteOp::Put { value, .. } = op {
+                value.zeroize();
+            }
+        }
     }
 }
 
