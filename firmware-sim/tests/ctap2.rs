@@ -371,6 +371,15 @@ fn user_names_are_returned_only_with_user_verification_and_several_accounts() {
         tget(get(body.as_ref().unwrap(), 4).unwrap(), "name"),
         Some(&text("alice"))
     );
+    // A verification that never comes is a user action timeout.
+    env.presence = ScriptedPresence::waiting();
+    assert_eq!(
+        host.ctap2(&mut token, &mut env, GA, Some(&ga.value()))
+            .unwrap()
+            .0,
+        0x2F
+    );
+    env.presence = ScriptedPresence::approving();
     // Without UV, several accounts still give ids only.
     let (_, body) = host
         .ctap2(&mut token, &mut env, GA, Some(&Ga::new(RP).value()))

@@ -449,8 +449,15 @@ fn unanswered_presence_times_out_and_denial_is_reported() {
             Some(&Mc::new("example.com", b"u").value()),
         )
         .unwrap();
-    assert_eq!(status, 0x2F, "CTAP2_ERR_USER_ACTION_TIMEOUT");
+    assert_eq!(
+        status, 0x27,
+        "makeCredential: a timeout is CTAP2_ERR_OPERATION_DENIED"
+    );
     assert!(env.clock.now() >= 30_000);
+    let started = env.clock.now();
+    let (status, _) = host.ctap2(&mut token, &mut env, SELECTION, None).unwrap();
+    assert_eq!(status, 0x2F, "selection: CTAP2_ERR_USER_ACTION_TIMEOUT");
+    assert!(env.clock.now() - started >= 30_000);
     env.presence = ScriptedPresence::denying();
     let (status, _) = host
         .ctap2(

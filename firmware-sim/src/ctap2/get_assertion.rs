@@ -29,6 +29,13 @@ pub(crate) struct Plan {
     discoverable: bool,
 }
 
+impl Plan {
+    /// Whether built-in user verification was requested.
+    pub(crate) fn uv(&self) -> bool {
+        self.uv
+    }
+}
+
 /// What getNextAssertion continues from.
 #[derive(Debug)]
 pub(crate) struct NextState {

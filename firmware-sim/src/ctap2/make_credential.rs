@@ -39,6 +39,13 @@ pub(crate) struct Plan {
     uv: bool,
 }
 
+impl Plan {
+    /// Whether built-in user verification was requested.
+    pub(crate) fn uv(&self) -> bool {
+        self.uv
+    }
+}
+
 fn optional_text(map: &MapView<'_>, key: &str) -> CtapResult<Option<String>> {
     map.text_key(key)
         .map(|v| cbor::as_text(v).map(str::to_owned))

@@ -186,7 +186,24 @@ pub(crate) fn resume(
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
         (Outcome::Denied, _) => Err(StatusCode::OperationDenied),
-        (Outcome::TimedOut, _) => Err(StatusCode::UserActionTimeout),
+        // Built-in user verification that times out is a user action timeout (getAssertion
+        // step 6.2.3.1); a presence check that times out is a refusal (makeCredential step 14:
+        // "If the user declines permission, or the operation times out, then end the operation
+        // by returning CTAP2_ERR_OPERATION_DENIED.").
+        (Outcome::TimedOut, Continuation::MakeCredential(plan)) => Err(if plan.uv() {
+            StatusCode::UserActionTimeout
+        } else {
+            StatusCode::OperationDenied
+        }),
+        (Outcome::TimedOut, Continuation::GetAssertion(plan)) => Err(if plan.uv() {
+            StatusCode::UserActionTimeout
+        } else {
+            StatusCode::OperationDenied
+        }),
+        // Reset and selection report a user action timeout as such.
+        (Outcome::TimedOut, Continuation::Reset | Continuation::Selection) => {
+            Err(StatusCode::UserActionTimeout)
+        }
         (Outcome::Approved, Continuation::MakeCredential(plan)) => {
             make_credential::finish(auth, env, *plan).map(Some)
         }
