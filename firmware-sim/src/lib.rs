@@ -2,7 +2,7 @@
 //!
 //! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
 //! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection) and CTAP1/U2F.
-//! Everything outside comes in through the small traits of [`env`]: a clock, a random
+//! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
 //! source, user presence and a record store with atomic commits.
 //!
 //! ```
@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Module plan:
-//! - [`env`]: one small trait per outside service.
+//! - [`env`](mod@env): one small trait per outside service.
 //! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
 //! - `ctap2/`: one file per command family; `ctap1`: U2F.
 //! - [`credential`]: keys, sealed credential ids, resident records, counters.
@@ -52,3 +52,16 @@ pub use ctap1::sw as u2f_status;
 pub use ctap2::command as ctap2_command;
 pub use status::StatusCode;
 pub use token::{Report, ResidentCredentialInfo, StoreSummary, Token, TokenError};
+
+#[cfg(test)]
+mod tests {
+    /// The daemon moves tokens and environments between threads (behind a lock).
+    #[test]
+    fn public_state_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::Token>();
+        assert_send::<crate::TokenConfig>();
+        assert_send::<crate::testing::TestEnv>();
+        assert_send::<crate::AttestationPki>();
+    }
+}
