@@ -332,8 +332,12 @@ fn user_names_are_returned_only_with_user_verification_and_several_accounts() {
         .ctap2(&mut token, &mut env, MC, Some(&mc.value()))
         .unwrap();
     assert_eq!(
-        status, 0x36,
-        "CTAP2_ERR_PUAT_REQUIRED: discoverable needs UV here"
+        status, 0x27,
+        "CTAP2_ERR_OPERATION_DENIED: discoverable needs UV here"
+    );
+    assert!(
+        env.presence.requests().is_empty(),
+        "refused before asking the user"
     );
     mc.uv = Some(true);
     let reg = make_credential(&mut token, &mut env, &host, &mc);

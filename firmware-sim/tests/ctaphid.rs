@@ -516,3 +516,104 @@ fn power_cycle_drops_channels_and_pending_work_but_keeps_credentials() {
     assert_eq!(credential_id_of(body.as_ref().unwrap()), reg.id);
     assert_eq!(env.store.count("rk"), 1);
 }
+
+#[test]
+fn framing_errors_change_nothing() {
+    let (mut token, mut env, host) = setup(TokenConfig::default());
+    let mut mc = Mc::new("example.com", b"u");
+    mc.rk = Some(true);
+    let reg = make_credential(&mut token, &mut env, &host, &mc);
+    let other = HidHost::connect(&mut token, &mut env).unwrap();
+    let cid = host.cid();
+    let cases: Vec<(&str, Vec<Report>, u32, u8)> = vec![
+        (
+            "BCNT over 7609",
+            vec![init_packet(cid, cmd::CBOR, 7610, &[MC])],
+            cid,
+            err::INVALID_LEN,
+        ),
+        (
+            "reserved channel",
+            vec![init_packet(0, cmd::CBOR, 1, &[INFO])],
+            0,
+            err::INVALID_CHANNEL,
+        ),
+        (
+            "unallocated channel",
+            vec![init_packet(0x7777, cmd::CBOR, 1, &[INFO])],
+            0x7777,
+            err::INVALID_CHANNEL,
+        ),
+        (
+            "broadcast CBOR",
+            vec![init_packet(BROADCAST_CID, cmd::CBOR, 1, &[RESET])],
+            BROADCAST_CID,
+            err::INVALID_CHANNEL,
+        ),
+        (
+            "unknown command",
+            vec![init_packet(cid, 0x55, 0, &[])],
+            cid,
+            err::INVALID_CMD,
+        ),
+        (
+            "wrong sequence",
+            vec![
+                init_packet(cid, cmd::CBOR, 100, &[RESET]),
+                cont_packet(cid, 1, &[0; 59]),
+            ],
+            cid,
+            err::INVALID_SEQ,
+        ),
+        (
+            "other channel mid-message",
+            vec![
+                init_packet(cid, cmd::CBOR, 100, &[RESET]),
+                init_packet(other.cid(), cmd::CBOR, 1, &[RESET]),
+            ],
+            other.cid(),
+            err::CHANNEL_BUSY,
+        ),
+        (
+            "INIT with 9 bytes",
+            vec![init_packet(cid, cmd::INIT, 9, &[0; 9])],
+            cid,
+            err::INVALID_LEN,
+        ),
+        (
+            "LOCK for 11 s",
+            vec![init_packet(cid, cmd::LOCK, 1, &[11])],
+            cid,
+            err::INVALID_PAR,
+        ),
+    ];
+    for (what, reports, err_cid, code) in cases {
+        let before = env.store.snapshot();
+        let polls = env.presence.polls();
+        let mut out = Vec::new();
+        for r in &reports {
+            out.extend(token.handle_report(&mut env, r));
+        }
+        assert!(
+            out.iter().any(|r| is_error(r, err_cid, code)),
+            "{what}: expected error 0x{code:02x}"
+        );
+        // Let any half-received message expire.
+        env.clock.advance(1_000);
+        token.tick(&mut env);
+        assert_eq!(env.store.snapshot(), before, "{what}: store unchanged");
+        assert_eq!(env.presence.polls(), polls, "{what}: nobody asked to touch");
+        assert!(!token.is_waiting_for_user());
+    }
+    // Everything still works, and the credential is intact.
+    let (status, body) = host
+        .ctap2(
+            &mut token,
+            &mut env,
+            GA,
+            Some(&Ga::new("example.com").value()),
+        )
+        .unwrap();
+    assert_eq!(status, OK);
+    assert_eq!(credential_id_of(body.as_ref().unwrap()), reg.id);
+}

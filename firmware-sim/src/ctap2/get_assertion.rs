@@ -69,14 +69,15 @@ pub(crate) fn begin(
     let options = parse_options(map.int_key(0x05))?;
     check_pin_uv_auth(&map, 0x06, 0x07)?;
 
-    if options.rk.is_some() {
-        return Err(StatusCode::UnsupportedOption);
-    }
-    let up = options.up.unwrap_or(true);
+    // Step 4: options, in the specification's order.
     let uv = options.uv.unwrap_or(false);
     if uv && !auth.config.user_verification {
         return Err(StatusCode::InvalidOption);
     }
+    if options.rk.is_some() {
+        return Err(StatusCode::UnsupportedOption);
+    }
+    let up = options.up.unwrap_or(true);
 
     let rp_hash = rp_id_hash(&rp_id);
     let mut listed = Vec::new();

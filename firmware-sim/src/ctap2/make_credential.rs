@@ -119,9 +119,11 @@ pub(crate) fn begin(
     if uv && !config.user_verification {
         return Err(StatusCode::InvalidOption);
     }
-    // Step 7 (makeCredUvNotRqd): a protected token makes discoverable credentials only with UV.
+    // Step 7 (makeCredUvNotRqd is true): a token protected by user verification makes
+    // discoverable credentials only with it. Without clientPin the answer is
+    // CTAP2_ERR_OPERATION_DENIED (CTAP2_ERR_PUAT_REQUIRED would send the platform to a PIN).
     if config.user_verification && !uv && resident {
-        return Err(StatusCode::PuatRequired);
+        return Err(StatusCode::OperationDenied);
     }
     // Step 8: enterprise attestation is not supported.
     if map.int_key(0x0A).is_some() {
