@@ -164,3 +164,24 @@ fn random_and_mutated_apdus() {
     }
     assert_healthy(&mut token, &mut env);
 }
+
+#[test]
+fn deeply_nested_cbor_is_refused_without_exhausting_the_stack() {
+    let (mut token, mut env, host) = setup(TokenConfig::default());
+    for depth in [100usize, 255, 300, 5_000] {
+        // {1: [[[ ... ]]]}
+        let mut payload = vec![MC, 0xA1, 0x01];
+        payload.extend(std::iter::repeat_n(0x81, depth));
+        payload.push(0x00);
+        let reply = host
+            .request(&mut token, &mut env, cmd::CBOR, &payload)
+            .unwrap();
+        assert_eq!(reply.payload.len(), 1);
+        assert!(
+            [0x11, 0x12].contains(&reply.payload[0]),
+            "depth {depth}: got 0x{:02x}",
+            reply.payload[0]
+        );
+    }
+    assert_healthy(&mut token, &mut env);
+}
