@@ -1,12 +1,67 @@
 //! The authsim token as firmware would be: 64-byte HID reports in, 64-byte HID reports out.
 //!
-//! Module plan (filled in by the virtual-key issue):
-//! - `env/`: one small trait per outside service — clock, randomness, user presence, and a
-//!   record store with atomic commit (modelled on flash).
-//! - `ctaphid`: CTAPHID framing, channels, keepalives.
-//! - `ctap2/`: one file per command family (get_info, make_credential, get_assertion, reset,
-//!   selection, client_pin later).
-//! - `ctap1`: CTAP1/U2F APDUs.
-//! - `credential`: credential ids (AEAD-wrapped keys) and resident-credential records.
-//! - `attestation`: packed self / batch x5c, fido-u2f.
+//! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
+//! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection) and CTAP1/U2F.
+//! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
+//! source, user presence and a record store with atomic commits.
+//!
+//! ```
+//! use firmware_sim::testing::{HidHost, TestEnv};
+//! use firmware_sim::{Token, TokenConfig};
+//!
+//! let mut env = TestEnv::new(1);
+//! let mut token = Token::new(TokenConfig::default(), &mut env);
+//! let host = HidHost::connect(&mut token, &mut env).unwrap();
+//! let (status, info) = host.ctap2(&mut token, &mut env, 0x04, None).unwrap();
+//! assert_eq!(status, 0x00);
+//! assert!(info.is_some());
+//! ```
+//!
+//! Module plan:
+//! - [`env`](mod@env): one small trait per outside service.
+//! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
+//! - `ctap2/`: one file per command family; `ctap1`: U2F.
+//! - [`credential`]: keys, sealed credential ids, resident records, counters.
+//! - [`attestation`]: the attestation CA, batch certificate and statements.
+//! - [`cbor`]: canonical CTAP2 CBOR.
+//! - [`testing`]: in-memory environment and a host-side client.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod attestation;
+pub mod cbor;
+mod config;
+pub mod credential;
+mod ctap1;
+mod ctap2;
+pub mod ctaphid;
+pub mod env;
+mod fsck;
+mod persist;
+mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
+#[cfg(not(feature = "testing"))]
+#[cfg(test)]
+pub mod testing;
+mod token;
+
+pub use attestation::{AttestationError, AttestationPki, PkiParams, create_attestation_pki};
+pub use config::{AttestationMode, CounterMode, DEFAULT_AAGUID, TokenConfig};
+pub use ctap1::sw as u2f_status;
+pub use ctap2::command as ctap2_command;
+pub use status::StatusCode;
+pub use token::{Report, ResidentCredentialInfo, StoreSummary, Token, TokenError};
+
+#[cfg(test)]
+mod tests {
+    /// The daemon moves tokens and environments between threads (behind a lock).
+    #[test]
+    fn public_state_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::Token>();
+        assert_send::<crate::TokenConfig>();
+        assert_send::<crate::testing::TestEnv>();
+        assert_send::<crate::AttestationPki>();
+    }
+}

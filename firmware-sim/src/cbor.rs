@@ -1,0 +1,388 @@
+//! Canonical CTAP2 CBOR (CTAP 2.1 §8 "Message Encoding") on top of `ciborium::Value`.
+//!
+//! Decoding is strict: the input must be one well-formed item using definite lengths, the
+//! shortest integer and length encodings, no tags, and map keys in CTAP2 canonical order without
+//! duplicates. Encoding writes the same canonical form. Keys are ordered by major type first,
+//! then by the length of their encoding, then byte-wise.
+
+use std::cmp::Ordering;
+
+use ciborium::value::{Integer, Value};
+
+use crate::status::{CtapResult, StatusCode};
+
+/// Encodes `value` canonically (maps are sorted first).
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(&canonicalize(value), &mut out);
+    out
+}
+
+/// Decodes one canonical CTAP2 CBOR item that spans all of `bytes`.
+pub fn decode(bytes: &[u8]) -> CtapResult<Value> {
+    let mut reader = bytes;
+    let value: Value =
+        ciborium::de::from_reader(&mut reader).map_err(|_| StatusCode::InvalidCbor)?;
+    if !reader.is_empty() {
+        return Err(StatusCode::InvalidCbor);
+    }
+    check_canonical_order(&value)?;
+    // Shortest-form and definite-length rules: re-encoding without sorting must give the input.
+    let mut again = Vec::with_capacity(bytes.len());
+    write_value(&value, &mut again);
+    if again != bytes {
+        return Err(StatusCode::InvalidCbor);
+    }
+    Ok(value)
+}
+
+/// Returns a copy of `value` whose maps are sorted in CTAP2 canonical key order.
+pub fn canonicalize(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(canonicalize).collect()),
+        Value::Map(entries) => {
+            let mut sorted: Vec<(Vec<u8>, Value, Value)> = entries
+                .iter()
+                .map(|(k, v)| {
+                    let k = canonicalize(k);
+                    let mut kb = Vec::new();
+                    write_value(&k, &mut kb);
+                    (kb, k, canonicalize(v))
+                })
+                .collect();
+            sorted.sort_by(|a, b| key_order(&a.0, &b.0));
+            Value::Map(sorted.into_iter().map(|(_, k, v)| (k, v)).collect())
+        }
+        Value::Tag(t, inner) => Value::Tag(*t, Box::new(canonicalize(inner))),
+        other => other.clone(),
+    }
+}
+
+/// CTAP2 canonical order of two encoded keys.
+fn key_order(a: &[u8], b: &[u8]) -> Ordering {
+    let major = |k: &[u8]| k.first().map(|b| b >> 5);
+    major(a)
+        .cmp(&major(b))
+        .then(a.len().cmp(&b.len()))
+        .then_with(|| a.cmp(b))
+}
+
+fn check_canonical_order(value: &Value) -> CtapResult<()> {
+    match value {
+        Value::Tag(..) => Err(StatusCode::InvalidCbor),
+        Value::Array(items) => items.iter().try_for_each(check_canonical_order),
+        Value::Map(entries) => {
+            let mut previous: Option<Vec<u8>> = None;
+            for (k, v) in entries {
+                check_canonical_order(k)?;
+                check_canonical_order(v)?;
+                let mut kb = Vec::new();
+                write_value(k, &mut kb);
+                if let Some(prev) = &previous
+                    && key_order(prev, &kb) != Ordering::Less
+                {
+                    // Out of order, or a duplicate key.
+                    return Err(StatusCode::InvalidCbor);
+                }
+                previous = Some(kb);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn write_head(major: u8, arg: u64, out: &mut Vec<u8>) {
+    let m = major << 5;
+    if arg < 24 {
+        out.push(m | arg as u8);
+    } else if arg <= u64::from(u8::MAX) {
+        out.push(m | 24);
+        out.push(arg as u8);
+    } else if arg <= u64::from(u16::MAX) {
+        out.push(m | 25);
+        out.extend_from_slice(&(arg as u16).to_be_bytes());
+    } else if arg <= u64::from(u32::MAX) {
+        out.push(m | 26);
+        out.extend_from_slice(&(arg as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&arg.to_be_bytes());
+    }
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Integer(i) => {
+            let n = i128::from(*i);
+            if n >= 0 {
+                // ciborium integers fit in 64 bits plus sign.
+                write_head(0, n as u64, out);
+            } else {
+                write_head(1, (-1 - n) as u64, out);
+            }
+        }
+        Value::Bytes(b) => {
+            write_head(2, b.len() as u64, out);
+            out.extend_from_slice(b);
+        }
+        Value::Text(t) => {
+            write_head(3, t.len() as u64, out);
+            out.extend_from_slice(t.as_bytes());
+        }
+        Value::Array(items) => {
+            write_head(4, items.len() as u64, out);
+            for item in items {
+                write_value(item, out);
+            }
+        }
+        Value::Map(entries) => {
+            write_head(5, entries.len() as u64, out);
+            for (k, v) in entries {
+                write_value(k, out);
+                write_value(v, out);
+            }
+        }
+        Value::Tag(tag, inner) => {
+            write_head(6, *tag, out);
+            write_value(inner, out);
+        }
+        Value::Bool(false) => out.push(0xF4),
+        Value::Bool(true) => out.push(0xF5),
+        Value::Null => out.push(0xF6),
+        Value::Float(f) => {
+            out.push(0xFB);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        // `Value` is non-exhaustive; nothing else is produced by ciborium 0.2.
+        _ => out.push(0xF7),
+    }
+}
+
+/// Overwrites every byte and text string inside `value` with zeros (for values that held secrets).
+pub fn wipe(value: &mut Value) {
+    use zeroize::Zeroize;
+    match value {
+        Value::Bytes(b) => b.zeroize(),
+        Value::Text(t) => t.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            wipe(k);
+            wipe(v);
+        }),
+        Value::Tag(_, inner) => wipe(inner),
+        _ => {}
+    }
+}
+
+/// Builds an integer-keyed CBOR map from `(key, value)` pairs.
+pub fn int_map(entries: Vec<(i64, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::Integer(Integer::from(k)), v))
+            .collect(),
+    )
+}
+
+/// Builds a text-keyed CBOR map from `(key, value)` pairs.
+pub fn text_map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::Text(k.to_owned()), v))
+            .collect(),
+    )
+}
+
+/// A CBOR integer value.
+pub fn int(n: i64) -> Value {
+    Value::Integer(Integer::from(n))
+}
+
+/// Read access to a decoded CBOR map, with the CTAP2 error for each kind of mistake.
+pub(crate) struct MapView<'a> {
+    entries: &'a [(Value, Value)],
+}
+
+impl<'a> MapView<'a> {
+    /// Views `value` as a map, or fails with `CTAP2_ERR_CBOR_UNEXPECTED_TYPE`.
+    pub(crate) fn new(value: &'a Value) -> CtapResult<Self> {
+        match value {
+            Value::Map(entries) => Ok(Self { entries }),
+            _ => Err(StatusCode::CborUnexpectedType),
+        }
+    }
+
+    /// The value under integer key `key`, if present.
+    pub(crate) fn int_key(&self, key: i64) -> Option<&'a Value> {
+        self.entries.iter().find_map(|(k, v)| match k {
+            Value::Integer(i) if i128::from(*i) == i128::from(key) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The value under text key `key`, if present.
+    pub(crate) fn text_key(&self, key: &str) -> Option<&'a Value> {
+        self.entries.iter().find_map(|(k, v)| match k {
+            Value::Text(t) if t == key => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Every entry, in wire order.
+    pub(crate) fn entries(&self) -> &'a [(Value, Value)] {
+        self.entries
+    }
+}
+
+/// The value must be a byte string.
+pub(crate) fn as_bytes(value: &Value) -> CtapResult<&[u8]> {
+    match value {
+        Value::Bytes(b) => Ok(b),
+        _ => Err(StatusCode::CborUnexpectedType),
+    }
+}
+
+/// The value must be a text string.
+pub(crate) fn as_text(value: &Value) -> CtapResult<&str> {
+    match value {
+        Value::Text(t) => Ok(t),
+        _ => Err(StatusCode::CborUnexpectedType),
+    }
+}
+
+/// The value must be an array.
+pub(crate) fn as_array(value: &Value) -> CtapResult<&[Value]> {
+    match value {
+        Value::Array(a) => Ok(a),
+        _ => Err(StatusCode::CborUnexpectedType),
+    }
+}
+
+/// The value must be a boolean.
+pub(crate) fn as_bool(value: &Value) -> CtapResult<bool> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(StatusCode::CborUnexpectedType),
+    }
+}
+
+/// The value must be an integer.
+pub(crate) fn as_int(value: &Value) -> CtapResult<i128> {
+    match value {
+        Value::Integer(i) => Ok(i128::from(*i)),
+        _ => Err(StatusCode::CborUnexpectedType),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_major_type_then_length_then_bytes() {
+        let m = Value::Map(vec![
+            (Value::Text("type".into()), int(1)),
+            (int(-1), int(2)),
+            (int(24), int(3)),
+            (Value::Text("alg".into()), int(4)),
+            (int(1), int(5)),
+        ]);
+        let bytes = encode(&m);
+        // a5 01 05 18 18 03 20 02 63 'alg' 04 64 'type' 01
+        assert_eq!(
+            bytes,
+            [
+                0xA5, 0x01, 0x05, 0x18, 0x18, 0x03, 0x20, 0x02, 0x63, b'a', b'l', b'g', 0x04, 0x64,
+                b't', b'y', b'p', b'e', 0x01
+            ]
+        );
+        assert_eq!(decode(&bytes).ok(), Some(canonicalize(&m)));
+    }
+
+    #[test]
+    fn integers_use_the_shortest_form() {
+        for (n, expected) in [
+            (0i64, vec![0x00]),
+            (23, vec![0x17]),
+            (24, vec![0x18, 0x18]),
+            (255, vec![0x18, 0xFF]),
+            (256, vec![0x19, 0x01, 0x00]),
+            (-1, vec![0x20]),
+            (-25, vec![0x38, 0x18]),
+            (65536, vec![0x1A, 0x00, 0x01, 0x00, 0x00]),
+        ] {
+            assert_eq!(encode(&int(n)), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_canonical_input() {
+        // Unsorted map {2: 0, 1: 0}.
+        assert_eq!(
+            decode(&[0xA2, 0x02, 0x00, 0x01, 0x00]),
+            Err(StatusCode::InvalidCbor)
+        );
+        // Duplicate key {1: 0, 1: 0}.
+        assert_eq!(
+            decode(&[0xA2, 0x01, 0x00, 0x01, 0x00]),
+            Err(StatusCode::InvalidCbor)
+        );
+        // 1 encoded in two bytes.
+        assert_eq!(decode(&[0x18, 0x01]), Err(StatusCode::InvalidCbor));
+        // Indefinite-length byte string.
+        assert_eq!(
+            decode(&[0x5F, 0x41, 0x00, 0xFF]),
+            Err(StatusCode::InvalidCbor)
+        );
+        // Indefinite-length map.
+        assert_eq!(
+            decode(&[0xBF, 0x01, 0x00, 0xFF]),
+            Err(StatusCode::InvalidCbor)
+        );
+        // A tag.
+        assert_eq!(decode(&[0xC1, 0x00]), Err(StatusCode::InvalidCbor));
+        // Trailing bytes.
+        assert_eq!(decode(&[0x00, 0x00]), Err(StatusCode::InvalidCbor));
+        // Truncated.
+        assert_eq!(decode(&[0x42, 0x00]), Err(StatusCode::InvalidCbor));
+        // Invalid UTF-8 text.
+        assert_eq!(decode(&[0x61, 0xFF]), Err(StatusCode::InvalidCbor));
+        // Empty input.
+        assert_eq!(decode(&[]), Err(StatusCode::InvalidCbor));
+    }
+
+    #[test]
+    fn accepts_canonical_nested_input() {
+        let v = int_map(vec![
+            (1, Value::Bytes(vec![1, 2, 3])),
+            (2, text_map(vec![("id", Value::Text("example.com".into()))])),
+            (
+                4,
+                Value::Array(vec![int(-7), Value::Bool(true), Value::Null]),
+            ),
+        ]);
+        let bytes = encode(&v);
+        assert_eq!(decode(&bytes), Ok(v));
+    }
+
+    #[test]
+    fn map_view_reports_ctap_errors() {
+        let v = int_map(vec![
+            (1, Value::Bytes(vec![0; 32])),
+            (2, Value::Text("x".into())),
+        ]);
+        let view = MapView::new(&v).unwrap();
+        assert!(view.int_key(1).is_some());
+        assert!(view.int_key(3).is_none());
+        assert_eq!(
+            as_bytes(view.int_key(2).unwrap()),
+            Err(StatusCode::CborUnexpectedType)
+        );
+        assert!(matches!(
+            MapView::new(&int(3)),
+            Err(StatusCode::CborUnexpectedType)
+        ));
+    }
+}

@@ -1,0 +1,87 @@
+//! The token's configuration: a plain struct fixed at construction.
+
+use crate::attestation::AttestationPki;
+
+/// Which attestation statement `authenticatorMakeCredential` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AttestationMode {
+    /// fmt "none" with an empty statement.
+    None,
+    /// fmt "packed", signed by the new credential's own key (no x5c).
+    SelfAttestation,
+    /// fmt "packed", signed by the batch key with the batch certificate in x5c.
+    #[default]
+    Batch,
+}
+
+/// How signature counters advance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CounterMode {
+    /// One counter per credential (starts at 0, +1 per signature).
+    #[default]
+    PerCredential,
+    /// One counter for the whole token (+1 per registration or signature).
+    Global,
+    /// Always 0: the relying party is told the token has no counter.
+    AlwaysZero,
+}
+
+/// Everything that makes one virtual token differ from another, except its stored state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// The authenticator model's AAGUID.
+    pub aaguid: [u8; 16],
+    /// Attestation statement format.
+    pub attestation: AttestationMode,
+    /// Signature counter behaviour.
+    pub counter_mode: CounterMode,
+    /// Whether discoverable (resident) credentials are supported.
+    pub resident_keys: bool,
+    /// Whether the token has built-in user verification (the presence poll then also verifies).
+    pub user_verification: bool,
+    /// Maximum number of resident credentials.
+    pub max_resident_credentials: usize,
+    /// Firmware version reported by authenticatorGetInfo.
+    pub firmware_version: u32,
+    /// CTAPHID device version (major, minor, build) reported by INIT.
+    pub device_version: (u8, u8, u8),
+    /// How long a user-presence wait lasts before CTAP2_ERR_USER_ACTION_TIMEOUT.
+    pub user_presence_timeout_ms: u64,
+    /// How long the token waits for the next packet of a message before ERR_MSG_TIMEOUT.
+    pub message_timeout_ms: u64,
+    /// Interval between KEEPALIVE packets while waiting for the user (at most 100 ms).
+    pub keepalive_interval_ms: u64,
+    /// Organisation named in the attestation certificates (subject O).
+    pub attestation_organization: String,
+    /// Country named in the attestation certificates (subject C, ISO 3166 alpha-2).
+    pub attestation_country: String,
+    /// An installation-wide attestation CA and batch certificate shared by several tokens;
+    /// `None` makes the token create its own at first boot and keep it in its store.
+    pub attestation_pki: Option<AttestationPki>,
+}
+
+/// The default AAGUID of authsim virtual keys.
+pub const DEFAULT_AAGUID: [u8; 16] = [
+    0x61, 0x75, 0x74, 0x68, 0x73, 0x69, 0x6d, 0x2d, 0x66, 0x77, 0x2d, 0x73, 0x69, 0x6d, 0x00, 0x01,
+];
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            aaguid: DEFAULT_AAGUID,
+            attestation: AttestationMode::Batch,
+            counter_mode: CounterMode::PerCredential,
+            resident_keys: true,
+            user_verification: false,
+            max_resident_credentials: 100,
+            firmware_version: 1,
+            device_version: (0, 1, 0),
+            user_presence_timeout_ms: 30_000,
+            message_timeout_ms: 500,
+            keepalive_interval_ms: 50,
+            attestation_organization: "authsim".to_owned(),
+            attestation_country: "US".to_owned(),
+            attestation_pki: None,
+        }
+    }
+}

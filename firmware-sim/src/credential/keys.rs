@@ -1,0 +1,276 @@
+//! Credential key pairs: generation, signing and COSE_Key encoding for ES256, EdDSA and ES384.
+
+use ciborium::value::Value;
+use coset::{AsCborValue, CoseKeyBuilder, iana};
+use p256::ecdsa::signature::Signer;
+use zeroize::Zeroizing;
+
+use crate::env::Rng;
+use crate::status::{CtapResult, StatusCode};
+
+/// A COSE signature algorithm the token can create credentials for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// ECDSA over P-256 with SHA-256 (COSE -7).
+    Es256,
+    /// Ed25519 (COSE -8).
+    EdDsa,
+    /// ECDSA over P-384 with SHA-384 (COSE -35).
+    Es384,
+}
+
+impl Algorithm {
+    /// Every supported algorithm, in the token's own order of preference.
+    pub const ALL: [Algorithm; 3] = [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Es384];
+
+    /// The COSE algorithm identifier.
+    pub fn cose_id(self) -> i64 {
+        match self {
+            Algorithm::Es256 => -7,
+            Algorithm::EdDsa => -8,
+            Algorithm::Es384 => -35,
+        }
+    }
+
+    /// The algorithm with this COSE identifier, if supported.
+    pub fn from_cose_id(id: i128) -> Option<Self> {
+        match id {
+            -7 => Some(Algorithm::Es256),
+            -8 => Some(Algorithm::EdDsa),
+            -35 => Some(Algorithm::Es384),
+            _ => None,
+        }
+    }
+
+    /// One-byte code used inside credential ids and records.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Algorithm::Es256 => 1,
+            Algorithm::EdDsa => 2,
+            Algorithm::Es384 => 3,
+        }
+    }
+
+    /// Inverse of [`Algorithm::code`].
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Algorithm::Es256),
+            2 => Some(Algorithm::EdDsa),
+            3 => Some(Algorithm::Es384),
+            _ => None,
+        }
+    }
+
+    /// Length of the private scalar / seed in bytes.
+    pub(crate) fn secret_len(self) -> usize {
+        match self {
+            Algorithm::Es256 | Algorithm::EdDsa => 32,
+            Algorithm::Es384 => 48,
+        }
+    }
+}
+
+/// A credential's private key. Its bytes never appear in `Debug` output and are wiped on drop.
+#[derive(Clone)]
+pub enum PrivateKey {
+    /// P-256 ECDSA key.
+    Es256(p256::ecdsa::SigningKey),
+    /// Ed25519 key.
+    EdDsa(ed25519_dalek::SigningKey),
+    /// P-384 ECDSA key.
+    Es384(p384::ecdsa::SigningKey),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrivateKey({:?}, <redacted>)", self.algorithm())
+    }
+}
+
+impl PrivateKey {
+    /// Generates a fresh key for `alg` from the token's random source.
+    pub fn generate(alg: Algorithm, rng: &mut dyn Rng) -> CtapResult<Self> {
+        // Rejection sampling: a uniformly random scalar is out of range with negligible
+        // probability, so a handful of attempts always suffices with a working generator.
+        for _ in 0..16 {
+            let mut seed = Zeroizing::new(vec![0u8; alg.secret_len()]);
+            rng.fill_bytes(&mut seed);
+            if let Ok(key) = Self::from_bytes(alg, &seed) {
+                return Ok(key);
+            }
+        }
+        Err(StatusCode::Other)
+    }
+
+    /// Rebuilds a key from its secret bytes.
+    pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> CtapResult<Self> {
+        if bytes.len() != alg.secret_len() {
+            return Err(StatusCode::InvalidCredential);
+        }
+        match alg {
+            Algorithm::Es256 => p256::ecdsa::SigningKey::from_slice(bytes)
+                .map(PrivateKey::Es256)
+                .map_err(|_| StatusCode::InvalidCredential),
+            Algorithm::Es384 => p384::ecdsa::SigningKey::from_slice(bytes)
+                .map(PrivateKey::Es384)
+                .map_err(|_| StatusCode::InvalidCredential),
+            Algorithm::EdDsa => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                seed.copy_from_slice(bytes);
+                Ok(PrivateKey::EdDsa(ed25519_dalek::SigningKey::from_bytes(
+                    &seed,
+                )))
+            }
+        }
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            PrivateKey::Es256(_) => Algorithm::Es256,
+            PrivateKey::EdDsa(_) => Algorithm::EdDsa,
+            PrivateKey::Es384(_) => Algorithm::Es384,
+        }
+    }
+
+    /// The secret bytes (scalar or seed), wiped when dropped.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        match self {
+            PrivateKey::Es256(k) => Zeroizing::new(k.to_bytes().to_vec()),
+            PrivateKey::EdDsa(k) => Zeroizing::new(k.to_bytes().to_vec()),
+            PrivateKey::Es384(k) => Zeroizing::new(k.to_bytes().to_vec()),
+        }
+    }
+
+    /// Signs `message` as WebAuthn expects: DER-encoded ECDSA, or a raw 64-byte Ed25519 signature.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            PrivateKey::Es256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(message);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::Es384(k) => {
+                let sig: p384::ecdsa::Signature = k.sign(message);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::EdDsa(k) => {
+                let sig: ed25519_dalek::Signature = k.sign(message);
+                sig.to_bytes().to_vec()
+            }
+        }
+    }
+
+    /// The uncompressed SEC1 public point (0x04 || x || y) of an ES256 key, as U2F sends it.
+    pub fn p256_public_point(&self) -> Option<[u8; 65]> {
+        match self {
+            PrivateKey::Es256(k) => {
+                let point = k.verifying_key().to_sec1_point(false);
+                let mut out = [0u8; 65];
+                let bytes = point.as_bytes();
+                if bytes.len() != out.len() {
+                    return None;
+                }
+                out.copy_from_slice(bytes);
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// The public key as a COSE_Key (RFC 9053), built with coset.
+    pub fn cose_public_key(&self) -> CtapResult<Value> {
+        let key = match self {
+            PrivateKey::Es256(k) => {
+                let point = k.verifying_key().to_sec1_point(false);
+                CoseKeyBuilder::new_ec2_pub_key_sec1_octet_string(
+                    iana::EllipticCurve::P_256,
+                    point.as_bytes(),
+                )
+                .map_err(|_| StatusCode::Other)?
+                .algorithm(iana::Algorithm::ES256)
+                .build()
+            }
+            PrivateKey::Es384(k) => {
+                let point = k.verifying_key().to_sec1_point(false);
+                CoseKeyBuilder::new_ec2_pub_key_sec1_octet_string(
+                    iana::EllipticCurve::P_384,
+                    point.as_bytes(),
+                )
+                .map_err(|_| StatusCode::Other)?
+                .algorithm(iana::Algorithm::ES384)
+                .build()
+            }
+            PrivateKey::EdDsa(k) => CoseKeyBuilder::new_okp_key()
+                .algorithm(iana::Algorithm::EdDSA)
+                .param(
+                    iana::OkpKeyParameter::Crv as i64,
+                    Value::from(iana::EllipticCurve::Ed25519 as u64),
+                )
+                .param(
+                    iana::OkpKeyParameter::X as i64,
+                    Value::Bytes(k.verifying_key().to_bytes().to_vec()),
+                )
+                .build(),
+        };
+        key.to_cbor_value().map_err(|_| StatusCode::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbor;
+    use crate::testing::SeededRng;
+
+    #[test]
+    fn cose_keys_have_the_ctap2_canonical_layout() {
+        let mut rng = SeededRng::new(7);
+        let k = PrivateKey::generate(Algorithm::Es256, &mut rng).unwrap();
+        let bytes = cbor::encode(&k.cose_public_key().unwrap());
+        // {1: 2, 3: -7, -1: 1, -2: x(32), -3: y(32)}
+        assert_eq!(
+            &bytes[..10],
+            &[0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]
+        );
+        assert_eq!(bytes.len(), 77);
+        assert!(cbor::decode(&bytes).is_ok());
+
+        let k = PrivateKey::generate(Algorithm::EdDsa, &mut rng).unwrap();
+        let bytes = cbor::encode(&k.cose_public_key().unwrap());
+        // {1: 1, 3: -8, -1: 6, -2: x(32)}
+        assert_eq!(
+            &bytes[..9],
+            &[0xA4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58]
+        );
+
+        let k = PrivateKey::generate(Algorithm::Es384, &mut rng).unwrap();
+        let bytes = cbor::encode(&k.cose_public_key().unwrap());
+        // {1: 2, 3: -35, -1: 2, -2: x(48), -3: y(48)}
+        assert_eq!(
+            &bytes[..9],
+            &[0xA5, 0x01, 0x02, 0x03, 0x38, 0x22, 0x20, 0x02, 0x21]
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_through_their_bytes_and_debug_redacts() {
+        let mut rng = SeededRng::new(8);
+        for alg in Algorithm::ALL {
+            let k = PrivateKey::generate(alg, &mut rng).unwrap();
+            let again = PrivateKey::from_bytes(alg, &k.to_bytes()).unwrap();
+            assert_eq!(k.sign(b"m"), again.sign(b"m"));
+            let dbg = format!("{k:?}");
+            assert!(dbg.contains("redacted"));
+            let hex: String = k.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!dbg.contains(&hex[..8]));
+        }
+        assert_eq!(
+            PrivateKey::from_bytes(Algorithm::Es256, &[0u8; 32]).err(),
+            Some(StatusCode::InvalidCredential)
+        );
+        assert_eq!(
+            PrivateKey::from_bytes(Algorithm::Es256, &[1u8; 31]).err(),
+            Some(StatusCode::InvalidCredential)
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share.
+//!
+//! A command either answers at once ([`Step::Reply`]) or needs the user first
+//! ([`Step::Wait`]). The CTAPHID layer then keeps the transaction pending, polls user presence
+//! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
+
+pub(crate) mod get_assertion;
+pub(crate) mod get_info;
+pub(crate) mod make_credential;
+pub(crate) mod reset;
+pub(crate) mod selection;
+
+use ciborium::value::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cbor::{self, MapView};
+use crate::config::TokenConfig;
+use crate::credential::id;
+use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential};
+use crate::credential::{PrivateKey, UserEntity};
+use crate::env::{Env, PresencePurpose};
+use crate::persist::{self, NS_RESIDENT, Persistent};
+use crate::status::{CtapResult, StatusCode};
+
+/// CTAP2 command bytes.
+pub mod command {
+    /// authenticatorMakeCredential.
+    pub const MAKE_CREDENTIAL: u8 = 0x01;
+    /// authenticatorGetAssertion.
+    pub const GET_ASSERTION: u8 = 0x02;
+    /// authenticatorGetInfo.
+    pub const GET_INFO: u8 = 0x04;
+    /// authenticatorClientPIN (not implemented).
+    pub const CLIENT_PIN: u8 = 0x06;
+    /// authenticatorReset.
+    pub const RESET: u8 = 0x07;
+    /// authenticatorGetNextAssertion.
+    pub const GET_NEXT_ASSERTION: u8 = 0x08;
+    /// authenticatorSelection.
+    pub const SELECTION: u8 = 0x0B;
+}
+
+/// The longest credential id the token accepts or produces (reported by getInfo).
+pub(crate) const MAX_CREDENTIAL_ID_LEN: usize = 128;
+/// The number of credentials per allow/exclude list the token promises to handle.
+pub(crate) const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
+const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
+const _: () = assert!(RESIDENT_ID_LEN <= MAX_CREDENTIAL_ID_LEN);
+
+/// The firmware's application state: configuration, loaded secrets and volatile command state.
+pub(crate) struct Authenticator {
+    pub config: TokenConfig,
+    pub persistent: Option<Persistent>,
+    pub boot_ms: u64,
+    pub next_assertion: Option<get_assertion::NextState>,
+    next_presence_id: u64,
+}
+
+impl Authenticator {
+    pub(crate) fn new(config: TokenConfig, now_ms: u64) -> Self {
+        Self {
+            config,
+            persistent: None,
+            boot_ms: now_ms,
+            next_assertion: None,
+            next_presence_id: 1,
+        }
+    }
+
+    /// Forgets everything volatile, as a power cycle does.
+    pub(crate) fn power_cycle(&mut self, now_ms: u64) {
+        self.persistent = None;
+        self.next_assertion = None;
+        self.boot_ms = now_ms;
+    }
+
+    /// Loads (or creates at first boot) the persistent secrets.
+    pub(crate) fn load(&mut self, env: &mut Env<'_>) -> CtapResult<&Persistent> {
+        if self.persistent.is_none() {
+            self.persistent = Some(persist::load_or_create(env, &self.config)?);
+        }
+        self.persistent.as_ref().ok_or(StatusCode::Other)
+    }
+
+    /// A fresh id for a user-presence request.
+    pub(crate) fn new_presence_id(&mut self) -> u64 {
+        let id = self.next_presence_id;
+        self.next_presence_id = self.next_presence_id.wrapping_add(1);
+        id
+    }
+}
+
+/// What a command needs from the user before it can finish.
+pub(crate) struct Wait {
+    /// Why.
+    pub purpose: PresencePurpose,
+    /// For whom.
+    pub rp_id: Option<String>,
+    /// Whether built-in user verification is requested.
+    pub uv: bool,
+    /// How to finish once the user has answered.
+    pub cont: Continuation,
+}
+
+/// The rest of a command after the user-presence wait.
+pub(crate) enum Continuation {
+    MakeCredential(Box<make_credential::Plan>),
+    Excluded,
+    GetAssertion(Box<get_assertion::Plan>),
+    Reset,
+    Selection,
+}
+
+/// How a user-presence wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Approved,
+    Denied,
+    TimedOut,
+    Cancelled,
+}
+
+/// The result of starting a command.
+pub(crate) enum Step {
+    Reply(Vec<u8>),
+    Wait(Wait),
+}
+
+/// Encodes a CTAP2 response: status byte, then the CBOR body if any.
+pub(crate) fn response(result: CtapResult<Option<Value>>) -> Vec<u8> {
+    match result {
+        Ok(None) => vec![StatusCode::Ok.as_u8()],
+        Ok(Some(body)) => {
+            let mut out = vec![StatusCode::Ok.as_u8()];
+            out.extend_from_slice(&cbor::encode(&body));
+            out
+        }
+        Err(status) => vec![status.as_u8()],
+    }
+}
+
+/// Starts processing one CTAP2 request (command byte followed by CBOR parameters).
+pub(crate) fn process(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    cid: u32,
+    request: &[u8],
+) -> Step {
+    let Some((&command, params)) = request.split_first() else {
+        return Step::Reply(response(Err(StatusCode::InvalidLength)));
+    };
+    if command != command::GET_NEXT_ASSERTION
+        && auth.next_assertion.as_ref().is_some_and(|s| s.cid == cid)
+    {
+        auth.next_assertion = None;
+    }
+    let started = match command {
+        command::GET_INFO => Ok(Step::Reply(response(
+            get_info::process(auth, env).map(Some),
+        ))),
+        command::MAKE_CREDENTIAL => make_credential::begin(auth, env, params).map(Step::Wait),
+        command::GET_ASSERTION => get_assertion::begin(auth, env, cid, params),
+        command::GET_NEXT_ASSERTION => Ok(Step::Reply(response(
+            get_assertion::next(auth, env, cid).map(Some),
+        ))),
+        command::RESET => reset::begin(auth, env).map(Step::Wait),
+        command::SELECTION => Ok(Step::Wait(selection::begin())),
+        _ => Err(StatusCode::InvalidCommand),
+    };
+    match started {
+        Ok(step) => step,
+        Err(status) => Step::Reply(response(Err(status))),
+    }
+}
+
+/// Finishes a command once its user-presence wait has ended.
+pub(crate) fn resume(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    cid: u32,
+    cont: Continuation,
+    outcome: Outcome,
+) -> Vec<u8> {
+    let result = match (outcome, cont) {
+        (Outcome::Cancelled, _) => Err(StatusCode::KeepaliveCancel),
+        // The touch on an excluded credential only paces brute-force probing of the list.
+        (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
+        (Outcome::Denied, _) => Err(StatusCode::OperationDenied),
+        // Built-in user verification that times out is a user action timeout (getAssertion
+        // step 6.2.3.1); a presence check that times out is a refusal (makeCredential step 14:
+        // "If the user declines permission, or the operation times out, then end the operation
+        // by returning CTAP2_ERR_OPERATION_DENIED.").
+        (Outcome::TimedOut, Continuation::MakeCredential(plan)) => Err(if plan.uv() {
+            StatusCode::UserActionTimeout
+        } else {
+            StatusCode::OperationDenied
+        }),
+        (Outcome::TimedOut, Continuation::GetAssertion(plan)) => Err(if plan.uv() {
+            StatusCode::UserActionTimeout
+        } else {
+            StatusCode::OperationDenied
+        }),
+        // Reset and selection report a user action timeout as such.
+        (Outcome::TimedOut, Continuation::Reset | Continuation::Selection) => {
+            Err(StatusCode::UserActionTimeout)
+        }
+        (Outcome::Approved, Continuation::MakeCredential(plan)) => {
+            make_credential::finish(auth, env, *plan).map(Some)
+        }
+        (Outcome::Approved, Continuation::GetAssertion(plan)) => {
+            get_assertion::finish(auth, env, cid, *plan).map(Some)
+        }
+        (Outcome::Approved, Continuation::Reset) => reset::finish(auth, env).map(|()| None),
+        (Outcome::Approved, Continuation::Selection) => Ok(None),
+    };
+    response(result)
+}
+
+/// SHA-256 of an RP id.
+pub(crate) fn rp_id_hash(rp_id: &str) -> [u8; 32] {
+    Sha256::digest(rp_id.as_bytes()).into()
+}
+
+/// Decodes the parameters of a command that requires a CBOR map.
+pub(crate) fn decode_params(params: &[u8]) -> CtapResult<Value> {
+    let value = cbor::decode(params)?;
+    if !matches!(value, Value::Map(_)) {
+        return Err(StatusCode::CborUnexpectedType);
+    }
+    Ok(value)
+}
+
+/// The clientDataHash parameter: a 32-byte byte string.
+pub(crate) fn client_data_hash(map: &MapView<'_>, key: i64) -> CtapResult<Vec<u8>> {
+    let hash = cbor::as_bytes(map.int_key(key).ok_or(StatusCode::MissingParameter)?)?;
+    if hash.len() != 32 {
+        return Err(StatusCode::InvalidLength);
+    }
+    Ok(hash.to_vec())
+}
+
+/// Options present in a request; absent keys are `None`, unknown keys are ignored.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Options {
+    pub rk: Option<bool>,
+    pub up: Option<bool>,
+    pub uv: Option<bool>,
+}
+
+/// Parses an options map (text keys, boolean values).
+pub(crate) fn parse_options(value: Option<&Value>) -> CtapResult<Options> {
+    let Some(value) = value else {
+        return Ok(Options::default());
+    };
+    let map = MapView::new(value)?;
+    let mut options = Options::default();
+    for (k, v) in map.entries() {
+        let key = cbor::as_text(k)?;
+        let flag = cbor::as_bool(v)?;
+        match key {
+            "rk" => options.rk = Some(flag),
+            "up" => options.up = Some(flag),
+            "uv" => options.uv = Some(flag),
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
+/// Checks pinUvAuthParam / pinUvAuthProtocol on a token without PIN/UV auth protocols.
+pub(crate) fn check_pin_uv_auth(
+    map: &MapView<'_>,
+    param_key: i64,
+    protocol_key: i64,
+) -> CtapResult<()> {
+    let param = map.int_key(param_key).map(cbor::as_bytes).transpose()?;
+    let protocol = map.int_key(protocol_key).map(cbor::as_int).transpose()?;
+    if param.is_some() {
+        // No pinUvAuthProtocol is supported, so a present one is invalid.
+        return match protocol {
+            None => Err(StatusCode::MissingParameter),
+            Some(_) => Err(StatusCode::InvalidParameter),
+        };
+    }
+    Ok(())
+}
+
+/// Parses a PublicKeyCredentialDescriptor; `None` for types other than "public-key".
+pub(crate) fn parse_descriptor(value: &Value) -> CtapResult<Option<Vec<u8>>> {
+    let map = MapView::new(value)?;
+    let kind = cbor::as_text(map.text_key("type").ok_or(StatusCode::MissingParameter)?)?;
+    let id = cbor::as_bytes(map.text_key("id").ok_or(StatusCode::MissingParameter)?)?;
+    if let Some(t) = map.text_key("transports") {
+        cbor::as_array(t)?;
+    }
+    Ok((kind == "public-key").then(|| id.to_vec()))
+}
+
+/// A credential the token can sign with.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub id: Vec<u8>,
+    pub key: PrivateKey,
+    /// The user entity of a resident credential.
+    pub user: Option<UserEntity>,
+}
+
+/// Finds the credential a listed id denotes for this relying party, if it is one of ours.
+pub(crate) fn find_listed(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    id: &[u8],
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+) -> CtapResult<Option<Candidate>> {
+    if id.len() > MAX_CREDENTIAL_ID_LEN {
+        return Ok(None);
+    }
+    if id.len() == RESIDENT_ID_LEN
+        && let Some(bytes) = persist::get(env, NS_RESIDENT, id)?
+    {
+        let rc = ResidentCredential::from_record(id, &bytes)?;
+        if rc.rp_id == rp_id {
+            return Ok(Some(Candidate {
+                id: rc.id,
+                key: rc.key,
+                user: Some(rc.user),
+            }));
+        }
+        return Ok(None);
+    }
+    let persistent = auth.load(env)?;
+    Ok(
+        id::unwrap(&persistent.wrap_key, id, rp_hash).map(|u| Candidate {
+            id: id.to_vec(),
+            key: u.key,
+            user: None,
+        }),
+    )
+}
+
+/// Every resident credential in the store.
+pub(crate) fn all_resident(env: &mut Env<'_>) -> CtapResult<Vec<ResidentCredential>> {
+    persist::list(env, NS_RESIDENT)?
+        .into_iter()
+        .map(|(k, v)| ResidentCredential::from_record(&k, &v))
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The token's persistent state in the record store: layout, first-boot creation, loading.
+//!
+//! Namespaces: `meta` (master secret, global counter), `attestation` (the per-installation CA
+//! and batch certificate), `rk` (resident credentials keyed by credential id) and `ctr`
+//! (per-credential counters keyed by SHA-256 of the credential id).
+
+use zeroize::Zeroizing;
+
+use crate::attestation::{AttestationPki, PkiParams};
+use crate::config::TokenConfig;
+use crate::credential::id::WrapKey;
+use crate::env::{Env, WriteBatch};
+use crate::status::{CtapResult, StatusCode};
+
+/// Namespace of token-wide values.
+pub(crate) const NS_META: &str = "meta";
+/// Namespace of resident credentials.
+pub(crate) const NS_RESIDENT: &str = "rk";
+/// Namespace of per-credential counters.
+pub(crate) const NS_COUNTERS: &str = "ctr";
+/// Namespace of the attestation PKI.
+pub(crate) const NS_ATTESTATION: &str = "attestation";
+/// Key of the attestation PKI record.
+pub(crate) const KEY_PKI: &[u8] = b"pki";
+/// Key of the master secret record.
+pub(crate) const KEY_MASTER: &[u8] = b"master-secret";
+
+/// Reads a record; store failures become `CTAP1_ERR_OTHER`.
+pub(crate) fn get(env: &mut Env<'_>, ns: &str, key: &[u8]) -> CtapResult<Option<Vec<u8>>> {
+    env.store.get(ns, key).map_err(|_| StatusCode::Other)
+}
+
+/// Lists a namespace; store failures become `CTAP1_ERR_OTHER`.
+pub(crate) fn list(env: &mut Env<'_>, ns: &str) -> CtapResult<crate::env::Records> {
+    env.store.list(ns).map_err(|_| StatusCode::Other)
+}
+
+/// Commits a batch; store failures become `CTAP1_ERR_OTHER`.
+pub(crate) fn commit(env: &mut Env<'_>, batch: &WriteBatch) -> CtapResult<()> {
+    env.store.commit(batch).map_err(|_| StatusCode::Other)
+}
+
+/// The secrets loaded from the store (volatile copy, dropped at power-off and wiped).
+pub(crate) struct Persistent {
+    /// Seals non-resident credential ids.
+    pub wrap_key: WrapKey,
+    /// The attestation CA and batch certificate.
+    pub pki: AttestationPki,
+}
+
+impl std::fmt::Debug for Persistent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persistent").finish_non_exhaustive()
+    }
+}
+
+/// Draws a fresh master secret.
+pub(crate) fn new_master_secret(env: &mut Env<'_>) -> Zeroizing<[u8; 32]> {
+    let mut master = Zeroizing::new([0u8; 32]);
+    env.rng.fill_bytes(master.as_mut());
+    master
+}
+
+/// Adds the write of `master` to `batch`.
+pub(crate) fn put_master_secret(batch: &mut WriteBatch, master: &[u8; 32]) {
+    batch.put(NS_META, KEY_MASTER, master.to_vec());
+}
+
+/// Loads the persistent state, creating (and committing, in one batch) whatever is missing.
+pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapResult<Persistent> {
+    let mut batch = WriteBatch::new();
+    let master = match get(env, NS_META, KEY_MASTER)? {
+        Some(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            let mut m = Zeroizing::new([0u8; 32]);
+            if bytes.len() != 32 {
+                return Err(StatusCode::Other);
+            }
+            m.copy_from_slice(&bytes);
+            m
+        }
+        None => {
+            let m = new_master_secret(env);
+            put_master_secret(&mut batch, &m);
+            m
+        }
+    };
+    let pki = if let Some(pki) = &config.attestation_pki {
+        pki.clone()
+    } else {
+        match get(env, NS_ATTESTATION, KEY_PKI)? {
+            Some(bytes) => {
+                let bytes = Zeroizing::new(bytes);
+                AttestationPki::from_bytes(&bytes).map_err(|_| StatusCode::Other)?
+            }
+            None => {
+                let pki = generate_pki(env, config)?;
+                batch.put(NS_ATTESTATION, KEY_PKI, pki.to_bytes().to_vec());
+                pki
+            }
+        }
+    };
+    if !batch.is_empty() {
+        commit(env, &batch)?;
+    }
+    Ok(Persistent {
+        wrap_key: WrapKey::derive(&master)?,
+        pki,
+    })
+}
+
+fn generate_pki(env: &mut Env<'_>, config: &TokenConfig) -> CtapResult<AttestationPki> {
+    let now = i64::try_from(env.clock.unix_seconds()).unwrap_or(i64::MAX / 2);
+    // A day of slack for relying parties whose clock runs behind ours.
+    let mut params = PkiParams::new(config.aaguid, now.saturating_sub(86_400));
+    params.organization = config.attestation_organization.clone();
+    params.country = config.attestation_country.clone();
+    AttestationPki::generate(env.rng, &params).map_err(|_| StatusCode::Other)
+}
