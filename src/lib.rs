@@ -5,5 +5,6 @@
 
 pub mod cli;
 pub mod paths;
+pub mod realkey;
 pub mod store;
 pub mod vault;

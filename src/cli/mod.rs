@@ -1,6 +1,7 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
 mod demo;
+mod realkey;
 mod status;
 mod totp;
 
@@ -33,6 +34,9 @@ enum Command {
     /// TOTP codes: add, list, code, fresh codes, QR codes, import, rename, remove.
     #[command(subcommand)]
     Totp(totp::Cmd),
+    /// Real security keys over hidraw (and authsim's uhid keys): list, info, wink, select.
+    #[command(subcommand)]
+    Realkey(realkey::Cmd),
     /// Where the state lives and where its key comes from.
     Status(status::Args),
     /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
@@ -73,6 +77,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Totp(cmd) => totp::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
+        Command::Realkey(cmd) => realkey::run(cmd),
         Command::Demo(args) => demo::run(args),
     };
     match result {
