@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod paths;
 pub mod store;
+pub mod transport;
 pub mod vault;
