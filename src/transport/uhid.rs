@@ -116,7 +116,7 @@ impl UhidConfig {
 pub enum UhidError {
     /// The uhid device node does not exist (or its driver is not there).
     #[error(
-        "{path} is not available ({source}): this kernel has no uhid; run `sudo modprobe uhid` \
+        "{path} is not available: this kernel has no uhid; run `sudo modprobe uhid` \
          (and add it to /etc/modules-load.d, see udev/README.md), or use --hid-socket"
     )]
     Missing {
@@ -127,7 +127,7 @@ pub enum UhidError {
     },
     /// The node exists but this user may not open it read-write.
     #[error(
-        "{path} is not writable by this user ({source}): install the udev rule \
+        "{path} is not writable by this user: install the udev rule \
          udev/70-authsim.rules (see udev/README.md) and log in again, or use --hid-socket"
     )]
     PermissionDenied {
@@ -137,7 +137,7 @@ pub enum UhidError {
         source: io::Error,
     },
     /// Any other failure to open the node.
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}")]
     Open {
         /// The path tried.
         path: PathBuf,
@@ -154,7 +154,7 @@ pub enum UhidError {
         name: String,
     },
     /// A read or write on the uhid descriptor failed.
-    #[error("uhid {op} for {name:?} failed: {source}")]
+    #[error("uhid {op} for {name:?} failed")]
     Io {
         /// What was being done.
         op: &'static str,
