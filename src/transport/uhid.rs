@@ -622,6 +622,30 @@ mod tests {
     }
 
     #[test]
+    fn udev_rule_matches_authsim_ids() {
+        let rules = include_str!("../../udev/70-authsim.rules");
+        let hid_name = format!(
+            "KERNELS==\"{:04X}:{AUTHSIM_VENDOR_ID:04X}:{AUTHSIM_PRODUCT_ID:04X}.*\"",
+            BUS_USB
+        );
+        let hidraw = rules
+            .lines()
+            .find(|l| l.starts_with("SUBSYSTEM==\"hidraw\""))
+            .expect("a hidraw rule");
+        assert!(
+            hidraw.contains(&hid_name),
+            "{hidraw} should match {hid_name}"
+        );
+        assert!(hidraw.contains("DEVPATH==\"/devices/virtual/misc/uhid/*\""));
+        assert!(hidraw.contains("TAG+=\"uaccess\""));
+        assert!(
+            rules
+                .lines()
+                .any(|l| l.starts_with("KERNEL==\"uhid\"") && l.contains("TAG+=\"uaccess\""))
+        );
+    }
+
+    #[test]
     fn open_errors_say_what_to_do() {
         let err = UhidDevice::create_at(Path::new("/nonexistent/uhid"), &config()).unwrap_err();
         assert!(matches!(err, UhidError::Missing { .. }));
