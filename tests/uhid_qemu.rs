@@ -21,7 +21,9 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Every step the guest must pass, in order.
 const STEPS: &[&str] = &[
     "boot",
+    "error-without-uhid",
     "modules",
+    "error-without-permission",
     "hidraw-appears",
     "list",
     "info",

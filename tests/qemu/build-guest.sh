@@ -156,6 +156,9 @@ cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$here/init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$kdir/modules/"*.ko "$kdir/modules/load-order" "$root/lib/modules/"
+# An unprivileged user, to see the program's answer when /dev/uhid is not writable.
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 
 # The program under test, without debug info (a debug build is ~100 MB, and the guest has
 # 256 MiB); fido2-tools as installed on this host.

@@ -94,11 +94,23 @@ start_program() {
 
 mark PASS boot "kernel $(uname -r) at $(now_ms) ms"
 
+# Before uhid is loaded there is no /dev/uhid: the program must say so and what to do.
+if authsim-uhid --uniq none >/tmp/nouhid.out 2>/tmp/nouhid.err; then fail error-without-uhid /tmp/nouhid.out; fi
+grep -q "modprobe uhid" /tmp/nouhid.err || fail error-without-uhid /tmp/nouhid.err
+mark PASS error-without-uhid "$(cat /tmp/nouhid.err)"
+
 while read -r m; do
   insmod "/lib/modules/$m.ko" || fail "insmod-$m"
 done </lib/modules/load-order
 [ -c /dev/uhid ] || fail dev-uhid
 mark PASS modules "$(tr '\n' ' ' </lib/modules/load-order)"
+
+# /dev/uhid is root's (0600) here, as without the udev rule: a user gets pointed at it.
+if su -s /bin/sh nobody -c "authsim-uhid --uniq none" >/tmp/denied.out 2>/tmp/denied.err; then
+  fail error-without-permission /tmp/denied.out
+fi
+grep -q "udev/70-authsim.rules" /tmp/denied.err || fail error-without-permission /tmp/denied.err
+mark PASS error-without-permission "$(cat /tmp/denied.err)"
 
 # --- run 1: the fido2 tools against the key, then SIGTERM --------------------------------
 start_program qemu-1 /tmp/run1
