@@ -15,6 +15,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Building the guest (downloading the kernel the first time) must end within this.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The whole boot + test must end within this.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -71,18 +74,35 @@ fn build_example() -> PathBuf {
         .expect("cargo reported no executable for the uhid_token example")
 }
 
-fn run_script(script: &str, args: &[&Path]) -> (bool, String) {
-    let out = Command::new("bash")
+/// Runs a script from tests/qemu with a time limit; returns success and its output.
+fn run_script(script: &str, args: &[&Path], log: &Path, limit: Duration) -> (bool, String) {
+    let file = std::fs::File::create(log).expect("creating the build log");
+    let mut child = Command::new("bash")
         .arg(workspace().join("tests/qemu").join(script))
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file handle"))
+        .stderr(file)
+        .spawn()
         .unwrap_or_else(|e| panic!("running {script}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the script") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            // Ours to stop: the script this test started.
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut text = std::fs::read_to_string(log).unwrap_or_default();
+    if status.is_none() {
+        text.push_str(&format!("\n{script} did not finish within {limit:?}"));
+    }
+    (status.is_some_and(|s| s.success()), text)
 }
 
 /// A guest console line `AUTHSIM-QEMU <word> <rest>`, split.
@@ -118,7 +138,13 @@ fn fido2_tools_use_a_uhid_key_in_a_real_kernel() {
 
     let example = build_example();
     let started = Instant::now();
-    let (ok, log) = run_script("build-guest.sh", &[&guest, &example]);
+    std::fs::create_dir_all(&qemu_dir).expect("creating the qemu directory");
+    let (ok, log) = run_script(
+        "build-guest.sh",
+        &[&guest, &example],
+        &qemu_dir.join("build-guest.log"),
+        BUILD_TIMEOUT,
+    );
     let build_time = started.elapsed();
     assert!(ok, "building the guest failed:\n{log}");
     eprintln!("{log}guest built in {build_time:.1?}");

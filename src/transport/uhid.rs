@@ -17,10 +17,17 @@
 //! # Waiting for events
 //!
 //! The handle implements [`AsRawFd`]/[`AsFd`], so an async runtime can wait on it; with
-//! tokio, `AsyncFd` is the whole adapter (`read_event` and `write_input` take `&self`):
+//! tokio, `AsyncFd` is the whole adapter (`read_event` and `write_input` take `&self`; a unit
+//! test runs this loop). `AsyncFd::register` (tokio 1.53.3+, which deprecates `AsyncFd::new`)
+//! is `unsafe`: its condition, a
+//! descriptor that stays open and the same for the `AsyncFd`'s life, holds for a
+//! `UhidDevice`, which owns its descriptor and never replaces it.
 //!
 //! ```ignore
-//! let dev = tokio::io::unix::AsyncFd::new(UhidDevice::create(&config)?)?;
+//! use tokio::io::{Interest, unix::AsyncFd};
+//! let dev = UhidDevice::create(&config)?;
+//! // SAFETY: a UhidDevice's descriptor is owned by it and never changes.
+//! let dev = unsafe { AsyncFd::register_with_interest(dev, Interest::READABLE) }?;
 //! loop {
 //!     let mut ready = dev.readable().await?;
 //!     match ready.get_inner().read_event()? {
@@ -33,6 +40,9 @@
 //!
 //! A synchronous loop uses [`UhidDevice::wait_readable`] (poll(2) with a timeout) instead,
 //! as `examples/uhid_token.rs` does. Writes to `/dev/uhid` never block.
+//!
+//! Each device has its own open file description: the kernel ties one device to one open
+//! `/dev/uhid`, and closing it removes the device.
 //!
 //! This module knows no CTAP: it moves 64-byte reports.
 
@@ -191,7 +201,9 @@ fn open_error(path: &Path, source: io::Error) -> UhidError {
 
 /// One virtual FIDO HID device backed by `/dev/uhid`.
 ///
-/// Dropping it destroys the kernel device (closing the descriptor would as well).
+/// Dropping it destroys the kernel device (closing the descriptor would as well). Its
+/// descriptor is owned and never replaced: `as_raw_fd` returns the same open descriptor for
+/// the whole life of the value (what tokio's `AsyncFd::register` asks of its caller).
 #[derive(Debug)]
 pub struct UhidDevice {
     file: File,
@@ -258,7 +270,19 @@ impl UhidDevice {
         // no device for this descriptor anyway.
         self.created = false;
         self.write_event("destroy", &abi::encode_destroy())?;
-        tracing::debug!(name = %self.config.name, "uhid device destroyed");
+        // Whatever the old device still had queued (host requests, stop/close notices)
+        // belongs to it: a re-created device must not answer its predecessor's requests.
+        let mut discarded = 0usize;
+        while self.wait_readable(Some(Duration::ZERO))? {
+            let mut buf = [0u8; abi::EVENT_SIZE];
+            match (&self.file).read(&mut buf) {
+                Ok(_) => discarded += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(source) => return Err(self.io_error("read", source)),
+            }
+        }
+        tracing::debug!(name = %self.config.name, discarded, "uhid device destroyed");
         Ok(())
     }
 
@@ -563,9 +587,13 @@ mod tests {
     fn power_cycle_destroy_and_drop() {
         let (mut dev, kernel) = pair(&config());
         kernel.recv();
+        // Requests queued for the old device are not delivered to the new one.
+        kernel.send_output(&[7u8; 64]);
+        kernel.send(event_type::CLOSE, |_| ());
         dev.recreate().unwrap();
         assert_eq!(event_type_of(&kernel.recv()), event_type::DESTROY);
         assert_eq!(event_type_of(&kernel.recv()), event_type::CREATE2);
+        assert_eq!(dev.read_event().unwrap(), None);
 
         dev.destroy().unwrap();
         assert!(!dev.is_created());
@@ -578,6 +606,12 @@ mod tests {
 
         dev.recreate().unwrap();
         assert_eq!(event_type_of(&kernel.recv()), event_type::CREATE2);
+        kernel.send(event_type::START, |_| ());
+        assert!(dev.wait_readable(Some(Duration::from_secs(5))).unwrap());
+        assert_eq!(
+            dev.read_event().unwrap(),
+            Some(UhidEvent::Start { dev_flags: 0 })
+        );
         drop(dev);
         assert_eq!(event_type_of(&kernel.recv()), event_type::DESTROY);
         kernel
@@ -589,6 +623,51 @@ mod tests {
             kernel.sock.recv(&mut buf).is_err(),
             "nothing after the destroy"
         );
+    }
+
+    #[test]
+    fn works_under_tokio_async_fd() {
+        use tokio::io::Interest;
+        use tokio::io::unix::AsyncFd;
+
+        let (dev, kernel) = pair(&config());
+        kernel.recv();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = [0x5Au8; 64];
+        let got = rt.block_on(async {
+            // SAFETY: a UhidDevice owns its descriptor and never replaces it, so as_raw_fd
+            // names the same open file description for the AsyncFd's whole life.
+            let dev = unsafe { AsyncFd::register_with_interest(dev, Interest::READABLE) }
+                .map_err(|e| e.to_string())
+                .unwrap();
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                kernel.send(event_type::OPEN, |_| ());
+                kernel.send_output(&report);
+                kernel
+            });
+            let mut got = Vec::new();
+            let deadline = Duration::from_secs(5);
+            while got.len() < 2 {
+                let mut ready = tokio::time::timeout(deadline, dev.readable())
+                    .await
+                    .expect("readable within 5 s")
+                    .unwrap();
+                match ready.get_inner().read_event().unwrap() {
+                    Some(event) => got.push(event),
+                    None => ready.clear_ready(),
+                }
+            }
+            dev.get_ref().write_input(&report).unwrap();
+            let kernel = sender.join().unwrap();
+            let echoed = kernel.recv();
+            assert_eq!(&echoed[6..], &report);
+            got
+        });
+        assert_eq!(got, vec![UhidEvent::Open, UhidEvent::Output(report)]);
     }
 
     #[test]
