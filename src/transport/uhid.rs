@@ -19,9 +19,8 @@
 //! The handle implements [`AsRawFd`]/[`AsFd`], so an async runtime can wait on it; with
 //! tokio, `AsyncFd` is the whole adapter (`read_event` and `write_input` take `&self`; a unit
 //! test runs this loop). `AsyncFd::register` (tokio 1.53.3+, which deprecates `AsyncFd::new`)
-//! is `unsafe`: its condition, a
-//! descriptor that stays open and the same for the `AsyncFd`'s life, holds for a
-//! `UhidDevice`, which owns its descriptor and never replaces it.
+//! is `unsafe`: its condition, a descriptor that stays open and the same for the `AsyncFd`'s
+//! life, holds for a `UhidDevice`, which owns its descriptor and never replaces it.
 //!
 //! ```ignore
 //! use tokio::io::{Interest, unix::AsyncFd};
