@@ -25,7 +25,7 @@ test-py:
 
 # The uhid transport against a real kernel, in a qemu guest (tests/uhid_qemu.rs, tests/qemu/).
 test-qemu:
-	$(CARGO) test --locked --test uhid_qemu -- --ignored
+	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
 
 bench: deps
 	$(CARGO) build --locked --release --bins
