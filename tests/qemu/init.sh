@@ -16,7 +16,7 @@ exec </dev/console >/dev/console 2>&1
 mark() { echo "AUTHSIM-QEMU $*"; }
 
 finish() {
-  mark DONE
+  mark DONE "at $(now_ms) ms"
   sync
   poweroff -f
   sleep 5
