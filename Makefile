@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py build bench
+.PHONY: deps demo test test-rust test-keyring test-py test-qemu build bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -23,6 +23,10 @@ test-keyring:
 test-py:
 	bash scripts/test-py.sh
 
+# The uhid transport against a real kernel, in a qemu guest (tests/uhid_qemu.rs, tests/qemu/).
+test-qemu:
+	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
+
 bench: deps
 	$(CARGO) build --locked --release --bins
 	python3 benches/totp_process.py
@@ -32,3 +36,4 @@ test: build
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory test-keyring
 	$(MAKE) --no-print-directory test-py
+	$(MAKE) --no-print-directory test-qemu

@@ -7,4 +7,5 @@ pub mod cli;
 pub mod paths;
 pub mod realkey;
 pub mod store;
+pub mod transport;
 pub mod vault;

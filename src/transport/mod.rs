@@ -1,0 +1,3 @@
+//! Where a virtual key's 64-byte HID reports come from and go to.
+
+pub mod uhid;
