@@ -1,6 +1,6 @@
 //! The uhid transport against a real Linux kernel: boots a qemu guest (Debian cloud kernel,
 //! busybox initramfs, built by `tests/qemu/build-guest.sh`) in which the `uhid_token`
-//! example creates its key and fido2-tools list it, read its info, make and verify a
+//! example creates its key and fido2-tools (and `authsim realkey`) list it, read its info, make and verify a
 //! credential and an assertion; then SIGTERM and a power cycle must remove the hidraw node
 //! (and bring it back). The guest reports `AUTHSIM-QEMU PASS|FAIL <step>` lines on its
 //! serial console (`tests/qemu/init.sh`).
@@ -30,6 +30,8 @@ const STEPS: &[&str] = &[
     "hidraw-appears",
     "list",
     "info",
+    "realkey-list",
+    "realkey-info",
     "make-credential",
     "verify-credential",
     "get-assertion",
@@ -141,7 +143,7 @@ fn fido2_tools_use_a_uhid_key_in_a_real_kernel() {
     std::fs::create_dir_all(&qemu_dir).expect("creating the qemu directory");
     let (ok, log) = run_script(
         "build-guest.sh",
-        &[&guest, &example],
+        &[&guest, &example, Path::new(env!("CARGO_BIN_EXE_authsim"))],
         &qemu_dir.join("build-guest.log"),
         BUILD_TIMEOUT,
     );

@@ -13,12 +13,13 @@
 # install when a tool is missing.
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 OUT_DIR PROGRAM" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+  echo "usage: $0 OUT_DIR PROGRAM [AUTHSIM]" >&2
   exit 2
 fi
 out=$1
 program=$2
+authsim=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Bump when the cached layout or the module list changes.
@@ -168,6 +169,15 @@ else
   cp "$program" "$root/usr/local/bin/authsim-uhid"
 fi
 bins=("$root/usr/local/bin/authsim-uhid")
+# The authsim CLI, whose `realkey` commands must find the uhid key like a physical one.
+if [ -n "$authsim" ]; then
+  if command -v strip >/dev/null 2>&1; then
+    strip -o "$root/usr/local/bin/authsim" "$authsim"
+  else
+    cp "$authsim" "$root/usr/local/bin/authsim"
+  fi
+  bins+=("$root/usr/local/bin/authsim")
+fi
 for t in fido2-token fido2-cred fido2-assert; do
   cp "$(command -v "$t")" "$root/usr/local/bin/$t"
   bins+=("$root/usr/local/bin/$t")

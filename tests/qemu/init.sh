@@ -125,6 +125,17 @@ timeout 30 fido2-token -I "/dev/$node" >/tmp/info 2>&1 || fail info /tmp/info /t
 grep -q '^aaguid: ' /tmp/info || fail info-aaguid /tmp/info
 mark PASS info "$(grep -E '^(version strings|aaguid)' /tmp/info | tr '\n' ' ')"
 
+# authsim's own client for real keys (ctap-hid-fido2 over hidraw) finds and uses it too.
+timeout 30 authsim realkey list --json >/tmp/rk_list 2>&1 || fail realkey-list /tmp/rk_list
+grep -q "\"/dev/$node\"" /tmp/rk_list || fail realkey-list-shows-key /tmp/rk_list
+mark PASS realkey-list "$(tr -d ' \n' </tmp/rk_list)"
+timeout 30 authsim realkey info --device "/dev/$node" --json >/tmp/rk_info 2>&1 || fail realkey-info /tmp/rk_info /tmp/run1.err
+grep -q '"FIDO_2_1"' /tmp/rk_info || fail realkey-info-versions /tmp/rk_info
+aaguid=$(sed -n 's/^aaguid: //p' /tmp/info)
+grep -q "\"aaguid\": \"$(echo "$aaguid" | sed 's/\(........\)\(....\)\(....\)\(....\)/\1-\2-\3-\4-/')" /tmp/rk_info ||
+  fail realkey-info-aaguid /tmp/rk_info /tmp/info
+mark PASS realkey-info "aaguid $aaguid"
+
 timeout 30 fido2-cred -M -i /test/cred_param "/dev/$node" >/tmp/cred_out 2>/tmp/cred_err ||
   fail make-credential /tmp/cred_err /tmp/run1.err
 mark PASS make-credential "fmt $(sed -n 3p /tmp/cred_out)"
