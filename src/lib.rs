@@ -4,3 +4,4 @@
 //! benchmarks can reach the same code the CLI runs.
 
 pub mod cli;
+pub mod emulator;
