@@ -108,8 +108,15 @@ class Emulator:
         return self.advance(30 - (now % 30) + 0.5)
 
     def code(self, secret, steps=0):
-        """The TOTP code of `secret` at the server's current step plus `steps`."""
-        return pyotp.TOTP(secret).at(int(self.now()) + 30 * steps)
+        """The TOTP code of `secret` at the server's current step plus `steps`.
+
+        Near the end of a step the server clock is first moved to the next one, so the
+        step cannot roll over between computing a code and the server checking it.
+        """
+        now = self.now()
+        if now % 30 > 25:
+            now = self.next_step()
+        return pyotp.TOTP(secret).at(int(now) + 30 * steps)
 
     def confirmation_code(self, pool, username):
         status, body = self.control(
