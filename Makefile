@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-py build
+.PHONY: deps demo test test-rust test-py test-js build
 
 deps:
 	bash scripts/install-deps.sh
@@ -20,6 +20,11 @@ test-rust:
 test-py:
 	bash scripts/test-py.sh
 
+# Node judges (node's built-in test runner) in tests/js, against the debug build.
+test-js:
+	cd tests/js && AUTHSIM_BIN="$${AUTHSIM_BIN:-$(CURDIR)/target/debug/authsim}" node --test
+
 test: build
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory test-py
+	$(MAKE) --no-print-directory test-js
