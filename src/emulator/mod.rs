@@ -12,6 +12,8 @@
 //!
 //! Test-only controls live under `/_authsim/` (see [`server`]).
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod cognito;
 pub mod crypto;

@@ -622,6 +622,24 @@ def test_pool_admin_errors(emu, idp):
     assert error_of(exc) == ("UserNotFoundException", "User does not exist.")
 
 
+def test_disabled_user_and_unsupported_pool_options(emu, idp):
+    pool_id = make_pool(idp)
+    client_id, _ = make_client(idp, pool_id)
+    username = make_user(idp, pool_id)
+    idp.admin_disable_user(UserPoolId=pool_id, Username=username)
+    with pytest.raises(ClientError) as exc:
+        idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                          AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD})
+    assert error_of(exc) == ("NotAuthorizedException", "User is disabled.")
+    idp.admin_enable_user(UserPoolId=pool_id, Username=username)
+    ok = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                           AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD})
+    assert "AccessToken" in ok["AuthenticationResult"]
+    with pytest.raises(ClientError) as exc:
+        idp.create_user_pool(PoolName="by-email", UsernameAttributes=["email"])
+    assert error_of(exc)[0] == "InvalidParameterException"
+
+
 def test_jwks_endpoint(emu, idp):
     pool_id = make_pool(idp)
     status, body = emu.control("GET", f"/{pool_id}/.well-known/jwks.json")

@@ -298,6 +298,23 @@ impl Ephemeral {
     }
 }
 
+/// How many delivered messages a pool keeps for the test controls.
+pub const OUTBOX_LIMIT: usize = 1000;
+
+/// Forget refresh tokens a day after they expired (their revocation marks included) and
+/// keep each pool's outbox bounded.
+fn sweep_state(state: &mut CognitoState, now: f64) {
+    state
+        .refresh_tokens
+        .retain(|_, t| t.expires + 86_400.0 > now);
+    for p in state.pools.values_mut() {
+        if p.outbox.len() > OUTBOX_LIMIT {
+            let excess = p.outbox.len() - OUTBOX_LIMIT;
+            p.outbox.drain(..excess);
+        }
+    }
+}
+
 /// Actions that must be SigV4-signed (administrative ones).
 pub fn needs_signature(action: &str) -> bool {
     !matches!(
@@ -333,6 +350,8 @@ pub const ACTIONS: &[&str] = &[
     "AdminGetUser",
     "AdminSetUserMFAPreference",
     "AdminDeleteUser",
+    "AdminDisableUser",
+    "AdminEnableUser",
     "AdminUserGlobalSignOut",
     "ListUsers",
     "SignUp",
@@ -359,6 +378,7 @@ pub fn handle(
 ) -> Result<Value, CognitoError> {
     let req = Req::new(body);
     eph.sweep(ctx.now);
+    sweep_state(state, ctx.now);
     match action {
         "CreateUserPool" => pools::create_user_pool(state, &req, ctx),
         "DescribeUserPool" => pools::describe_user_pool(state, &req),
@@ -374,6 +394,8 @@ pub fn handle(
         "AdminGetUser" => pools::admin_get_user(state, &req),
         "AdminSetUserMFAPreference" => pools::admin_set_user_mfa_preference(state, &req, ctx),
         "AdminDeleteUser" => pools::admin_delete_user(state, &req),
+        "AdminDisableUser" => pools::admin_set_enabled(state, &req, ctx, false),
+        "AdminEnableUser" => pools::admin_set_enabled(state, &req, ctx, true),
         "AdminUserGlobalSignOut" => pools::admin_user_global_sign_out(state, &req),
         "ListUsers" => pools::list_users(state, &req),
         "SignUp" => pools::sign_up(state, &req, ctx),

@@ -231,6 +231,13 @@ pub fn create_user_pool(
             "1 validation error detected: Value at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128",
         ));
     }
+    for unsupported in ["UsernameAttributes", "AliasAttributes"] {
+        if req.str_list(unsupported)?.is_some_and(|l| !l.is_empty()) {
+            return Err(CognitoError::invalid(format!(
+                "{unsupported} is not supported by the authsim emulator: users sign in with their username"
+            )));
+        }
+    }
     let mut policy = PasswordPolicy::default();
     if let Some(pp) = req
         .obj("Policies")?
@@ -831,6 +838,24 @@ pub fn admin_delete_user(state: &mut CognitoState, req: &Req) -> Result<Value, C
     state
         .refresh_tokens
         .retain(|_, t| !(t.pool == pool_id && t.username == username));
+    Ok(json!({}))
+}
+
+/// `AdminDisableUser` / `AdminEnableUser`.
+pub fn admin_set_enabled(
+    state: &mut CognitoState,
+    req: &Req,
+    ctx: &Ctx,
+    enabled: bool,
+) -> Result<Value, CognitoError> {
+    let pool_id = req.req("UserPoolId")?;
+    let username = req.req("Username")?;
+    let u = pool_mut(state, pool_id)?
+        .users
+        .get_mut(username)
+        .ok_or_else(CognitoError::user_not_found)?;
+    u.enabled = enabled;
+    u.modified = ctx.now;
     Ok(json!({}))
 }
 
