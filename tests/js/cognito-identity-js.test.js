@@ -106,7 +106,7 @@ function sendTotp(user, code) {
 	);
 }
 
-test('SRP sign-in, MFA_SETUP enrollment, then TOTP sign-in with amazon-cognito-identity-js', async () => {
+test('SRP sign-in, MFA_SETUP enrollment, then TOTP sign-in with amazon-cognito-identity-js', { timeout: 60000 }, async () => {
 	const { poolId, username, userPool } = await setup('ON');
 
 	const first = await signIn(userPool, username);
@@ -143,7 +143,7 @@ test('SRP sign-in, MFA_SETUP enrollment, then TOTP sign-in with amazon-cognito-i
 	assert.ok(fine.session, `sign-in failed: ${fine.err}`);
 });
 
-test('OPTIONAL pool: enroll with the access token, setUserMfaPreference, expired session', async () => {
+test('OPTIONAL pool: enroll with the access token, setUserMfaPreference, expired session', { timeout: 60000 }, async () => {
 	const { username, userPool } = await setup('OPTIONAL');
 	const first = await signIn(userPool, username);
 	assert.equal(first.kind, 'success');
@@ -168,7 +168,7 @@ test('OPTIONAL pool: enroll with the access token, setUserMfaPreference, expired
 	assert.equal(late.err?.message, 'Invalid session for the user, session is expired.');
 });
 
-test('SDK v3: explicit flows and error shapes', async () => {
+test('SDK v3: explicit flows and error shapes', { timeout: 60000 }, async () => {
 	const pool = await idp.send(new CreateUserPoolCommand({ PoolName: unique('js-pool') }));
 	const client = await idp.send(
 		new CreateUserPoolClientCommand({

@@ -37,7 +37,7 @@ after(async () => {
 	await emu?.stop();
 });
 
-test('virtual MFA device lifecycle with STS GetSessionToken', async () => {
+test('virtual MFA device lifecycle with STS GetSessionToken', { timeout: 60000 }, async () => {
 	const user = unique('js-user');
 	await iam.send(new CreateUserCommand({ UserName: user }));
 	const created = await iam.send(
@@ -123,7 +123,7 @@ test('virtual MFA device lifecycle with STS GetSessionToken', async () => {
 	);
 });
 
-test('an unsigned IAM request is refused', async () => {
+test('an unsigned IAM request is refused', { timeout: 60000 }, async () => {
 	const r = await fetch(emu.url + '/', {
 		method: 'POST',
 		headers: { 'content-type': 'application/x-www-form-urlencoded' },
