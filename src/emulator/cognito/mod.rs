@@ -278,7 +278,7 @@ pub struct SrpPending {
 }
 
 /// Short-lived Cognito state that is deliberately not persisted.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Ephemeral {
     /// Live sessions by value.
     pub sessions: HashMap<String, Session>,
@@ -286,6 +286,17 @@ pub struct Ephemeral {
     pub spent_sessions: HashMap<String, f64>,
     /// Pending SRP exchanges by SECRET_BLOCK.
     pub srp: HashMap<String, SrpPending>,
+}
+
+impl std::fmt::Debug for Ephemeral {
+    // Session ids and secret blocks are bearer secrets: show only counts.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ephemeral")
+            .field("sessions", &self.sessions.len())
+            .field("spent_sessions", &self.spent_sessions.len())
+            .field("srp", &self.srp.len())
+            .finish()
+    }
 }
 
 impl Ephemeral {
@@ -416,5 +427,33 @@ pub fn handle(
                 "Unknown operation {TARGET_PREFIX}{action}: the authsim emulator does not implement it"
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::RefreshToken;
+
+    #[test]
+    fn debug_output_hides_bearer_secrets() {
+        let mut state = CognitoState::default();
+        state.refresh_tokens.insert(
+            "very-secret-refresh-token".into(),
+            RefreshToken {
+                pool: "p".into(),
+                client: "c".into(),
+                username: "u".into(),
+                sub: "s".into(),
+                origin_jti: "o".into(),
+                auth_time: 0,
+                expires: 0.0,
+                revoked: false,
+            },
+        );
+        assert!(!format!("{state:?}").contains("very-secret"));
+        let mut eph = Ephemeral::default();
+        eph.spent_sessions.insert("very-secret-session".into(), 0.0);
+        assert!(!format!("{eph:?}").contains("very-secret"));
     }
 }

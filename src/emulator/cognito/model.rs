@@ -9,12 +9,22 @@ use serde::{Deserialize, Serialize};
 use crate::emulator::crypto::SecretString;
 
 /// All user pools and refresh tokens.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CognitoState {
     /// Pools by id (`us-east-1_AbCdEf123`).
     pub pools: BTreeMap<String, UserPool>,
     /// Refresh tokens by value.
     pub refresh_tokens: BTreeMap<String, RefreshToken>,
+}
+
+impl std::fmt::Debug for CognitoState {
+    // Refresh tokens are bearer secrets and key their map: show only how many there are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CognitoState")
+            .field("pools", &self.pools)
+            .field("refresh_tokens", &self.refresh_tokens.len())
+            .finish()
+    }
 }
 
 /// A pool's MFA setting.
