@@ -46,7 +46,7 @@ pub enum EmulatorError {
     )]
     NotLoopback(SocketAddr),
     /// Binding the listening socket failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -54,7 +54,7 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     /// The state file exists but cannot be read.
-    #[error("cannot read state file {path}: {source}")]
+    #[error("cannot read state file {path}")]
     StateRead {
         /// The state file.
         path: PathBuf,
@@ -70,7 +70,7 @@ pub enum EmulatorError {
         reason: String,
     },
     /// Writing the state file failed.
-    #[error("cannot write state file {path}: {source}")]
+    #[error("cannot write state file {path}")]
     StateWrite {
         /// The state file.
         path: PathBuf,

@@ -40,6 +40,9 @@ use super::sigv4::{self, Credential, SigError};
 use super::state::{State, StateFile};
 use super::{DEFAULT_REGION, EmulatorError, crypto, iam, sts};
 
+/// How long shutdown waits for open connections before closing them.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How the stand-in is started.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -93,7 +96,9 @@ impl Emulator {
         }
         let (state, file) = match &config.state_file {
             Some(path) => {
-                let (s, f) = StateFile::load(path)?;
+                let (s, mut f) = StateFile::load(path)?;
+                // Write a new file now, so an unwritable path fails at start, not later.
+                f.save_if_changed(&s)?;
                 (s, Some(f))
             }
             None => (State::default(), None),
@@ -149,22 +154,23 @@ impl Emulator {
         signal: impl Future<Output = ()>,
     ) -> Result<(), EmulatorError> {
         tokio::select! {
-            () = signal => {
-                if let Some(tx) = self.shutdown.take() {
-                    let _ = tx.send(());
-                }
-                self.task.await.unwrap_or(Ok(()))
-            }
+            () = signal => self.shutdown().await,
             r = &mut self.task => r.unwrap_or(Ok(())),
         }
     }
 
-    /// Stop serving and wait for in-flight requests.
+    /// Stop serving: let in-flight requests finish (at most five seconds), then close.
     pub async fn shutdown(mut self) -> Result<(), EmulatorError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.await.unwrap_or(Ok(()))
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.task).await {
+            Ok(r) => r.unwrap_or(Ok(())),
+            Err(_) => {
+                self.task.abort();
+                Ok(())
+            }
+        }
     }
 }
 
