@@ -27,13 +27,52 @@ pub const MAX_TAGS: usize = 50;
 /// Steps either side of the server's clock that `ResyncMFADevice` searches.
 pub const RESYNC_WINDOW_STEPS: u64 = 20;
 
-/// IAM's users and virtual MFA devices.
+/// How many access keys one user may have (IAM's quota).
+pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
+
+/// IAM's users, their access keys and virtual MFA devices.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IamState {
     /// Users by name.
     pub users: BTreeMap<String, IamUser>,
     /// Virtual MFA devices by serial number (ARN).
     pub devices: BTreeMap<String, MfaDevice>,
+    /// Access keys by id (`AKIA...`); a request signed with one acts as its user.
+    #[serde(default)]
+    pub access_keys: BTreeMap<String, AccessKey>,
+}
+
+/// An IAM user's access key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessKey {
+    /// The owning user.
+    pub user: String,
+    /// The secret access key (returned once, at creation).
+    pub secret: SecretString,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// Creation time, Unix seconds.
+    pub created: f64,
+}
+
+/// Who signed a request: a user (by a key CreateAccessKey issued) or the account's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The account's root user (any key the stand-in did not issue).
+    Root,
+    /// An IAM user, by name.
+    User(String),
+}
+
+impl IamState {
+    /// The caller of a request signed with `access_key_id`.
+    pub fn caller(&self, access_key_id: Option<&str>) -> Caller {
+        access_key_id
+            .and_then(|k| self.access_keys.get(k))
+            .filter(|k| k.status == "Active")
+            .map(|k| Caller::User(k.user.clone()))
+            .unwrap_or(Caller::Root)
+    }
 }
 
 /// An IAM user.
@@ -357,6 +396,9 @@ pub const ACTIONS: &[&str] = &[
     "TagMFADevice",
     "UntagMFADevice",
     "ListMFADeviceTags",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "DeleteAccessKey",
 ];
 
 /// Run one IAM action; `Ok` is the XML response body.
@@ -402,14 +444,16 @@ pub fn handle(
                     validate_name("userName", name, 128)?;
                     write_user(&mut x, "User", state.user(name)?);
                 }
-                None => {
-                    // Any key is accepted, so the caller is the account's root user.
-                    x.open("User")
-                        .elem("UserId", ACCOUNT_ID)
-                        .elem("Arn", &format!("arn:aws:iam::{ACCOUNT_ID}:root"))
-                        .elem("CreateDate", &crypto::iso8601(0.0))
-                        .close("User");
-                }
+                None => match state.caller(caller_key(ctx)) {
+                    Caller::User(name) => write_user(&mut x, "User", state.user(&name)?),
+                    Caller::Root => {
+                        x.open("User")
+                            .elem("UserId", ACCOUNT_ID)
+                            .elem("Arn", &format!("arn:aws:iam::{ACCOUNT_ID}:root"))
+                            .elem("CreateDate", &crypto::iso8601(0.0))
+                            .close("User");
+                    }
+                },
             }
             Ok(query::end_response(x, action, rid))
         }
@@ -422,6 +466,13 @@ pub fn handle(
                     "DeleteConflict",
                     409,
                     "Cannot delete entity, must delete MFA device first.",
+                ));
+            }
+            if state.access_keys.values().any(|k| k.user == key) {
+                return Err(QueryError::new(
+                    "DeleteConflict",
+                    409,
+                    "Cannot delete entity, must delete access keys first.",
                 ));
             }
             state.users.remove(&key);
@@ -617,8 +668,11 @@ pub fn handle(
                     let key = state.user_key(n).ok_or_else(|| no_such_user(n))?;
                     state.devices_of(&key)
                 }
-                // The caller is the root user, which has no IAM-managed devices here.
-                None => Vec::new(),
+                None => match state.caller(caller_key(ctx)) {
+                    Caller::User(name) => state.devices_of(&name),
+                    // The root user has no IAM-managed virtual devices here.
+                    Caller::Root => Vec::new(),
+                },
             };
             let mut x = query::begin_response(action, NS);
             x.open("MFADevices");
@@ -768,10 +822,107 @@ pub fn handle(
             paging(&mut x, &pg, device.tags.len());
             Ok(query::end_response(x, action, rid))
         }
+        "CreateAccessKey" => {
+            let name = user_param(state, p, ctx)?;
+            if state
+                .access_keys
+                .values()
+                .filter(|k| k.user == name)
+                .count()
+                >= MAX_ACCESS_KEYS_PER_USER
+            {
+                return Err(QueryError::new(
+                    "LimitExceeded",
+                    409,
+                    format!(
+                        "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
+                    ),
+                ));
+            }
+            let id = format!("AKIA{}", crypto::random_string(crypto::UPPER_ALNUM, 16));
+            let secret = crypto::random_string(crypto::ALNUM, 40);
+            let mut x = query::begin_response(action, NS);
+            x.open("AccessKey")
+                .elem("UserName", &name)
+                .elem("AccessKeyId", &id)
+                .elem("Status", "Active")
+                .elem("SecretAccessKey", &secret)
+                .elem("CreateDate", &crypto::iso8601(ctx.now))
+                .close("AccessKey");
+            state.access_keys.insert(
+                id,
+                AccessKey {
+                    user: name,
+                    secret: SecretString::new(secret),
+                    status: "Active".into(),
+                    created: ctx.now,
+                },
+            );
+            Ok(query::end_response(x, action, rid))
+        }
+        "ListAccessKeys" => {
+            let name = user_param(state, p, ctx)?;
+            let pg = page(p)?;
+            let keys: Vec<(&String, &AccessKey)> = state
+                .access_keys
+                .iter()
+                .filter(|(_, k)| k.user == name)
+                .collect();
+            let mut x = query::begin_response(action, NS);
+            x.open("AccessKeyMetadata");
+            for (id, k) in keys.iter().skip(pg.start).take(pg.max) {
+                x.open("member")
+                    .elem("UserName", &k.user)
+                    .elem("AccessKeyId", id)
+                    .elem("Status", &k.status)
+                    .elem("CreateDate", &crypto::iso8601(k.created))
+                    .close("member");
+            }
+            x.close("AccessKeyMetadata");
+            paging(&mut x, &pg, keys.len());
+            Ok(query::end_response(x, action, rid))
+        }
+        "DeleteAccessKey" => {
+            let id = required(p, "AccessKeyId", "accessKeyId")?;
+            let name = user_param(state, p, ctx)?;
+            match state.access_keys.get(id) {
+                Some(k) if k.user == name => {
+                    state.access_keys.remove(id);
+                    Ok(query::empty_response(action, NS, rid))
+                }
+                _ => Err(QueryError::new(
+                    "NoSuchEntity",
+                    404,
+                    format!("The Access Key with id {id} cannot be found."),
+                )),
+            }
+        }
         _ => Err(QueryError::new(
             "InvalidAction",
             400,
             format!("Could not find operation {action} for version {VERSION}"),
         )),
+    }
+}
+
+/// The access key id the request was signed with.
+fn caller_key(ctx: &Ctx) -> Option<&str> {
+    ctx.credential.as_ref().map(|c| c.access_key_id.as_str())
+}
+
+/// `UserName` if given (and existing), else the calling user; the root user has no IAM
+/// access keys here.
+fn user_param(state: &IamState, p: &Params, ctx: &Ctx) -> Result<String, QueryError> {
+    match p.get("UserName") {
+        Some(n) => {
+            validate_name("userName", n, 128)?;
+            state.user_key(n).ok_or_else(|| no_such_user(n))
+        }
+        None => match state.caller(caller_key(ctx)) {
+            Caller::User(name) => Ok(name),
+            Caller::Root => Err(QueryError::validation(
+                "UserName is required: the caller is the account's root user, whose access keys the authsim emulator does not manage.",
+            )),
+        },
     }
 }

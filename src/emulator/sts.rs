@@ -2,7 +2,7 @@
 //! `TokenCode` against the IAM virtual MFA devices, and `GetCallerIdentity`.
 
 use super::crypto;
-use super::iam::{self, IamState};
+use super::iam::{self, Caller, IamState};
 use super::query::{self, Params, QueryError};
 use super::server::Ctx;
 use super::{ACCOUNT_ID, totp::Rejection};
@@ -14,6 +14,10 @@ pub const VERSION: &str = "2011-06-15";
 
 /// Every STS action the stand-in implements.
 pub const ACTIONS: &[&str] = &["GetSessionToken", "GetCallerIdentity"];
+
+fn caller_key(ctx: &Ctx) -> Option<&str> {
+    ctx.credential.as_ref().map(|c| c.access_key_id.as_str())
+}
 
 fn unable_to_validate() -> QueryError {
     QueryError::new(
@@ -73,10 +77,17 @@ pub fn handle(
                         )));
                     }
                     iam::validate_code("tokenCode", code)?;
+                    // The device must be enabled, and for a caller signing with a key the
+                    // stand-in issued, enabled for that very user.
+                    let caller = iam_state.caller(caller_key(ctx));
                     let device = iam_state
                         .devices
                         .get_mut(serial)
-                        .filter(|d| d.user.is_some())
+                        .filter(|d| match (&d.user, &caller) {
+                            (None, _) => false,
+                            (Some(_), Caller::Root) => true,
+                            (Some(owner), Caller::User(me)) => owner == me,
+                        })
                         .ok_or_else(unable_to_validate)?;
                     iam::check_device_code(device, code, ctx.now_secs).map_err(|r| match r {
                         Rejection::Mismatch | Rejection::Replay => invalid_code(),
@@ -103,11 +114,26 @@ pub fn handle(
             Ok(query::end_response(x, action, rid))
         }
         "GetCallerIdentity" => {
-            // Any key is accepted, so every caller is the account's root user.
             let mut x = query::begin_response(action, NS);
-            x.elem("UserId", ACCOUNT_ID)
-                .elem("Account", ACCOUNT_ID)
-                .elem("Arn", &format!("arn:aws:iam::{ACCOUNT_ID}:root"));
+            match iam_state.caller(caller_key(ctx)) {
+                Caller::User(name) => {
+                    let u = iam_state.users.get(&name).ok_or_else(|| {
+                        QueryError::new(
+                            "InvalidClientTokenId",
+                            403,
+                            "The security token included in the request is invalid.",
+                        )
+                    })?;
+                    x.elem("UserId", &u.id)
+                        .elem("Account", ACCOUNT_ID)
+                        .elem("Arn", &u.arn());
+                }
+                Caller::Root => {
+                    x.elem("UserId", ACCOUNT_ID)
+                        .elem("Account", ACCOUNT_ID)
+                        .elem("Arn", &format!("arn:aws:iam::{ACCOUNT_ID}:root"));
+                }
+            }
             Ok(query::end_response(x, action, rid))
         }
         _ => Err(QueryError::new(

@@ -292,6 +292,53 @@ def test_tags(emu, iam):
     assert error_of(exc)[0] == "NoSuchEntity"
 
 
+def test_access_keys_identify_the_caller(emu, iam):
+    alice, bob = name("alice"), name("bob")
+    iam.create_user(UserName=alice)
+    iam.create_user(UserName=bob)
+    key = iam.create_access_key(UserName=alice)["AccessKey"]
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40
+    as_alice = emu.client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    sts_alice = emu.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert as_alice.get_user()["User"]["UserName"] == alice
+    assert sts_alice.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/{alice}"
+
+    mine, my_seed, _ = new_device(iam)
+    enable(emu, iam, alice, mine, my_seed)
+    theirs, their_seed, _ = new_device(iam)
+    enable(emu, iam, bob, theirs, their_seed)
+    assert [d["SerialNumber"] for d in as_alice.list_mfa_devices()["MFADevices"]] == [mine]
+
+    emu.next_step()
+    # Bob's device is not associated with Alice.
+    with pytest.raises(ClientError) as exc:
+        sts_alice.get_session_token(SerialNumber=theirs, TokenCode=emu.code(their_seed))
+    assert error_of(exc) == (
+        "AccessDenied",
+        "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.",
+        403,
+    )
+    sts_alice.get_session_token(SerialNumber=mine, TokenCode=emu.code(my_seed))
+
+    iam.create_access_key(UserName=alice)
+    with pytest.raises(ClientError) as exc:
+        iam.create_access_key(UserName=alice)
+    assert error_of(exc) == ("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", 409)
+    keys = iam.list_access_keys(UserName=alice)["AccessKeyMetadata"]
+    assert len(keys) == 2 and all(k["Status"] == "Active" for k in keys)
+    iam.deactivate_mfa_device(UserName=alice, SerialNumber=mine)
+    with pytest.raises(ClientError) as exc:
+        iam.delete_user(UserName=alice)
+    assert error_of(exc) == (
+        "DeleteConflict",
+        "Cannot delete entity, must delete access keys first.",
+        409,
+    )
+    for k in keys:
+        iam.delete_access_key(UserName=alice, AccessKeyId=k["AccessKeyId"])
+    iam.delete_user(UserName=alice)
+
+
 def test_sts_validation(emu, sts):
     with pytest.raises(ClientError) as exc:
         sts.get_session_token(

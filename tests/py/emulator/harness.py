@@ -135,13 +135,13 @@ class Emulator:
 
     # --- clients --------------------------------------------------------------------
 
-    def client(self, service):
+    def client(self, service, key=DUMMY_KEY, secret=DUMMY_SECRET):
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=REGION,
-            aws_access_key_id=DUMMY_KEY,
-            aws_secret_access_key=DUMMY_SECRET,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             config=Config(
                 connect_timeout=5,
                 read_timeout=30,
