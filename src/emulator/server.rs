@@ -221,14 +221,43 @@ fn route(
     }
     if *method == Method::POST {
         if headers.contains_key("x-amz-target") {
-            return cognito_request(shared, headers, body);
+            return cognito_request(
+                shared,
+                &Raw {
+                    method,
+                    path,
+                    query,
+                },
+                headers,
+                body,
+            );
         }
         let mut params = Params::parse(body);
         params.extend(Params::parse(query.as_bytes()));
-        return query_request(shared, headers, query, &params);
+        return query_request(
+            shared,
+            &Raw {
+                method,
+                path,
+                query,
+            },
+            headers,
+            body,
+            &params,
+        );
     }
     if *method == Method::GET && path == "/" && !query.is_empty() {
-        return query_request(shared, headers, query, &Params::parse(query.as_bytes()));
+        return query_request(
+            shared,
+            &Raw {
+                method,
+                path,
+                query,
+            },
+            headers,
+            body,
+            &Params::parse(query.as_bytes()),
+        );
     }
     json_response(
         StatusCode::NOT_FOUND,
@@ -312,7 +341,36 @@ fn cognito_error(e: &CognitoError, rid: &str) -> Response {
     with_request_id(r, rid)
 }
 
-fn cognito_request(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Response {
+/// The request line, as signed.
+struct Raw<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+}
+
+/// For a key the stand-in issued (CreateAccessKey), check the SigV4 signature itself.
+fn signature_problem(
+    world: &World,
+    cred: Option<&Credential>,
+    raw: &Raw,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<String> {
+    let cred = cred?;
+    let key = world.state.iam.access_keys.get(&cred.access_key_id)?;
+    sigv4::verify(
+        cred,
+        key.secret.expose(),
+        raw.method.as_str(),
+        raw.path,
+        raw.query,
+        headers,
+        body,
+    )
+    .err()
+}
+
+fn cognito_request(shared: &Shared, raw: &Raw, headers: &HeaderMap, body: &Bytes) -> Response {
     let rid = crypto::uuid_v4();
     let target = headers
         .get("x-amz-target")
@@ -383,6 +441,9 @@ fn cognito_request(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Respon
     let mut c = ctx(shared, headers, credential);
     c.request_id = rid.clone();
     let mut world = lock(shared);
+    if let Some(m) = signature_problem(&world, c.credential.as_ref(), raw, headers, body) {
+        return cognito_error(&CognitoError::new("InvalidSignatureException", m), &rid);
+    }
     let World { state, eph, .. } = &mut *world;
     let result = cognito::handle(&mut state.cognito, eph, action, &obj, &c);
     let saved = persist(&mut world);
@@ -423,7 +484,14 @@ fn query_error(e: &QueryError, ns: Option<&str>, rid: &str) -> Response {
     xml_response(status, e.to_xml(ns, rid), rid)
 }
 
-fn query_request(shared: &Shared, headers: &HeaderMap, query: &str, params: &Params) -> Response {
+fn query_request(
+    shared: &Shared,
+    raw: &Raw,
+    headers: &HeaderMap,
+    body: &Bytes,
+    params: &Params,
+) -> Response {
+    let query = raw.query;
     let rid = crypto::uuid_v4();
     let Some(action) = params.get("Action") else {
         return query_error(
@@ -493,6 +561,13 @@ fn query_request(shared: &Shared, headers: &HeaderMap, query: &str, params: &Par
     let mut c = ctx(shared, headers, Some(credential));
     c.request_id = rid.clone();
     let mut world = lock(shared);
+    if let Some(m) = signature_problem(&world, c.credential.as_ref(), raw, headers, body) {
+        return query_error(
+            &QueryError::new("SignatureDoesNotMatch", 403, m),
+            Some(ns),
+            &rid,
+        );
+    }
     let result = if service == "iam" {
         iam::handle(&mut world.state.iam, &action, params, &c)
     } else {

@@ -17,8 +17,10 @@ const {
 	ListMFADeviceTagsCommand,
 	UntagMFADeviceCommand,
 	GetMFADeviceCommand,
+	CreateAccessKeyCommand,
+	GetUserCommand,
 } = require('@aws-sdk/client-iam');
-const { STSClient, GetSessionTokenCommand } = require('@aws-sdk/client-sts');
+const { STSClient, GetSessionTokenCommand, GetCallerIdentityCommand } = require('@aws-sdk/client-sts');
 const { startEmulator, unique } = require('./harness');
 
 let emu;
@@ -121,6 +123,39 @@ test('virtual MFA device lifecycle with STS GetSessionToken', { timeout: 60000 }
 		iam.send(new DeleteVirtualMFADeviceCommand({ SerialNumber: serial })),
 		err => err.name === 'NoSuchEntityException' && err.$metadata.httpStatusCode === 404
 	);
+});
+
+test('issued access keys: the SDK v3 signature is verified and names the caller', { timeout: 60000 }, async () => {
+	const user = unique('js-keys');
+	await iam.send(new CreateUserCommand({ UserName: user }));
+	const { AccessKey: key } = await iam.send(new CreateAccessKeyCommand({ UserName: user }));
+	const config = {
+		...emu.sdkConfig,
+		credentials: { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey },
+	};
+	const asUser = new IAMClient(config);
+	const stsUser = new STSClient(config);
+	try {
+		const me = await asUser.send(new GetUserCommand({}));
+		assert.equal(me.User.UserName, user);
+		const who = await stsUser.send(new GetCallerIdentityCommand({}));
+		assert.equal(who.Arn, `arn:aws:iam::123456789012:user/${user}`);
+	} finally {
+		asUser.destroy();
+		stsUser.destroy();
+	}
+	const forged = new IAMClient({
+		...emu.sdkConfig,
+		credentials: { accessKeyId: key.AccessKeyId, secretAccessKey: 'wrong-secret-wrong-secret-wrong-secret00' },
+	});
+	try {
+		await assert.rejects(
+			forged.send(new GetUserCommand({})),
+			err => err.name === 'SignatureDoesNotMatch' && err.$metadata.httpStatusCode === 403
+		);
+	} finally {
+		forged.destroy();
+	}
 });
 
 test('an unsigned IAM request is refused', { timeout: 60000 }, async () => {

@@ -302,6 +302,17 @@ def test_access_keys_identify_the_caller(emu, iam):
     sts_alice = emu.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
     assert as_alice.get_user()["User"]["UserName"] == alice
     assert sts_alice.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/{alice}"
+    # Signatures made with a key the stand-in issued are verified.
+    forged = emu.client("iam", key["AccessKeyId"], "not-the-secret-access-key-at-all-000000")
+    with pytest.raises(ClientError) as exc:
+        forged.get_user()
+    assert error_of(exc)[0:3:2] == ("SignatureDoesNotMatch", 403)
+    idp_alice = emu.client("cognito-idp", key["AccessKeyId"], key["SecretAccessKey"])
+    assert "UserPools" in idp_alice.list_user_pools(MaxResults=5)
+    idp_forged = emu.client("cognito-idp", key["AccessKeyId"], "not-the-secret-access-key-at-all-000000")
+    with pytest.raises(ClientError) as exc:
+        idp_forged.list_user_pools(MaxResults=5)
+    assert error_of(exc)[0] == "InvalidSignatureException"
 
     mine, my_seed, _ = new_device(iam)
     enable(emu, iam, alice, mine, my_seed)
