@@ -10,23 +10,24 @@ use clap::Args;
 
 use crate::emulator::{Emulator, EmulatorConfig};
 
+/// The long help of `authsim emulator` (the test controls it serves).
+pub const LONG_ABOUT: &str = "Run a strict local stand-in for the MFA parts of AWS Cognito user pools, IAM and STS.
+
+Point the AWS SDKs, the AWS CLI or boto3 at it with an endpoint URL (e.g. --endpoint-url \
+http://127.0.0.1:PORT) and any credentials. When ready it prints one line, `listening on ADDR`, \
+on stdout. See src/emulator/README.md for what it implements and how strict it is.
+
+Test controls (no authentication; loopback only):
+  GET  /_authsim/health
+  GET  /_authsim/clock                      server time and test offset
+  POST /_authsim/clock                      {\"offset_seconds\": n} or {\"advance_seconds\": n}
+  GET  /_authsim/confirmation-code?pool=ID&username=NAME
+  GET  /_authsim/temporary-password?pool=ID&username=NAME
+  GET  /_authsim/messages?pool=ID&username=NAME[&kind=confirmation_code|temporary_password|sms_mfa_code]
+  GET  /{poolId}/.well-known/jwks.json      the pool's token signing key";
+
 /// Options of `authsim emulator`.
 #[derive(Debug, Args)]
-#[command(
-    about = "Run a strict local stand-in for the MFA parts of Cognito user pools, IAM and STS",
-    long_about = "Run a strict local stand-in for the MFA parts of AWS Cognito user pools, IAM and STS.\n\n\
-Point the AWS SDKs, the AWS CLI or boto3 at it with an endpoint URL \
-(e.g. --endpoint-url http://127.0.0.1:PORT) and any credentials. When ready it prints one \
-line, `listening on ADDR`, on stdout.\n\n\
-Test controls (no authentication; loopback only):\n  \
-GET  /_authsim/health\n  \
-GET  /_authsim/clock                      server time and offset\n  \
-POST /_authsim/clock                      {\"offset_seconds\": n} or {\"advance_seconds\": n}\n  \
-GET  /_authsim/confirmation-code?pool=ID&username=NAME\n  \
-GET  /_authsim/temporary-password?pool=ID&username=NAME\n  \
-GET  /_authsim/messages?pool=ID&username=NAME[&kind=confirmation_code|temporary_password|sms_mfa_code]\n  \
-GET  /{poolId}/.well-known/jwks.json      the pool's token signing key"
-)]
 pub struct EmulatorArgs {
     /// Loopback address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4599")]

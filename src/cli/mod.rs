@@ -22,6 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the local stand-in for Cognito user pools, IAM and STS.
+    #[command(long_about = emulator::LONG_ABOUT)]
     Emulator(emulator::EmulatorArgs),
 }
 
