@@ -30,11 +30,22 @@ Test controls (no authentication; loopback only):
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Loopback address to listen on; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4599")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4599", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Keep state in FILE across restarts (written atomically after each change).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+}
+
+/// Parse `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT` (which means 127.0.0.1).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port: u16 = port.parse().map_err(|_| format!("invalid port in {s:?}"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        format!("{s:?} is not IP:PORT (for example 127.0.0.1:4599, [::1]:4599 or localhost:4599)")
+    })
 }
 
 /// Run the emulator until interrupted (Ctrl-C or SIGTERM).
@@ -98,4 +109,20 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("localhost:80"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 80)))
+        );
+        assert!(parse_listen("[::1]:0").is_ok_and(|a| a.ip().is_loopback()));
+        assert!(parse_listen("example.com:80").is_err());
+        assert!(parse_listen("localhost:http").is_err());
+    }
 }
