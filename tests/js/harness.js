@@ -73,15 +73,19 @@ async function startEmulator() {
 		return advance(30 - (t % 30) + 0.5);
 	}
 
-	// The TOTP code of `secret` at the server's step plus `steps`; near a step's end the
-	// server clock first moves to the next step so the code cannot go stale in flight.
-	async function code(secret, steps = 0) {
+	// TOTP codes of `secret` at the server's step plus each of `steps`, from one clock reading;
+	// near a step's end the server clock first moves to the next step so codes cannot go stale.
+	async function codes(secret, ...steps) {
 		let t = await now();
 		if (t % 30 > 25) {
 			t = await nextStep();
 		}
 		const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) });
-		return totp.generate({ timestamp: (Math.floor(t) + 30 * steps) * 1000 });
+		return steps.map(s => totp.generate({ timestamp: (Math.floor(t) + 30 * s) * 1000 }));
+	}
+
+	async function code(secret, steps = 0) {
+		return (await codes(secret, steps))[0];
 	}
 
 	function stop() {
@@ -94,7 +98,7 @@ async function startEmulator() {
 	}
 
 	const sdkConfig = { endpoint: url, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 };
-	return { url, control, now, advance, nextStep, code, stop, sdkConfig };
+	return { url, control, now, advance, nextStep, code, codes, stop, sdkConfig };
 }
 
 function unique(prefix) {

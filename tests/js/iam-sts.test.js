@@ -69,8 +69,7 @@ test('virtual MFA device lifecycle with STS GetSessionToken', { timeout: 60000 }
 			err.message === 'Authentication code for device is not valid.' &&
 			err.$metadata.httpStatusCode === 403
 	);
-	const code2 = await emu.code(seed);
-	const code1 = await emu.code(seed, -1);
+	const [code1, code2] = await emu.codes(seed, -1, 0);
 	await iam.send(
 		new EnableMFADeviceCommand({
 			UserName: user,
@@ -97,8 +96,7 @@ test('virtual MFA device lifecycle with STS GetSessionToken', { timeout: 60000 }
 		err => err.name === 'AccessDenied' && err.$metadata.httpStatusCode === 403
 	);
 
-	const r2 = await emu.code(seed, 2);
-	const r1 = await emu.code(seed, 1);
+	const [r1, r2] = await emu.codes(seed, 1, 2);
 	await iam.send(
 		new ResyncMFADeviceCommand({
 			UserName: user,

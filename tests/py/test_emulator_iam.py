@@ -53,8 +53,7 @@ def new_device(iam, **kwargs):
 
 def enable(emu, iam, user, serial, seed):
     """Enable with the codes of the previous and the current step."""
-    code2 = emu.code(seed)
-    code1 = emu.code(seed, -1)
+    code1, code2 = emu.codes(seed, -1, 0)
     iam.enable_mfa_device(
         UserName=user,
         SerialNumber=serial,
@@ -121,11 +120,9 @@ def test_full_lifecycle(emu, iam, sts):
 
     # Resync: the device's clock runs five minutes ahead.
     ahead = 10
+    r1, r2 = emu.codes(seed, ahead - 1, ahead)
     iam.resync_mfa_device(
-        UserName=user,
-        SerialNumber=serial,
-        AuthenticationCode1=emu.code(seed, ahead - 1),
-        AuthenticationCode2=emu.code(seed, ahead),
+        UserName=user, SerialNumber=serial, AuthenticationCode1=r1, AuthenticationCode2=r2
     )
     emu.next_step()
     sts.get_session_token(SerialNumber=serial, TokenCode=emu.code(seed, ahead))
@@ -168,14 +165,14 @@ def test_enable_needs_two_consecutive_valid_codes(emu, iam):
     user = name("user")
     iam.create_user(UserName=user)
     serial, seed, _ = new_device(iam)
-    now = emu.code
+    c = dict(zip(range(-3, 4), emu.codes(seed, *range(-3, 4))))
     attempts = [
         ("000000", "000000"),
-        (now(seed), now(seed, -1)),  # reversed
-        (now(seed, -1), now(seed, 1)),  # a gap
-        (now(seed, -3), now(seed, -2)),  # too old
-        (now(seed, 2), now(seed, 3)),  # too new
-        (now(seed), now(seed)),  # same code twice
+        (c[0], c[-1]),  # reversed
+        (c[-1], c[1]),  # a gap
+        (c[-3], c[-2]),  # too old
+        (c[2], c[3]),  # too new
+        (c[0], c[0]),  # same code twice
     ]
     for c1, c2 in attempts:
         with pytest.raises(ClientError) as exc:
@@ -193,10 +190,10 @@ def test_enable_needs_two_consecutive_valid_codes(emu, iam):
             UserName=user, SerialNumber=serial, AuthenticationCode1="12a456", AuthenticationCode2="123456"
         )
     assert error_of(exc)[0] == "ValidationError"
-    # The next step pair works.
+    # The current and the next step's codes work.
+    c0, c1 = emu.codes(seed, 0, 1)
     iam.enable_mfa_device(
-        UserName=user, SerialNumber=serial,
-        AuthenticationCode1=now(seed), AuthenticationCode2=now(seed, 1),
+        UserName=user, SerialNumber=serial, AuthenticationCode1=c0, AuthenticationCode2=c1
     )
     with pytest.raises(ClientError) as exc:
         enable(emu, iam, user, serial, seed)
@@ -204,8 +201,7 @@ def test_enable_needs_two_consecutive_valid_codes(emu, iam):
     # Resync with spent codes is a replay; with wrong codes, invalid.
     with pytest.raises(ClientError) as exc:
         iam.resync_mfa_device(
-            UserName=user, SerialNumber=serial,
-            AuthenticationCode1=now(seed), AuthenticationCode2=now(seed, 1),
+            UserName=user, SerialNumber=serial, AuthenticationCode1=c0, AuthenticationCode2=c1
         )
     assert error_of(exc) == INVALID
     with pytest.raises(ClientError) as exc:

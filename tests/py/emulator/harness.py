@@ -113,10 +113,15 @@ class Emulator:
         Near the end of a step the server clock is first moved to the next one, so the
         step cannot roll over between computing a code and the server checking it.
         """
+        return self.codes(secret, steps)[0]
+
+    def codes(self, secret, *steps):
+        """Several codes of `secret` from one reading of the server's clock."""
         now = self.now()
         if now % 30 > 25:
             now = self.next_step()
-        return pyotp.TOTP(secret).at(int(now) + 30 * steps)
+        totp = pyotp.TOTP(secret)
+        return [totp.at(int(now) + 30 * s) for s in steps]
 
     def confirmation_code(self, pool, username):
         status, body = self.control(
