@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py test-qemu build bench
+.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -23,6 +23,10 @@ test-keyring:
 test-py:
 	bash scripts/test-py.sh
 
+# Node judges (node's built-in test runner) in tests/js, against the debug build.
+test-js:
+	cd tests/js && AUTHSIM_BIN="$${AUTHSIM_BIN:-$(CURDIR)/target/debug/authsim}" node --test
+
 # The uhid transport against a real kernel, in a qemu guest (tests/uhid_qemu.rs, tests/qemu/).
 test-qemu:
 	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
@@ -36,4 +40,5 @@ test: build
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory test-keyring
 	$(MAKE) --no-print-directory test-py
+	$(MAKE) --no-print-directory test-js
 	$(MAKE) --no-print-directory test-qemu

@@ -1,6 +1,7 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
 mod demo;
+mod emulator;
 mod realkey;
 mod status;
 mod totp;
@@ -41,6 +42,9 @@ enum Command {
     Status(status::Args),
     /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
     Demo(demo::Args),
+    /// Run the local stand-in for Cognito user pools, IAM and STS.
+    #[command(long_about = emulator::LONG_ABOUT)]
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// Global options every command may need.
@@ -75,6 +79,7 @@ pub fn run() -> ExitCode {
         state_dir: cli.state_dir,
     };
     let result = match cli.command {
+        Command::Emulator(args) => return emulator::run(args),
         Command::Totp(cmd) => totp::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Realkey(cmd) => realkey::run(cmd),
