@@ -4,6 +4,8 @@
 //! benchmarks can reach the same code the CLI runs.
 
 pub mod cli;
+pub mod daemon;
 pub mod paths;
 pub mod store;
+pub mod transport;
 pub mod vault;

@@ -1,6 +1,8 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
+mod daemon;
 mod demo;
+mod key;
 mod status;
 mod totp;
 
@@ -37,6 +39,11 @@ enum Command {
     Status(status::Args),
     /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
     Demo(demo::Args),
+    /// Serve a virtual FIDO2 key over a Unix socket and/or loopback UDP until SIGTERM/SIGINT.
+    Daemon(daemon::Args),
+    /// Virtual keys: the installation's attestation CA.
+    #[command(subcommand)]
+    Key(key::Cmd),
 }
 
 /// Global options every command may need.
@@ -74,6 +81,8 @@ pub fn run() -> ExitCode {
         Command::Totp(cmd) => totp::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::Daemon(args) => daemon::run(&ctx, args),
+        Command::Key(cmd) => key::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
