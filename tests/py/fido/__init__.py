@@ -204,3 +204,40 @@ class RawHid:
         cmd, data = self.request(0x10, payload)
         assert cmd == 0x10, f"expected a CBOR response, got command 0x{cmd:02x} {data.hex()}"
         return data[0], data[1:]
+
+
+def _fixture():
+    import pytest
+
+    @pytest.fixture
+    def daemons():
+        """start(state_dir=None, **options) -> a started Daemon; all are stopped (and checked
+        for a clean exit) at the end of the test."""
+        started, dirs = [], []
+
+        def start(state_dir=None, **kw):
+            if state_dir is None:
+                state_dir = tempfile.mkdtemp(prefix="authsim-fido-")
+                dirs.append(state_dir)
+            d = Daemon(state_dir, **kw).start()
+            started.append(d)
+            return d
+
+        try:
+            yield start
+        finally:
+            errors = []
+            for d in started:
+                try:
+                    d.stop()
+                except AssertionError as e:
+                    errors.append(str(e))
+                    d.kill()
+            for s in dirs:
+                shutil.rmtree(s, ignore_errors=True)
+            assert not errors, errors
+
+    return daemons
+
+
+daemons = _fixture()
