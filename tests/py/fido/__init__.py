@@ -63,7 +63,8 @@ def open_device(path):
 class Daemon:
     """`authsim daemon --hid-socket` on a state directory; stop() checks a clean exit."""
 
-    def __init__(self, state_dir, *extra, key="default", presence="auto", attestation="x5c"):
+    def __init__(self, state_dir, *extra, key="default", presence="auto", attestation="x5c",
+                 udp=False):
         self.state_dir = state_dir
         self.sock_dir = tempfile.mkdtemp(prefix="authsim-sock-")
         self.path = os.path.join(self.sock_dir, "hid.sock")
@@ -72,6 +73,11 @@ class Daemon:
         self.env.pop("RUST_LOG", None)
         self.args = [authsim_bin(), "daemon", "--hid-socket", self.path, "--key", key,
                      "--presence", presence, "--attestation", attestation, *extra]
+        self.expect = ["ready: hid-socket"]
+        if udp:
+            self.args += ["--hid-udp", "127.0.0.1:0"]
+            self.expect.append("ready: hid-udp")
+        self.udp_addr = None
         self.proc = None
         self.started = None
         self.ready_lines = []
@@ -90,8 +96,12 @@ class Daemon:
         t.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(line.startswith("ready: hid-socket") for line in lines):
-                self.ready_lines = lines
+            if all(any(line.startswith(e) for line in lines) for e in self.expect):
+                self.ready_lines = list(lines)
+                for line in self.ready_lines:
+                    if line.startswith("ready: hid-udp "):
+                        host, port = line.split()[-1].rsplit(":", 1)
+                        self.udp_addr = (host, int(port))
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited ({self.proc.returncode}): {self.proc.stderr.read()}")
@@ -241,3 +251,33 @@ def _fixture():
 
 
 daemons = _fixture()
+
+
+class UdpConnection(CtapHidConnection):
+    """A host on the loopback UDP transport: one 64-byte report per datagram."""
+
+    def __init__(self, addr, timeout=TIMEOUT):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(addr)
+
+    def write_packet(self, data):
+        if len(data) != REPORT:
+            raise ValueError(f"a report is {REPORT} bytes, not {len(data)}")
+        self.sock.send(data)
+
+    def read_packet(self):
+        data = self.sock.recv(4096)
+        if len(data) != REPORT:
+            raise OSError(f"a datagram of {len(data)} bytes, not one report")
+        return data
+
+    def close(self):
+        self.sock.close()
+
+
+def open_udp_device(addr):
+    """A python-fido2 CtapHidDevice on the daemon's UDP transport."""
+    desc = HidDescriptor(path=f"udp:{addr[0]}:{addr[1]}", vid=0, pid=0, report_size_in=REPORT,
+                         report_size_out=REPORT, product_name="authsim", serial_number=None)
+    return CtapHidDevice(desc, UdpConnection(addr))
