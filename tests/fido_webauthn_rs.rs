@@ -238,7 +238,7 @@ fn packed_x5c_chains_to_the_exported_ca() {
         for resident in [false, true] {
             let cred = register(&mut host, &rp, alg, resident, Some(&cas))
                 .unwrap_or_else(|e| panic!("webauthn-rs refused {alg:?} rk={resident}: {e:?}"));
-            assert_eq!(cred.cred_id.len() > 16, true);
+            assert!(cred.cred_id.len() > 16);
             sign_ins(&mut host, &rp, cred, resident);
         }
     }
