@@ -178,3 +178,138 @@ impl Device {
 fn channel(report: &Report) -> u32 {
     u32::from_be_bytes([report[0], report[1], report[2], report[3]])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::env::{OsRng, PresencePolicy, SystemClock};
+    use crate::daemon::token_store::SqliteRecordStore;
+    use crate::store::{KeySource, Keyring, Store};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<Report>>>);
+
+    impl HostSink for Recorder {
+        fn deliver(&mut self, reports: &[Report]) -> bool {
+            self.0.lock().unwrap().extend_from_slice(reports);
+            true
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<Report> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    fn device() -> (Device, std::path::PathBuf) {
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let dir = std::env::temp_dir().join(format!("authsim-dev-{}", hex::encode(r)));
+        let store = Store::open(&dir, &KeySource::new(None, Keyring::Off)).unwrap();
+        let env = DeviceEnv {
+            clock: SystemClock::new(),
+            rng: OsRng,
+            presence: PresencePolicy::Auto,
+            store: SqliteRecordStore::new(store, "t").unwrap(),
+        };
+        (Device::new(TokenConfig::default(), env), dir)
+    }
+
+    fn packet(cid: u32, cmd: u8, bcnt: u16, data: &[u8]) -> Report {
+        let mut r = [0u8; 64];
+        r[..4].copy_from_slice(&cid.to_be_bytes());
+        r[4] = 0x80 | cmd;
+        r[5..7].copy_from_slice(&bcnt.to_be_bytes());
+        r[7..7 + data.len()].copy_from_slice(data);
+        r
+    }
+
+    fn init(d: &mut Device, host: HostId, rec: &Recorder, nonce: [u8; 8]) -> u32 {
+        d.on_event(HostEvent::Reports {
+            host,
+            reports: vec![packet(BROADCAST_CID, 0x06, 8, &nonce)],
+        });
+        let out = rec.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0][7..15], nonce);
+        u32::from_be_bytes([out[0][15], out[0][16], out[0][17], out[0][18]])
+    }
+
+    #[test]
+    fn responses_go_to_the_host_of_their_channel() {
+        let (mut d, dir) = device();
+        let (a, b) = (HostId::fresh(), HostId::fresh());
+        let (ra, rb) = (Recorder::default(), Recorder::default());
+        d.on_event(HostEvent::Opened {
+            host: a,
+            sink: Box::new(ra.clone()),
+        });
+        d.on_event(HostEvent::Opened {
+            host: b,
+            sink: Box::new(rb.clone()),
+        });
+        let ca = init(&mut d, a, &ra, *b"nonce-aa");
+        assert!(rb.take().is_empty(), "B does not hear A's INIT answer");
+        let cb = init(&mut d, b, &rb, *b"nonce-bb");
+        assert!(ra.take().is_empty());
+        assert_ne!(ca, cb);
+
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 3, b"abc")],
+        });
+        let out = ra.take();
+        assert_eq!((out.len(), &out[0][7..10]), (1, &b"abc"[..]));
+        assert!(rb.take().is_empty());
+
+        // A message A leaves unfinished times out; the error reaches A from a tick.
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 100, &[0x55; 57])],
+        });
+        assert!(ra.take().is_empty());
+        let deadline = d
+            .token
+            .next_deadline()
+            .expect("a message timeout is pending");
+        while d.env.clock.now_ms() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d.tick_if_due();
+        let out = ra.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0][4], out[0][7]), (0xBF, 0x05), "ERR_MSG_TIMEOUT to A");
+        assert!(rb.take().is_empty());
+
+        // Once B has gone, nothing is delivered to it; A carries on.
+        d.on_event(HostEvent::Closed { host: b });
+        assert!(!d.routes.values().any(|(h, _)| *h == b));
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 1, b"z")],
+        });
+        assert_eq!(ra.take().len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn routes_are_bounded() {
+        let (mut d, dir) = device();
+        let a = HostId::fresh();
+        d.on_event(HostEvent::Opened {
+            host: a,
+            sink: Box::new(Recorder::default()),
+        });
+        for cid in 1..=(MAX_ROUTES as u32 + 100) {
+            d.learn(a, &packet(cid, 0x01, 0, &[]));
+        }
+        assert!(d.routes.len() <= MAX_ROUTES);
+        assert!(
+            d.routes.contains_key(&(MAX_ROUTES as u32 + 100)),
+            "newest kept"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -180,3 +180,16 @@ pub enum TransportError {
     )]
     NotLoopback(String),
 }
+
+/// Test helper: waits (off the runtime thread) for the device's next event.
+#[cfg(test)]
+pub(crate) async fn next_event(outbox: DeviceOutbox) -> (DeviceOutbox, HostEvent) {
+    tokio::task::spawn_blocking(move || {
+        let event = outbox
+            .next(Some(Duration::from_secs(5)))
+            .expect("an event within 5 s");
+        (outbox, event)
+    })
+    .await
+    .expect("waiter")
+}

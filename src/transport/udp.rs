@@ -136,3 +136,67 @@ async fn write_loop(socket: Arc<UdpSocket>, mut rx: mpsc::Receiver<(SocketAddr, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_loopback_addresses() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        for addr in ["0.0.0.0:0", "192.0.2.1:0", "[::]:0"] {
+            assert!(matches!(
+                UdpTransport::bind(addr.parse().unwrap()),
+                Err(TransportError::NotLoopback(_))
+            ));
+        }
+        let t = UdpTransport::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(t.local_addr().ip().is_loopback() && t.local_addr().port() != 0);
+    }
+
+    #[test]
+    fn one_datagram_one_report_replies_to_the_sender() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t = UdpTransport::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = t.local_addr();
+            let (inbox, outbox) = crate::transport::device_queue();
+            tokio::spawn(t.serve(inbox));
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            client.send_to(&[9u8; 63], addr).await.unwrap();
+            client.send_to(&[5u8; REPORT_LEN], addr).await.unwrap();
+            use crate::transport::next_event;
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Opened { mut sink, .. } = ev else {
+                panic!("expected Opened");
+            };
+            let (_outbox, ev) = next_event(outbox).await;
+            let HostEvent::Reports { reports, .. } = ev else {
+                panic!("expected Reports");
+            };
+            assert_eq!(
+                reports,
+                vec![[5u8; REPORT_LEN]],
+                "the 63-byte datagram was dropped"
+            );
+            assert!(sink.deliver(&[[6u8; REPORT_LEN]]));
+            let mut buf = [0u8; 128];
+            let (n, from) = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                client.recv_from(&mut buf),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!((n, from), (REPORT_LEN, addr));
+            assert_eq!(buf[..n], [6u8; REPORT_LEN]);
+        });
+    }
+}

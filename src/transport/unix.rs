@@ -194,3 +194,105 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<Report>>)
     }
     let _ = wr.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn temp_dir() -> PathBuf {
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let d = std::env::temp_dir().join(format!("authsim-unix-{}", hex::encode(r)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn binds_0600_replaces_stale_refuses_live_and_foreign_files() {
+        let rt = rt();
+        let _guard = rt.enter();
+        let dir = temp_dir();
+        let path = dir.join("hid.sock");
+        // A stale socket (its listener is gone) is replaced.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let t = UnixTransport::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A live one is refused, and left alone.
+        assert!(matches!(
+            UnixTransport::bind(&path),
+            Err(TransportError::InUse(_))
+        ));
+        assert!(path.exists());
+        drop(t);
+        assert!(!path.exists(), "removed on drop");
+        // Anything that is not a socket is refused and left alone.
+        std::fs::write(&path, b"data").unwrap();
+        assert!(matches!(
+            UnixTransport::bind(&path),
+            Err(TransportError::NotASocket(_))
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+        // A socket file replaced by someone else is not removed by us.
+        std::fs::remove_file(&path).unwrap();
+        let t = UnixTransport::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"theirs").unwrap();
+        drop(t);
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn forwards_whole_reports_and_writes_replies() {
+        let rt = rt();
+        rt.block_on(async {
+            let dir = temp_dir();
+            let path = dir.join("hid.sock");
+            let t = UnixTransport::bind(&path).unwrap();
+            let (inbox, outbox) = crate::transport::device_queue();
+            tokio::spawn(t.serve(inbox));
+            let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+            // 1.5 reports: one whole report arrives, the half waits for the rest.
+            let mut data = vec![1u8; REPORT_LEN];
+            data.extend_from_slice(&[2u8; 32]);
+            client.write_all(&data).await.unwrap();
+            use crate::transport::next_event;
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Opened { host, mut sink } = ev else {
+                panic!("expected Opened");
+            };
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Reports { host: h, reports } = ev else {
+                panic!("expected Reports");
+            };
+            assert_eq!((h, reports), (host, vec![[1u8; REPORT_LEN]]));
+            client.write_all(&[2u8; 32]).await.unwrap();
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Reports { reports, .. } = ev else {
+                panic!("expected Reports");
+            };
+            assert_eq!(reports, vec![[2u8; REPORT_LEN]]);
+            assert!(sink.deliver(&[[7u8; REPORT_LEN], [8u8; REPORT_LEN]]));
+            let mut back = [0u8; 2 * REPORT_LEN];
+            client.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back[..REPORT_LEN], &[7u8; REPORT_LEN]);
+            assert_eq!(&back[REPORT_LEN..], &[8u8; REPORT_LEN]);
+            drop(client);
+            let (_outbox, ev) = next_event(outbox).await;
+            let HostEvent::Closed { host: h } = ev else {
+                panic!("expected Closed");
+            };
+            assert_eq!(h, host);
+            let _ = std::fs::remove_dir_all(dir);
+        });
+    }
+}

@@ -271,3 +271,26 @@ def test_udp_refuses_non_loopback(daemons, tmp_path):
     assert p.returncode != 0 and "loopback" in p.stderr
     p = d.cli("daemon", "--key", "other2", check=False)
     assert p.returncode != 0 and "--hid-socket" in p.stderr
+
+
+def test_sealed_state_moved_or_altered_is_refused(daemons, tmp_path):
+    import sqlite3
+    state = str(tmp_path)
+    d = daemons(state_dir=state)
+    ctap = Ctap2(d.device())
+    ctap.make_credential(h("s"), RP, {"id": b"u", "name": "u"}, [ES256], options={"rk": True})
+    d.stop()
+    db = sqlite3.connect(os.path.join(state, "authsim.db"))
+    rows = db.execute("SELECT ns, key, value FROM records WHERE ns LIKE 'key/default/%'").fetchall()
+    assert {r[0] for r in rows} >= {"key/default/meta", "key/default/rk"}
+    for ns, key, value in rows:
+        assert b"example.com" not in value, f"{ns} stored in the clear"
+    ns, key, value = next(r for r in rows if r[0] == "key/default/rk")
+    altered = bytearray(value)
+    altered[-1] ^= 1
+    db.execute("UPDATE records SET value = ? WHERE ns = ? AND key = ?", (bytes(altered), ns, key))
+    db.commit()
+    db.close()
+    p = d.cli("daemon", "--hid-socket", str(tmp_path / "x.sock"), check=False)
+    assert p.returncode != 0 and "unusable" in p.stderr, p.stderr
+    assert not (tmp_path / "x.sock").exists()

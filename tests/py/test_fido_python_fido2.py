@@ -180,3 +180,10 @@ def test_ctap1_register_and_authenticate(daemons):
         assert sig.user_presence & 1
         counters.append(sig.counter)
     assert counters[1] > counters[0]
+
+
+def test_sigint_stops_cleanly(daemons):
+    import signal
+    d = daemons()
+    assert d.device().ping(b"hi") == b"hi"
+    d.stop(signal.SIGINT)  # checks exit code 0 and that the socket file is gone
