@@ -83,8 +83,10 @@ class Daemon:
         self.ready_lines = []
 
     def start(self, timeout=30):
+        # stderr goes to a file: a pipe nobody drains could fill up and stall the daemon.
+        self.stderr = open(os.path.join(self.sock_dir, "stderr.log"), "w+")
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self.stderr, text=True)
         self.started = time.monotonic()
         lines = []
 
@@ -104,10 +106,15 @@ class Daemon:
                         self.udp_addr = (host, int(port))
                 return self
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.proc.returncode}): {self.proc.stderr.read()}")
+                raise AssertionError(f"daemon exited ({self.proc.returncode}): {self.errors()}")
             time.sleep(0.02)
         self.proc.kill()
         raise AssertionError("daemon did not print its ready line in time")
+
+    def errors(self):
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read()
 
     def device(self):
         return open_device(self.path)
@@ -124,7 +131,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError("daemon did not stop on a signal")
-        err = self.proc.stderr.read()
+        err = self.errors()
+        self.stderr.close()
         self.proc = None
         assert code == 0, f"daemon exit code {code}: {err}"
         assert not os.path.exists(self.path), "socket file left behind"
@@ -135,6 +143,7 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(timeout=10)
             self.proc = None
+            self.stderr.close()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
 
     def cli(self, *args, check=True):
