@@ -16,6 +16,8 @@ from fido2.hid.base import CtapHidConnection, HidDescriptor
 REPORT = 64
 BROADCAST = 0xFFFFFFFF
 TIMEOUT = 10.0
+# Every connection opened during a test; the `daemons` fixture closes them at its end.
+_OPEN = []
 
 
 def authsim_bin():
@@ -32,6 +34,7 @@ class SocketConnection(CtapHidConnection):
 
     def __init__(self, path, timeout=TIMEOUT):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        _OPEN.append(self.sock)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
 
@@ -133,6 +136,7 @@ class Daemon:
             raise AssertionError("daemon did not stop on a signal")
         err = self.errors()
         self.stderr.close()
+        self.proc.stdout.close()
         self.proc = None
         assert code == 0, f"daemon exit code {code}: {err}"
         assert not os.path.exists(self.path), "socket file left behind"
@@ -142,6 +146,7 @@ class Daemon:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+            self.proc.stdout.close()
             self.proc = None
             self.stderr.close()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
@@ -245,6 +250,8 @@ def _fixture():
         try:
             yield start
         finally:
+            while _OPEN:
+                _OPEN.pop().close()
             errors = []
             for d in started:
                 try:
@@ -267,6 +274,7 @@ class UdpConnection(CtapHidConnection):
 
     def __init__(self, addr, timeout=TIMEOUT):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _OPEN.append(self.sock)
         self.sock.settimeout(timeout)
         self.sock.connect(addr)
 
