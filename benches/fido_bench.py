@@ -26,7 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = int(os.environ.get("FIDO_BENCH_N", "2000"))
-CHROME_N = int(os.environ.get("FIDO_BENCH_CHROME_N", "300"))
+CHROME_N = int(os.environ.get("FIDO_BENCH_CHROME_N", "1000"))
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>authsim bench</title></head>
