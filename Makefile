@@ -35,6 +35,7 @@ bench: deps
 	$(CARGO) build --locked --release --bins
 	python3 benches/totp_process.py
 	$(CARGO) bench --locked --bench totp
+	CARGO=$(CARGO) python3 benches/fido_bench.py
 
 test: build
 	$(MAKE) --no-print-directory test-rust

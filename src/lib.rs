@@ -4,6 +4,7 @@
 //! benchmarks can reach the same code the CLI runs.
 
 pub mod cli;
+pub mod daemon;
 pub mod emulator;
 pub mod paths;
 pub mod realkey;

@@ -77,6 +77,11 @@ pub(crate) fn parse_apdu(bytes: &[u8]) -> Result<Apdu<'_>, u16> {
                 }
                 let lc = usize::from(u16::from_be_bytes([body[1], body[2]]));
                 let rest = &body[3..];
+                // U2F's raw message format writes Lc as 3 bytes even when it is zero
+                // (`00 00 00 | Le1 Le2`), as python-fido2 and libfido2 do for U2F_VERSION.
+                if lc == 0 && rest.len() == 2 {
+                    return Ok(apdu(&[]));
+                }
                 if lc == 0 || (rest.len() != lc && rest.len() != lc + 2) {
                     return Err(sw::WRONG_LENGTH);
                 }

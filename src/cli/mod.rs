@@ -1,7 +1,9 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
+mod daemon;
 mod demo;
 mod emulator;
+mod key;
 mod realkey;
 mod status;
 mod totp;
@@ -45,6 +47,11 @@ enum Command {
     /// Run the local stand-in for Cognito user pools, IAM and STS.
     #[command(long_about = emulator::LONG_ABOUT)]
     Emulator(emulator::EmulatorArgs),
+    /// Serve a virtual FIDO2 key over a Unix socket and/or loopback UDP until SIGTERM/SIGINT.
+    Daemon(daemon::Args),
+    /// Virtual keys: the installation's attestation CA.
+    #[command(subcommand)]
+    Key(key::Cmd),
 }
 
 /// Global options every command may need.
@@ -84,6 +91,8 @@ pub fn run() -> ExitCode {
         Command::Status(args) => status::run(&ctx, args),
         Command::Realkey(cmd) => realkey::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Daemon(args) => daemon::run(&ctx, args),
+        Command::Key(cmd) => key::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,315 @@
+//! One virtual key as a device: the token on its own thread, fed by every transport's hosts.
+//!
+//! Like a real USB key, there is one token per key; a host (a socket connection, a UDP peer)
+//! is a program that opened it. Each input report goes to the host that last wrote on the
+//! report's CTAPHID channel, or, for a channel no host wrote on yet (the broadcast channel's
+//! INIT answer), to the host whose report produced it. CTAPHID channel ids keep the hosts'
+//! conversations apart, as on USB; only the first four bytes (the channel id) are looked at
+//! here, the token does the rest.
+//!
+//! The loop: `handle_report` for each incoming report; `tick` when `next_deadline` is reached
+//! (waking at least every 50 ms while it is `Some`); every returned report is delivered.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use firmware_sim::env::Clock;
+use firmware_sim::{Token, TokenConfig};
+
+use super::env::DeviceEnv;
+use crate::transport::{DeviceOutbox, HostEvent, HostId, HostSink, NoEvent, Report};
+
+/// The broadcast channel id (used only by INIT).
+const BROADCAST_CID: u32 = 0xFFFF_FFFF;
+/// Longest sleep while the token has timed work pending.
+const MAX_TICK_WAIT: Duration = Duration::from_millis(50);
+/// Most channel-to-host routes remembered; the oldest quarter is forgotten beyond it.
+const MAX_ROUTES: usize = 4096;
+
+/// The token, its environment and the hosts that opened it.
+pub struct Device {
+    token: Token,
+    env: DeviceEnv,
+    hosts: HashMap<HostId, Box<dyn HostSink>>,
+    routes: HashMap<u32, (HostId, u64)>,
+    seq: u64,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("token", &self.token)
+            .field("hosts", &self.hosts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Powers up a token with `config` in `env` (the 10-second reset window starts now).
+    pub fn new(config: TokenConfig, mut env: DeviceEnv) -> Device {
+        let token = Token::new(config, &mut env);
+        Device {
+            token,
+            env,
+            hosts: HashMap::new(),
+            routes: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// The token and its environment, e.g. to check the store before serving.
+    pub fn parts(&mut self) -> (&mut Token, &mut DeviceEnv) {
+        (&mut self.token, &mut self.env)
+    }
+
+    /// Serves events until every transport is gone.
+    pub fn run(mut self, outbox: DeviceOutbox) {
+        loop {
+            let wait = self.token.next_deadline().map(|deadline| {
+                let at = self.env.clock.instant_at(deadline);
+                at.saturating_duration_since(Instant::now())
+                    .min(MAX_TICK_WAIT)
+            });
+            match outbox.next(wait) {
+                Ok(event) => {
+                    self.on_event(event);
+                    // Drain what is already queued before looking at the clock again.
+                    while let Some(event) = outbox.try_next() {
+                        self.on_event(event);
+                    }
+                }
+                Err(NoEvent::Timeout) => {}
+                Err(NoEvent::Closed) => break,
+            }
+            self.tick_if_due();
+        }
+        tracing::debug!("device stopped: no transport left");
+    }
+
+    /// Handles one transport event.
+    pub fn on_event(&mut self, event: HostEvent) {
+        match event {
+            HostEvent::Opened { host, sink } => {
+                self.hosts.insert(host, sink);
+            }
+            HostEvent::Closed { host } => self.forget(host),
+            HostEvent::Reports { host, reports } => {
+                for report in &reports {
+                    self.learn(host, report);
+                    let out = self.token.handle_report(&mut self.env, report);
+                    self.deliver(out, Some(host));
+                }
+            }
+        }
+    }
+
+    /// Calls `tick` if the token's deadline has passed, and delivers what it returns.
+    pub fn tick_if_due(&mut self) {
+        let due = self
+            .token
+            .next_deadline()
+            .is_some_and(|d| d <= self.env.clock.now_ms());
+        if due {
+            let out = self.token.tick(&mut self.env);
+            self.deliver(out, None);
+        }
+    }
+
+    fn forget(&mut self, host: HostId) {
+        self.hosts.remove(&host);
+        self.routes.retain(|_, (h, _)| *h != host);
+    }
+
+    /// Remembers that `host` speaks on the report's channel.
+    fn learn(&mut self, host: HostId, report: &Report) {
+        let cid = channel(report);
+        if cid == 0 || cid == BROADCAST_CID {
+            return;
+        }
+        self.seq += 1;
+        self.routes.insert(cid, (host, self.seq));
+        if self.routes.len() > MAX_ROUTES {
+            let mut seqs: Vec<u64> = self.routes.values().map(|(_, s)| *s).collect();
+            let cut = seqs.len() / 4;
+            let (_, threshold, _) = seqs.select_nth_unstable(cut);
+            let threshold = *threshold;
+            self.routes.retain(|_, (_, s)| *s > threshold);
+        }
+    }
+
+    /// Sends each report to its channel's host (or to `asker`), keeping the order per host.
+    fn deliver(&mut self, out: Vec<Report>, asker: Option<HostId>) {
+        let mut i = 0;
+        while i < out.len() {
+            let dest = self.destination(&out[i], asker);
+            let mut j = i + 1;
+            while j < out.len() && self.destination(&out[j], asker) == dest {
+                j += 1;
+            }
+            match dest {
+                Some(host) => {
+                    let alive = self
+                        .hosts
+                        .get_mut(&host)
+                        .is_some_and(|sink| sink.deliver(&out[i..j]));
+                    if !alive {
+                        self.forget(host);
+                    }
+                }
+                None => tracing::debug!(
+                    channel = channel(&out[i]),
+                    "no host for an input report; dropped"
+                ),
+            }
+            i = j;
+        }
+    }
+
+    fn destination(&self, report: &Report, asker: Option<HostId>) -> Option<HostId> {
+        self.routes
+            .get(&channel(report))
+            .map(|(h, _)| *h)
+            .filter(|h| self.hosts.contains_key(h))
+            .or(asker)
+    }
+}
+
+/// The CTAPHID channel id of a report (its first four bytes).
+fn channel(report: &Report) -> u32 {
+    u32::from_be_bytes([report[0], report[1], report[2], report[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::env::{OsRng, PresencePolicy, SystemClock};
+    use crate::daemon::token_store::SqliteRecordStore;
+    use crate::store::{KeySource, Keyring, Store};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<Report>>>);
+
+    impl HostSink for Recorder {
+        fn deliver(&mut self, reports: &[Report]) -> bool {
+            self.0.lock().unwrap().extend_from_slice(reports);
+            true
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<Report> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    fn device() -> (Device, std::path::PathBuf) {
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let dir = std::env::temp_dir().join(format!("authsim-dev-{}", hex::encode(r)));
+        let store = Store::open(&dir, &KeySource::new(None, Keyring::Off)).unwrap();
+        let env = DeviceEnv {
+            clock: SystemClock::new(),
+            rng: OsRng,
+            presence: PresencePolicy::Auto,
+            store: SqliteRecordStore::new(store, "t").unwrap(),
+        };
+        (Device::new(TokenConfig::default(), env), dir)
+    }
+
+    fn packet(cid: u32, cmd: u8, bcnt: u16, data: &[u8]) -> Report {
+        let mut r = [0u8; 64];
+        r[..4].copy_from_slice(&cid.to_be_bytes());
+        r[4] = 0x80 | cmd;
+        r[5..7].copy_from_slice(&bcnt.to_be_bytes());
+        r[7..7 + data.len()].copy_from_slice(data);
+        r
+    }
+
+    fn init(d: &mut Device, host: HostId, rec: &Recorder, nonce: [u8; 8]) -> u32 {
+        d.on_event(HostEvent::Reports {
+            host,
+            reports: vec![packet(BROADCAST_CID, 0x06, 8, &nonce)],
+        });
+        let out = rec.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0][7..15], nonce);
+        u32::from_be_bytes([out[0][15], out[0][16], out[0][17], out[0][18]])
+    }
+
+    #[test]
+    fn responses_go_to_the_host_of_their_channel() {
+        let (mut d, dir) = device();
+        let (a, b) = (HostId::fresh(), HostId::fresh());
+        let (ra, rb) = (Recorder::default(), Recorder::default());
+        d.on_event(HostEvent::Opened {
+            host: a,
+            sink: Box::new(ra.clone()),
+        });
+        d.on_event(HostEvent::Opened {
+            host: b,
+            sink: Box::new(rb.clone()),
+        });
+        let ca = init(&mut d, a, &ra, *b"nonce-aa");
+        assert!(rb.take().is_empty(), "B does not hear A's INIT answer");
+        let cb = init(&mut d, b, &rb, *b"nonce-bb");
+        assert!(ra.take().is_empty());
+        assert_ne!(ca, cb);
+
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 3, b"abc")],
+        });
+        let out = ra.take();
+        assert_eq!((out.len(), &out[0][7..10]), (1, &b"abc"[..]));
+        assert!(rb.take().is_empty());
+
+        // A message A leaves unfinished times out; the error reaches A from a tick.
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 100, &[0x55; 57])],
+        });
+        assert!(ra.take().is_empty());
+        let deadline = d
+            .token
+            .next_deadline()
+            .expect("a message timeout is pending");
+        while d.env.clock.now_ms() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d.tick_if_due();
+        let out = ra.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0][4], out[0][7]), (0xBF, 0x05), "ERR_MSG_TIMEOUT to A");
+        assert!(rb.take().is_empty());
+
+        // Once B has gone, nothing is delivered to it; A carries on.
+        d.on_event(HostEvent::Closed { host: b });
+        assert!(!d.routes.values().any(|(h, _)| *h == b));
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 1, b"z")],
+        });
+        assert_eq!(ra.take().len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn routes_are_bounded() {
+        let (mut d, dir) = device();
+        let a = HostId::fresh();
+        d.on_event(HostEvent::Opened {
+            host: a,
+            sink: Box::new(Recorder::default()),
+        });
+        for cid in 1..=(MAX_ROUTES as u32 + 100) {
+            d.learn(a, &packet(cid, 0x01, 0, &[]));
+        }
+        assert!(d.routes.len() <= MAX_ROUTES);
+        assert!(
+            d.routes.contains_key(&(MAX_ROUTES as u32 + 100)),
+            "newest kept"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

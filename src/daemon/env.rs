@@ -1,0 +1,107 @@
+//! The token's outside world in the daemon: the system clock, the operating system's random
+//! source, a presence policy, and the SQLite record store.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use firmware_sim::env::{
+    Clock, Env, Environment, PresenceRequest, PresenceStatus, Rng, UserPresence,
+};
+
+use super::token_store::SqliteRecordStore;
+
+/// Monotonic milliseconds since the daemon started, and wall-clock time.
+#[derive(Debug, Clone)]
+pub struct SystemClock {
+    origin: Instant,
+}
+
+impl SystemClock {
+    /// A clock whose `now_ms` starts at 0 now.
+    pub fn new() -> SystemClock {
+        SystemClock {
+            origin: Instant::now(),
+        }
+    }
+
+    /// The monotonic instant that `now_ms` value `ms` stands for.
+    pub fn instant_at(&self, ms: u64) -> Instant {
+        self.origin + std::time::Duration::from_millis(ms)
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn unix_seconds(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// The operating system's random source (getrandom).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRng;
+
+impl Rng for OsRng {
+    fn fill_bytes(&mut self, out: &mut [u8]) {
+        // The token cannot run without randomness and must never use weak keys: if the kernel's
+        // source fails (it does not, once booted) the daemon stops rather than continue.
+        if let Err(e) = getrandom::fill(out) {
+            tracing::error!(error = %e, "the operating system's random source failed");
+            std::process::abort();
+        }
+    }
+}
+
+/// How the daemon answers the token's requests for a touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresencePolicy {
+    /// Every request is approved at once (an always-touched key).
+    Auto,
+    /// Every request is refused at once.
+    Deny,
+}
+
+impl UserPresence for PresencePolicy {
+    fn poll(&mut self, request: &PresenceRequest) -> PresenceStatus {
+        tracing::debug!(id = request.id, purpose = ?request.purpose, rp = ?request.rp_id, "presence requested");
+        match self {
+            PresencePolicy::Auto => PresenceStatus::Approved,
+            PresencePolicy::Deny => PresenceStatus::Denied,
+        }
+    }
+}
+
+/// Everything one virtual key's token needs from the daemon.
+#[derive(Debug)]
+pub struct DeviceEnv {
+    /// Time.
+    pub clock: SystemClock,
+    /// Randomness.
+    pub rng: OsRng,
+    /// The presence policy.
+    pub presence: PresencePolicy,
+    /// The key's persistent records.
+    pub store: SqliteRecordStore,
+}
+
+impl Environment for DeviceEnv {
+    fn env(&mut self) -> Env<'_> {
+        Env::new(
+            &self.clock,
+            &mut self.rng,
+            &mut self.presence,
+            &mut self.store,
+        )
+    }
+}

@@ -1,0 +1,298 @@
+//! The Unix stream socket transport: each accepted connection is one host that opened the
+//! device. The host writes 64-byte output reports back to back and reads 64-byte input reports
+//! (no report-id byte, no other framing). The socket file is 0600 and removed on shutdown.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+use super::{DeviceInbox, HostEvent, HostId, HostSink, REPORT_LEN, Report, TransportError};
+
+/// Most hosts connected at once; further connections are closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Batches of input reports that may wait for a slow reader before reports are dropped.
+const SINK_CAPACITY: usize = 256;
+
+/// A listening Unix socket; the socket file is removed when this (and its server) is dropped.
+#[derive(Debug)]
+pub struct UnixTransport {
+    listener: UnixListener,
+    file: SocketFile,
+}
+
+/// The socket file, removed on drop if it is still the one this process created.
+#[derive(Debug)]
+struct SocketFile {
+    path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let ours = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .is_some_and(|m| Some((m.dev(), m.ino())) == self.id);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl UnixTransport {
+    /// Listens on `path` (inside a tokio runtime). A stale socket file nobody listens on is
+    /// replaced; a live one, or any other file, is refused.
+    pub fn bind(path: &Path) -> Result<UnixTransport, TransportError> {
+        let shown = path.display().to_string();
+        let bind_err = |source| TransportError::Bind {
+            what: shown.clone(),
+            source,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(TransportError::NotASocket(shown));
+            }
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(TransportError::InUse(shown));
+            }
+            tracing::info!(path = %shown, "removing a stale socket file");
+            std::fs::remove_file(path).map_err(bind_err)?;
+        }
+        let std_listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_err)?;
+        let meta = std::fs::symlink_metadata(path).map_err(bind_err)?;
+        let file = SocketFile {
+            path: path.to_path_buf(),
+            id: Some((meta.dev(), meta.ino())),
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+        std_listener.set_nonblocking(true).map_err(bind_err)?;
+        let listener = UnixListener::from_std(std_listener).map_err(bind_err)?;
+        Ok(UnixTransport { listener, file })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    /// Accepts hosts until the device stops; each connection runs as its own task.
+    pub async fn serve(self, inbox: DeviceInbox) {
+        let live = Arc::new(AtomicUsize::new(0));
+        loop {
+            let stream = match self.listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if live.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+                tracing::warn!("too many connections; closing a new one");
+                drop(stream);
+                continue;
+            }
+            live.fetch_add(1, Ordering::Relaxed);
+            let inbox = inbox.clone();
+            let live = live.clone();
+            tokio::spawn(async move {
+                connection(stream, inbox).await;
+                live.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    }
+}
+
+/// Input reports for one connection, handed to its writer task.
+struct ChannelSink {
+    host: HostId,
+    tx: mpsc::Sender<Vec<Report>>,
+}
+
+impl HostSink for ChannelSink {
+    fn deliver(&mut self, reports: &[Report]) -> bool {
+        match self.tx.try_send(reports.to_vec()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(host = %self.host, "host is not reading; input reports dropped");
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+async fn connection(stream: UnixStream, inbox: DeviceInbox) {
+    let host = HostId::fresh();
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel(SINK_CAPACITY);
+    let sink = Box::new(ChannelSink { host, tx });
+    if inbox.send(HostEvent::Opened { host, sink }).await.is_err() {
+        return;
+    }
+    tracing::debug!(%host, "host connected");
+    let writer = tokio::spawn(write_loop(wr, rx));
+    read_loop(rd, host, &inbox).await;
+    let _ = inbox.send(HostEvent::Closed { host }).await;
+    // The device drops the sink on Closed, which ends the writer.
+    let _ = writer.await;
+    tracing::debug!(%host, "host disconnected");
+}
+
+/// Reads whole reports and forwards them in batches; a trailing partial report at EOF is dropped.
+async fn read_loop(mut rd: OwnedReadHalf, host: HostId, inbox: &DeviceInbox) {
+    let mut buf = vec![0u8; REPORT_LEN * 32];
+    let mut filled = 0;
+    loop {
+        let n = match rd.read(&mut buf[filled..]).await {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(%host, error = %e, "read failed");
+                return;
+            }
+        };
+        filled += n;
+        let whole = filled / REPORT_LEN;
+        if whole == 0 {
+            continue;
+        }
+        let reports: Vec<Report> = buf[..whole * REPORT_LEN]
+            .chunks_exact(REPORT_LEN)
+            .filter_map(|c| c.try_into().ok())
+            .collect();
+        buf.copy_within(whole * REPORT_LEN..filled, 0);
+        filled -= whole * REPORT_LEN;
+        if inbox
+            .send(HostEvent::Reports { host, reports })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Writes every batch of input reports; ends when the device drops the sink or the host goes.
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<Report>>) {
+    let mut out = Vec::with_capacity(REPORT_LEN * 8);
+    while let Some(batch) = rx.recv().await {
+        out.clear();
+        out.extend(batch.iter().flatten());
+        while let Ok(more) = rx.try_recv() {
+            out.extend(more.iter().flatten());
+        }
+        if wr.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn temp_dir() -> PathBuf {
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let d = std::env::temp_dir().join(format!("authsim-unix-{}", hex::encode(r)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn binds_0600_replaces_stale_refuses_live_and_foreign_files() {
+        let rt = rt();
+        let _guard = rt.enter();
+        let dir = temp_dir();
+        let path = dir.join("hid.sock");
+        // A stale socket (its listener is gone) is replaced.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let t = UnixTransport::bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A live one is refused, and left alone.
+        assert!(matches!(
+            UnixTransport::bind(&path),
+            Err(TransportError::InUse(_))
+        ));
+        assert!(path.exists());
+        drop(t);
+        assert!(!path.exists(), "removed on drop");
+        // Anything that is not a socket is refused and left alone.
+        std::fs::write(&path, b"data").unwrap();
+        assert!(matches!(
+            UnixTransport::bind(&path),
+            Err(TransportError::NotASocket(_))
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+        // A socket file replaced by someone else is not removed by us.
+        std::fs::remove_file(&path).unwrap();
+        let t = UnixTransport::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"theirs").unwrap();
+        drop(t);
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn forwards_whole_reports_and_writes_replies() {
+        let rt = rt();
+        rt.block_on(async {
+            let dir = temp_dir();
+            let path = dir.join("hid.sock");
+            let t = UnixTransport::bind(&path).unwrap();
+            let (inbox, outbox) = crate::transport::device_queue();
+            tokio::spawn(t.serve(inbox));
+            let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+            // 1.5 reports: one whole report arrives, the half waits for the rest.
+            let mut data = vec![1u8; REPORT_LEN];
+            data.extend_from_slice(&[2u8; 32]);
+            client.write_all(&data).await.unwrap();
+            use crate::transport::next_event;
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Opened { host, mut sink } = ev else {
+                panic!("expected Opened");
+            };
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Reports { host: h, reports } = ev else {
+                panic!("expected Reports");
+            };
+            assert_eq!((h, reports), (host, vec![[1u8; REPORT_LEN]]));
+            client.write_all(&[2u8; 32]).await.unwrap();
+            let (outbox, ev) = next_event(outbox).await;
+            let HostEvent::Reports { reports, .. } = ev else {
+                panic!("expected Reports");
+            };
+            assert_eq!(reports, vec![[2u8; REPORT_LEN]]);
+            assert!(sink.deliver(&[[7u8; REPORT_LEN], [8u8; REPORT_LEN]]));
+            let mut back = [0u8; 2 * REPORT_LEN];
+            client.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back[..REPORT_LEN], &[7u8; REPORT_LEN]);
+            assert_eq!(&back[REPORT_LEN..], &[8u8; REPORT_LEN]);
+            drop(client);
+            let (_outbox, ev) = next_event(outbox).await;
+            let HostEvent::Closed { host: h } = ev else {
+                panic!("expected Closed");
+            };
+            assert_eq!(h, host);
+            let _ = std::fs::remove_dir_all(dir);
+        });
+    }
+}
