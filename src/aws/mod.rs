@@ -1,0 +1,1 @@
+//! The AWS MFA flows: Cognito sign-in and TOTP enrollment, IAM virtual MFA, STS sessions.
