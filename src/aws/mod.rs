@@ -1,1 +1,3 @@
 //! The AWS MFA flows: Cognito sign-in and TOTP enrollment, IAM virtual MFA, STS sessions.
+
+pub mod srp;
