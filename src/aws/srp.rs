@@ -358,8 +358,14 @@ mod tests {
         let good = sig(POOL, UID, PASSWORD, SALT, 1_793_696_707);
         assert_eq!(good, SIG);
         assert_ne!(sig(POOL, UID, "Correct-Horse-7?", SALT, 1_793_696_707), SIG);
-        assert_ne!(sig("eu-west-1_AbCdEfGhJ", UID, PASSWORD, SALT, 1_793_696_707), SIG);
-        assert_ne!(sig(POOL, "someone-else", PASSWORD, SALT, 1_793_696_707), SIG);
+        assert_ne!(
+            sig("eu-west-1_AbCdEfGhJ", UID, PASSWORD, SALT, 1_793_696_707),
+            SIG
+        );
+        assert_ne!(
+            sig(POOL, "someone-else", PASSWORD, SALT, 1_793_696_707),
+            SIG
+        );
         assert_ne!(sig(POOL, UID, PASSWORD, "9a3b", 1_793_696_707), SIG);
         assert_ne!(sig(POOL, UID, PASSWORD, SALT, 1_793_696_708), SIG);
     }

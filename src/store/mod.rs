@@ -294,11 +294,7 @@ fn get_record(
         .map_err(|e| sql_err(db_path, e))
 }
 
-fn list_records(
-    conn: &Connection,
-    db_path: &Path,
-    ns: &str,
-) -> Result<Vec<Record>, StoreError> {
+fn list_records(conn: &Connection, db_path: &Path, ns: &str) -> Result<Vec<Record>, StoreError> {
     let mut st = conn
         .prepare_cached("SELECT key, value FROM records WHERE ns = ?1 ORDER BY key")
         .map_err(|e| sql_err(db_path, e))?;
