@@ -1,7 +1,10 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
+mod cognito;
 mod demo;
+mod iam;
 mod status;
+mod sts;
 mod totp;
 
 use anyhow::{Context, Result};
@@ -37,6 +40,15 @@ enum Command {
     Status(status::Args),
     /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
     Demo(demo::Args),
+    /// Cognito user pools: sign in (SRP, TOTP MFA, MFA setup), enroll TOTP, refresh tokens.
+    #[command(subcommand)]
+    Cognito(cognito::Cmd),
+    /// IAM virtual MFA devices with their seeds in the vault.
+    #[command(subcommand)]
+    Iam(iam::Cmd),
+    /// STS session credentials behind an MFA code.
+    #[command(subcommand)]
+    Sts(sts::Cmd),
 }
 
 /// Global options every command may need.
@@ -74,6 +86,9 @@ pub fn run() -> ExitCode {
         Command::Totp(cmd) => totp::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::Cognito(cmd) => cognito::run(&ctx, cmd),
+        Command::Iam(cmd) => iam::run(&ctx, cmd),
+        Command::Sts(cmd) => sts::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
