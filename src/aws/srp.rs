@@ -209,7 +209,8 @@ impl SrpClient {
         Ok(okm)
     }
 
-    /// Answer a PASSWORD_VERIFIER challenge at `unix_time`.
+    /// Answer a PASSWORD_VERIFIER challenge at `unix_time`; `secret_block` is the decoded
+    /// SECRET_BLOCK (see [`decode_secret_block`]).
     #[allow(clippy::too_many_arguments)]
     pub fn password_claim(
         &self,
@@ -218,21 +219,19 @@ impl SrpClient {
         password: &str,
         salt_hex: &str,
         srp_b_hex: &str,
-        secret_block_b64: &str,
+        secret_block: &[u8],
         unix_time: u64,
     ) -> Result<PasswordClaim, SrpError> {
         let pool = pool_name(pool_id)?;
         let key = self.auth_key(pool, user_id_for_srp, password, salt_hex, srp_b_hex)?;
-        let block = data_encoding::BASE64
-            .decode(secret_block_b64.trim().as_bytes())
-            .map_err(|_| SrpError::Malformed("SECRET_BLOCK"))?;
+        let block = secret_block;
         let timestamp = cognito_timestamp(unix_time);
         let mac = hmac_sha256(
             &key[..],
             &[
                 pool.as_bytes(),
                 user_id_for_srp.as_bytes(),
-                &block,
+                block,
                 timestamp.as_bytes(),
             ],
         );
@@ -241,6 +240,13 @@ impl SrpClient {
             timestamp,
         })
     }
+}
+
+/// The bytes of a SECRET_BLOCK: Cognito sends base64.
+pub fn decode_secret_block(b64: &str) -> Result<Vec<u8>, SrpError> {
+    data_encoding::BASE64
+        .decode(b64.trim().as_bytes())
+        .map_err(|_| SrpError::Malformed("SECRET_BLOCK"))
 }
 
 /// `SECRET_HASH` for an app client with a secret: Base64(HMAC-SHA256(secret, username ‖ client id)).
@@ -320,6 +326,10 @@ mod tests {
     );
     const SIG: &str = "MiNv+3gqnkuXH1Nd1NWfH50RrCzHodzJHmRdOoZPxY0=";
 
+    fn block() -> Vec<u8> {
+        decode_secret_block(BLOCK).unwrap()
+    }
+
     fn test_a() -> Vec<u8> {
         let h = sha256(&[b"authsim test a"]);
         h.iter().copied().cycle().take(128).collect()
@@ -341,7 +351,7 @@ mod tests {
         let key = c.auth_key("AbCdEfGhI", UID, PASSWORD, SALT, B).unwrap();
         assert_eq!(hex::encode(&key[..]), KEY);
         let claim = c
-            .password_claim(POOL, UID, PASSWORD, SALT, B, BLOCK, 1_793_696_707)
+            .password_claim(POOL, UID, PASSWORD, SALT, B, &block(), 1_793_696_707)
             .unwrap();
         assert_eq!(claim.timestamp, "Tue Nov 3 09:05:07 UTC 2026");
         assert_eq!(claim.signature, SIG);
@@ -351,7 +361,7 @@ mod tests {
     fn any_change_changes_the_signature() {
         let c = SrpClient::with_secret(&test_a()).unwrap();
         let sig = |pool: &str, uid: &str, pw: &str, salt: &str, t: u64| {
-            c.password_claim(pool, uid, pw, salt, B, BLOCK, t)
+            c.password_claim(pool, uid, pw, salt, B, &block(), t)
                 .unwrap()
                 .signature
         };
@@ -402,11 +412,11 @@ mod tests {
             );
         }
         assert!(matches!(
-            c.password_claim(POOL, UID, PASSWORD, SALT, B, "not base64!", 0),
+            decode_secret_block("not base64!"),
             Err(SrpError::Malformed("SECRET_BLOCK"))
         ));
         assert!(matches!(
-            c.password_claim("nounderscore", UID, PASSWORD, SALT, B, BLOCK, 0),
+            c.password_claim("nounderscore", UID, PASSWORD, SALT, B, &block(), 0),
             Err(SrpError::PoolId)
         ));
     }
