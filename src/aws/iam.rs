@@ -177,7 +177,9 @@ pub async fn enable_mfa(
         Err(VaultError::NotFound(_)) => Ok(false),
         Err(e) => Err(AwsError::from(e)),
     };
-    let mut rec = match load_record(codes.vault().store(), name)? {
+    let existing = load_record(codes.vault().store(), name)?;
+    let resumed = existing.is_some();
+    let mut rec = match existing {
         Some(r) => {
             if r.user != req.user || r.device_name != req.device_name || r.path != req.path {
                 return Err(AwsError::Flow(format!(
@@ -271,6 +273,18 @@ pub async fn enable_mfa(
             return Err(orphan(&serial));
         }
         put_record(codes.vault().store_mut(), name, &mut rec, "seed-stored")?;
+    }
+
+    // An interrupted run may have enabled the device without recording it: look before
+    // spending two codes.
+    if resumed && rec.state == "seed-stored" {
+        let devices = list_user_devices(client, Some(&req.user), &redact).await?;
+        if devices.iter().any(|d| d.serial == serial) {
+            put_record(codes.vault().store_mut(), name, &mut rec, "enabled")?;
+            report
+                .steps
+                .push(format!("{serial} was enabled already (earlier run)"));
+        }
     }
 
     // Enable with two consecutive codes.

@@ -6,8 +6,9 @@
 //! kept in the store so an interrupted run can be finished by running it again.
 //!
 //! Every call runs on a current-thread tokio runtime made for the command ([`run`]); the SDK's
-//! own logs are capped at INFO there, because at DEBUG/TRACE it prints request and response
-//! bodies (passwords, tokens, codes).
+//! own logs are capped at INFO there. The SDK already keeps the bodies of operations it marks
+//! sensitive out of its logs, but at DEBUG/TRACE it prints whole requests and the bodies of
+//! the other responses; the cap keeps any future change there from reaching a log line.
 
 pub mod cognito;
 pub mod iam;

@@ -88,7 +88,7 @@ pub struct ListArgs {
     #[arg(long, conflicts_with = "virtual")]
     user: Option<String>,
     /// List the account's virtual MFA devices instead.
-    #[arg(long = "virtual")]
+    #[arg(long = "virtual", id = "virtual")]
     virtual_: bool,
     /// With --virtual: Assigned, Unassigned or Any.
     #[arg(long, default_value = "Any", requires = "virtual")]
