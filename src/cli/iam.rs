@@ -59,7 +59,7 @@ pub struct EnableArgs {
 
 /// A device, by serial number or by the vault entry enable-mfa made for it.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("device").required(true).args(["serial", "totp_name"])))]
+#[command(group(ArgGroup::new("device").required(true).multiple(true).args(["serial", "totp_name"])))]
 pub struct DeviceArgs {
     /// The device's serial number (ARN for virtual devices).
     #[arg(long, value_name = "ARN")]

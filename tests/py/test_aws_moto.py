@@ -466,11 +466,17 @@ def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli):
             "--duration", "900")
     creds = json.loads(p.stdout)
     assert set(creds) == {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", creds["Expiration"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", creds["Expiration"])
     rec = proxy.ops("GetSessionToken")[0].params
     assert rec["SerialNumber"] == serial and rec["DurationSeconds"] == "900"
     assert h.code_step(seed, rec["TokenCode"], time.time(), window=1) is not None
     assert creds["SecretAccessKey"] not in p.stderr and rec["TokenCode"] not in p.stderr
+    # The next session gets a code of a later step, never the same one (waiting if need be).
+    p = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--serial", serial, "--totp", "sts",
+            "--format", "env")
+    assert re.search(r"^export AWS_SESSION_TOKEN='[^']+'$", p.stdout, re.M)
+    second = proxy.ops("GetSessionToken")[1].params["TokenCode"]
+    assert h.code_step(seed, second, time.time(), window=1) > h.code_step(seed, rec["TokenCode"], time.time(), 2)
     bad = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--serial", serial, "--totp", "sts",
               "--duration", "60", check=False)
     assert bad.returncode != 0 and "900" in bad.stderr
