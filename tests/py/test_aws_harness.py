@@ -122,6 +122,7 @@ class RecordingProxy:
         self.upstream = (u.hostname, u.port)
         self.records = []
         self.faults = {}
+        self.answers = {}  # op -> fn(params) -> (status, body): answered here, not forwarded
         self.lock = threading.Lock()
         proxy = self
 
@@ -137,7 +138,12 @@ class RecordingProxy:
                 op, params = proxy.parse(self.headers, body)
                 fault = proxy.take_fault(op)
                 status, headers, data = 0, [], b""
-                if fault != "instead":
+                answer = proxy.answers.get(op)
+                if answer is not None and not fault:
+                    status, data = answer(params)
+                    headers = [("Content-Type", "text/xml")]
+                    fault = "answered"
+                elif fault != "instead":
                     conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                     try:
                         conn.request(self.command, self.path, body=body, headers=dict(self.headers))
@@ -147,7 +153,7 @@ class RecordingProxy:
                         conn.close()
                 with proxy.lock:
                     proxy.records.append(Recorded(op, params, status, data))
-                if fault:
+                if fault and fault != "answered":
                     data = proxy.fault_body(self.headers)
                     status = 400
                     headers = [("Content-Type", self.headers.get("Content-Type") or "text/xml")]
