@@ -80,6 +80,8 @@ class EmulatorServer:
     """`authsim emulator --listen 127.0.0.1:PORT` (the strict stand-in, when it exists)."""
 
     def __init__(self, authsim_bin):
+        # AUTHSIM_EMULATOR_BIN runs the stand-in from another build (e.g. another branch's).
+        authsim_bin = os.environ.get("AUTHSIM_EMULATOR_BIN") or authsim_bin
         self.port = free_port()
         self.proc = subprocess.Popen([authsim_bin, "emulator", "--listen", f"127.0.0.1:{self.port}"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -536,23 +536,21 @@ def test_iam_resync_with_a_wrong_seed_is_refused_with_advice(backend, proxy, cli
 # STS
 
 
-def device_with_seed(backend, cli):
-    """A virtual device made directly at the backend, its seed added to the vault by hand."""
-    iam = backend.client("iam")
+def device_with_seed(backend, proxy, cli):
+    """A virtual device enabled by authsim (so the vault knows which steps were used), its
+    seed in the vault as 'sts'."""
     user = make_iam_user(backend)
-    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName=uniq("sts"))["VirtualMFADevice"]
-    seed = dev["Base32StringSeed"].decode()
-    run(cli, "totp", "add", "sts", "--secret", "-", input=seed)
-    c1, c2 = h.totp_at(seed, time.time()), h.totp_at(seed, time.time(), 1)
-    iam.enable_mfa_device(UserName=user, SerialNumber=dev["SerialNumber"],
-                          AuthenticationCode1=c1, AuthenticationCode2=c2)
-    return dev["SerialNumber"], seed
+    serial = json.loads(run(cli, "iam", "enable-mfa", "--endpoint-url", proxy.url, "--user", user,
+                            "--device-name", uniq("sts"), "--totp-name", "sts", "--json").stdout)["serial"]
+    seed = seed_of_create(proxy.ops("CreateVirtualMFADevice")[0])
+    proxy.clear()
+    return serial, seed
 
 
 def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli):
-    serial, seed = device_with_seed(backend, cli)
-    p = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--serial", serial, "--totp", "sts",
-            "--duration", "900")
+    serial, seed = device_with_seed(backend, proxy, cli)
+    # --serial may be left out: enable-mfa recorded which device the vault entry belongs to.
+    p = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--totp", "sts", "--duration", "900")
     creds = json.loads(p.stdout)
     assert set(creds) == {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", creds["Expiration"])
@@ -572,7 +570,7 @@ def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli):
 
 
 def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, tmp_path):
-    serial, seed = device_with_seed(backend, cli)
+    serial, seed = device_with_seed(backend, proxy, cli)
     cmd = ["env", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", cli.bin,
            "--state-dir", cli.state_dir, "sts", "session", "--endpoint-url", proxy.url,
            "--serial", serial, "--totp", "sts", "--format", "credential-process"]
