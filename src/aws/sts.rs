@@ -1,10 +1,17 @@
 //! STS GetSessionToken behind an MFA code, and its output in the shapes the AWS CLI and SDKs
 //! read: shell exports, JSON, and `credential_process` JSON.
 
-use super::{AwsError, Codes, Redactor, Target, fresh_codes, sdk_config, sdk_error};
+use super::{AwsError, Codes, Redactor, Target, fresh_codes, now_unix, sdk_config, sdk_error};
+use crate::store::Store;
 use aws_sdk_sts as sts;
-use sts::primitives::DateTimeFormat;
+use serde::{Deserialize, Serialize};
+use sts::primitives::{DateTime, DateTimeFormat};
 use zeroize::Zeroizing;
+
+/// Record namespace of cached session credentials (key: serial, endpoint and profile).
+pub const NS_CACHE: &str = "aws.sts.cache";
+/// Cached credentials are reused only while at least this many seconds remain.
+pub const CACHE_MIN_LEFT_SECS: u64 = 300;
 
 /// Region used for STS when none is configured.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -101,6 +108,100 @@ impl Credentials {
     }
 }
 
+/// The cache key of credentials for `serial` at `target`.
+fn cache_key(serial: &str, target: &Target) -> Vec<u8> {
+    format!(
+        "{serial}|{}|{}",
+        target.endpoint_url.as_deref().unwrap_or(""),
+        target.profile.as_deref().unwrap_or("")
+    )
+    .into_bytes()
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheRecord {
+    v: u32,
+    expires_at: u64,
+    /// Sealed JSON [access key id, secret, token, expiration] (hex).
+    sealed: String,
+}
+
+fn cache_ad(key: &[u8]) -> Vec<u8> {
+    let mut ad = format!("{NS_CACHE}:").into_bytes();
+    ad.extend_from_slice(key);
+    ad
+}
+
+impl Credentials {
+    /// Unix time of the expiry, if it parses.
+    pub fn expires_at(&self) -> Option<u64> {
+        DateTime::from_str(&self.expiration, DateTimeFormat::DateTime)
+            .ok()
+            .and_then(|d| u64::try_from(d.secs()).ok())
+    }
+}
+
+/// Credentials cached for `serial` at `target` with at least [`CACHE_MIN_LEFT_SECS`] left.
+pub fn cached(
+    store: &Store,
+    serial: &str,
+    target: &Target,
+) -> Result<Option<Credentials>, AwsError> {
+    let key = cache_key(serial, target);
+    let Some(v) = store.get(NS_CACHE, &key)? else {
+        return Ok(None);
+    };
+    let Ok(rec) = serde_json::from_slice::<CacheRecord>(&v) else {
+        return Ok(None);
+    };
+    if rec.expires_at < now_unix() + CACHE_MIN_LEFT_SECS {
+        return Ok(None);
+    }
+    let Ok(sealed) = hex::decode(&rec.sealed) else {
+        return Ok(None);
+    };
+    let plain = store.open_sealed(&cache_ad(&key), &sealed)?;
+    let Ok([id, secret, token, exp]) = serde_json::from_slice::<[String; 4]>(&plain) else {
+        return Ok(None);
+    };
+    Ok(Some(Credentials {
+        access_key_id: id,
+        secret_access_key: Zeroizing::new(secret),
+        session_token: Zeroizing::new(token),
+        expiration: exp,
+    }))
+}
+
+/// Keep `creds` (sealed) for later calls with the same serial and target.
+pub fn cache(
+    store: &mut Store,
+    serial: &str,
+    target: &Target,
+    creds: &Credentials,
+) -> Result<(), AwsError> {
+    let Some(expires_at) = creds.expires_at() else {
+        return Ok(());
+    };
+    let key = cache_key(serial, target);
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&[
+            creds.access_key_id.as_str(),
+            creds.secret_access_key.as_str(),
+            creds.session_token.as_str(),
+            creds.expiration.as_str(),
+        ])
+        .map_err(|e| AwsError::Flow(e.to_string()))?,
+    );
+    let rec = CacheRecord {
+        v: 1,
+        expires_at,
+        sealed: hex::encode(store.seal(&cache_ad(&key), &plain)?),
+    };
+    let value = serde_json::to_vec(&rec).map_err(|e| AwsError::Flow(e.to_string()))?;
+    store.transaction(|tx| tx.put(NS_CACHE, &key, &value))?;
+    Ok(())
+}
+
 /// GetSessionToken with a fresh code of `totp_name` for the MFA device `serial`.
 pub async fn session_token(
     client: &sts::Client,
@@ -171,6 +272,16 @@ mod tests {
             out.as_str()
         );
         assert!(out.contains("export AWS_SESSION_TOKEN='tok/en+='\n"));
+    }
+
+    #[test]
+    fn expiry_parses_with_and_without_fractions() {
+        assert_eq!(creds().expires_at(), Some(1_793_696_707));
+        let mut c = creds();
+        c.expiration = "2026-11-03T09:05:07.123456Z".into();
+        assert_eq!(c.expires_at(), Some(1_793_696_707));
+        c.expiration = "soon".into();
+        assert_eq!(c.expires_at(), None);
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct SessionArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: FormatArg,
+    /// Reuse the credentials of an earlier call while at least 5 minutes of them remain
+    /// (kept sealed in the store), so every `aws` command run through credential_process
+    /// does not spend a new code.
+    #[arg(long)]
+    cache: bool,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -65,10 +70,24 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                 }
             };
             let target = a.aws.target();
-            let creds = run_flow(async {
-                let c = sts::client(&target).await;
-                sts::session_token(&c, &serial, &a.totp, a.duration, &mut codes).await
-            })?;
+            let hit = if a.cache {
+                sts::cached(codes.vault.store(), &serial, &target)?
+            } else {
+                None
+            };
+            let creds = match hit {
+                Some(c) => c,
+                None => {
+                    let c = run_flow(async {
+                        let c = sts::client(&target).await;
+                        sts::session_token(&c, &serial, &a.totp, a.duration, &mut codes).await
+                    })?;
+                    if a.cache {
+                        sts::cache(codes.vault.store_mut(), &serial, &target, &c)?;
+                    }
+                    c
+                }
+            };
             let format = match a.format {
                 FormatArg::Env => sts::Format::Env,
                 FormatArg::Json => sts::Format::Json,

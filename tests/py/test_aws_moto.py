@@ -573,7 +573,7 @@ def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, tmp_path)
     serial, seed = device_with_seed(backend, proxy, cli)
     cmd = ["env", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", cli.bin,
            "--state-dir", cli.state_dir, "sts", "session", "--endpoint-url", proxy.url,
-           "--serial", serial, "--totp", "sts", "--format", "credential-process"]
+           "--serial", serial, "--totp", "sts", "--format", "credential-process", "--cache"]
     config = tmp_path / "aws-config"
     config.write_text(f"[profile mfa]\nregion = us-east-1\ncredential_process = {shlex.join(cmd)}\n")
     env = {k: v for k, v in cli.env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
@@ -588,6 +588,11 @@ def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, tmp_path)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=200)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
+    # A second SDK process gets the cached credentials at once, without a new code.
+    start = time.time()
+    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=200)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == got and time.time() - start < 15
     rec = proxy.ops("GetSessionToken")
     assert len(rec) == 1
     issued = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rec[0].response).group(1).decode()
