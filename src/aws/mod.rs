@@ -18,7 +18,7 @@ pub mod sts;
 use crate::store::StoreError;
 use crate::vault::{Code, Vault, VaultError};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -238,7 +238,7 @@ impl Redactor {
     }
 
     /// `text` with every known secret and every token-like word replaced by `<redacted>`,
-    /// shortened to 300 characters.
+    /// shortened to 600 characters.
     pub fn clean(&self, text: &str) -> String {
         let mut s = text.to_string();
         for secret in &self.secrets {
@@ -264,8 +264,8 @@ impl Redactor {
             }
         }
         flush(&mut word, &mut out);
-        if out.chars().count() > 300 {
-            out = out.chars().take(300).collect::<String>() + "…";
+        if out.chars().count() > 600 {
+            out = out.chars().take(600).collect::<String>() + "…";
         }
         out
     }
@@ -364,11 +364,26 @@ fn hint_for(code: &str) -> &'static str {
     }
 }
 
+/// An error and its sources as one line of their `Display` texts (no `Debug` dumps), each
+/// text once.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Turn an SDK error into an [`AwsError`] that says what to do, with secrets removed.
 pub(crate) fn sdk_error<E, R>(op: &'static str, err: SdkError<E, R>, redact: &Redactor) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &err {
         SdkError::ServiceError(se) => {
@@ -395,7 +410,7 @@ where
             ),
         },
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-            let text = redact.clean(&DisplayErrorContext(&err).to_string());
+            let text = redact.clean(&error_chain(&err));
             if text.contains("credentials") || text.contains("identity") {
                 AwsError::Credentials { op, detail: text }
             } else {
@@ -411,12 +426,12 @@ where
             op,
             detail: format!(
                 "the answer was not an AWS response ({}); is --endpoint-url pointing at the right service?",
-                redact.clean(&DisplayErrorContext(&err).to_string())
+                redact.clean(&error_chain(&err))
             ),
         },
         _ => AwsError::Transport {
             op,
-            detail: redact.clean(&DisplayErrorContext(&err).to_string()),
+            detail: redact.clean(&error_chain(&err)),
         },
     }
 }
@@ -456,10 +471,38 @@ mod tests {
     }
 
     #[test]
+    fn error_chains_are_display_only() {
+        #[derive(Debug)]
+        struct Inner;
+        impl std::fmt::Display for Inner {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("connection refused")
+            }
+        }
+        impl std::error::Error for Inner {}
+        #[derive(Debug)]
+        struct Outer(Inner);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("dispatch failure")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        assert_eq!(
+            error_chain(&Outer(Inner)),
+            "dispatch failure: connection refused"
+        );
+    }
+
+    #[test]
     fn long_messages_are_cut() {
         let r = Redactor::default();
         let long = "word ".repeat(200);
-        assert!(r.clean(&long).chars().count() <= 301);
+        assert!(r.clean(&long).chars().count() <= 601);
     }
 
     #[test]

@@ -602,10 +602,13 @@ def aws_env(base_env, state_dir):
     for k in list(env):
         if k.startswith("AWS_"):
             del env[k]
+    config = os.path.join(state_dir, "aws-config-empty")
+    creds = os.path.join(state_dir, "aws-credentials-empty")
+    for f in (config, creds):
+        open(f, "a").close()
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
-               AWS_CONFIG_FILE=os.path.join(state_dir, "no-aws-config"),
-               AWS_SHARED_CREDENTIALS_FILE=os.path.join(state_dir, "no-aws-credentials"))
+               AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=creds)
     return env
 
 
