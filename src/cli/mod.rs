@@ -1,11 +1,14 @@
 //! Command-line interface: clap subcommands, one file per group; thin: parse, call, print.
 
+mod cognito;
 mod daemon;
 mod demo;
 mod emulator;
+mod iam;
 mod key;
 mod realkey;
 mod status;
+mod sts;
 mod totp;
 
 use anyhow::{Context, Result};
@@ -52,6 +55,15 @@ enum Command {
     /// Virtual keys: the installation's attestation CA.
     #[command(subcommand)]
     Key(key::Cmd),
+    /// Cognito user pools: sign in (SRP, TOTP MFA, MFA setup), enroll TOTP, refresh tokens.
+    #[command(subcommand)]
+    Cognito(cognito::Cmd),
+    /// IAM virtual MFA devices with their seeds in the vault.
+    #[command(subcommand)]
+    Iam(iam::Cmd),
+    /// STS session credentials behind an MFA code.
+    #[command(subcommand)]
+    Sts(sts::Cmd),
 }
 
 /// Global options every command may need.
@@ -93,6 +105,9 @@ pub fn run() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Daemon(args) => daemon::run(&ctx, args),
         Command::Key(cmd) => key::run(&ctx, cmd),
+        Command::Cognito(cmd) => cognito::run(&ctx, cmd),
+        Command::Iam(cmd) => iam::run(&ctx, cmd),
+        Command::Sts(cmd) => sts::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -283,6 +283,12 @@ impl Vault {
         &self.store
     }
 
+    /// The store underneath, for writing records of other namespaces (the AWS flows keep
+    /// their enrollment state and sealed sessions beside the vault's entries).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// Add an entry; refuses a taken name and changes nothing then.
     pub fn add(&mut self, name: &str, params: &EntryParams) -> Result<EntryInfo, VaultError> {
         check_name(name)?;
