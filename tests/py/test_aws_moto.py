@@ -23,7 +23,7 @@ import test_aws_harness as h
 from conftest import Authsim, authsim_bin
 
 PASSWORD = "Correct-Horse-7!"
-BACKENDS = [b.strip() for b in os.environ.get("AUTHSIM_AWS_BACKENDS", "moto").split(",") if b.strip()]
+BACKENDS = [b.strip() for b in os.environ.get("AUTHSIM_AWS_BACKENDS", "moto,emulator").split(",") if b.strip()]
 CAPS = {
     # What each backend implements beyond the common operations.
     "moto": {"cognito-totp-check"},
