@@ -41,6 +41,9 @@ impl AwsArgs {
 /// current time step was used already).
 pub(crate) struct VaultCodes {
     pub(crate) vault: Vault,
+    /// When the current step was used already, take the next step's code at once instead of
+    /// waiting for it (`--allow-next`).
+    pub(crate) allow_next: bool,
 }
 
 impl Codes for VaultCodes {
@@ -49,11 +52,11 @@ impl Codes for VaultCodes {
     }
 
     fn fresh(&mut self, name: &str, count: u32) -> Result<Vec<Code>, AwsError> {
-        super::totp::fresh_codes(&mut self.vault, name, count, false).map_err(|e| match e
-            .downcast::<VaultError>()
-        {
-            Ok(v) => AwsError::Vault(v),
-            Err(e) => AwsError::Flow(format!("{e:#}")),
+        super::totp::fresh_codes(&mut self.vault, name, count, self.allow_next).map_err(|e| {
+            match e.downcast::<VaultError>() {
+                Ok(v) => AwsError::Vault(v),
+                Err(e) => AwsError::Flow(format!("{e:#}")),
+            }
         })
     }
 }
@@ -179,6 +182,11 @@ pub struct SignInArgs {
     /// Keep the tokens (sealed) in the store under this name instead of printing them.
     #[arg(long, value_name = "NAME")]
     save: Option<String>,
+    /// When this entry's code for the current time step was used already, send the next
+    /// step's code at once instead of waiting up to 30 s (for servers that accept a code one
+    /// step early, as the stand-in does; a code is still never sent twice).
+    #[arg(long)]
+    allow_next: bool,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -208,6 +216,11 @@ pub struct EnrollArgs {
     /// Print the outcome as JSON on standard output.
     #[arg(long)]
     json: bool,
+    /// When this entry's code for the current time step was used already, send the next
+    /// step's code at once instead of waiting up to 30 s (for servers that accept a code one
+    /// step early, as the stand-in does; a code is still never sent twice).
+    #[arg(long)]
+    allow_next: bool,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -350,6 +363,7 @@ fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
     };
     let mut codes = VaultCodes {
         vault: ctx.vault()?,
+        allow_next: a.allow_next,
     };
     let target = a.aws.target();
     let (result, region) = run_flow(async {
@@ -494,7 +508,10 @@ fn enroll(ctx: &Ctx, a: EnrollArgs) -> Result<()> {
         preferred: a.preferred,
         issuer: a.print_uri.clone(),
     };
-    let mut codes = VaultCodes { vault };
+    let mut codes = VaultCodes {
+        vault,
+        allow_next: a.allow_next,
+    };
     let report = run_flow(async {
         let client = cognito::client(&target, pool_id.as_deref()).await?;
         cognito::enroll_totp(&client, &token, &req, &mut codes).await

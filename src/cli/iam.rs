@@ -173,6 +173,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             };
             let mut codes = VaultCodes {
                 vault: ctx.vault()?,
+                allow_next: false,
             };
             let target = a.device.aws.target();
             run_flow(async {
@@ -292,6 +293,7 @@ fn enable(ctx: &Ctx, a: EnableArgs) -> Result<()> {
     };
     let mut codes = VaultCodes {
         vault: ctx.vault()?,
+        allow_next: false,
     };
     let target = a.aws.target();
     if a.cleanup {

@@ -47,6 +47,11 @@ pub struct SessionArgs {
     /// does not spend a new code.
     #[arg(long)]
     cache: bool,
+    /// When this entry's code for the current time step was used already, send the next
+    /// step's code at once instead of waiting up to 30 s (for servers that accept a code one
+    /// step early, as the stand-in does; a code is still never sent twice).
+    #[arg(long)]
+    allow_next: bool,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -56,6 +61,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Session(a) => {
             let mut codes = VaultCodes {
                 vault: ctx.vault()?,
+                allow_next: a.allow_next,
             };
             let serial = match &a.serial {
                 Some(s) => s.clone(),

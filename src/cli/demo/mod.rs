@@ -1,5 +1,8 @@
 //! `authsim demo`: the main job on the embedded default, end to end, on a throw-away state
-//! directory — no AWS account, no uhid, no keyring needed.
+//! directory — no AWS account, no uhid, no keyring needed: the TOTP vault and its rules, then
+//! the AWS MFA flows against the strict stand-in ([`aws`]).
+
+mod aws;
 
 use crate::store::{KeySource, Keyring, Store};
 use crate::vault::{EntryParams, Fresh, SecretBytes, Vault, qr, uri};
@@ -124,6 +127,8 @@ pub(crate) fn run(args: Args) -> Result<()> {
         "the secret is stored in clear"
     );
     ok("2 entries back; the secret's bytes appear nowhere in the database file");
+
+    aws::run(&dir.0.join("aws"))?;
 
     if args.keep {
         println!("kept {}", dir.0.display());
