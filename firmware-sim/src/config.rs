@@ -26,9 +26,30 @@ pub enum CounterMode {
     AlwaysZero,
 }
 
+/// Which protocol family the token speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// CTAP 2.0 + U2F: getInfo versions ["U2F_V2","FIDO_2_0"]
+    Ctap2_0,
+    /// CTAP 2.1 + U2F (today's behaviour)
+    #[default]
+    Ctap2_1,
+    /// U2F only: INIT capabilities without the CBOR bit (and NMSG clear), CTAPHID_CBOR answered with ERR_INVALID_CMD
+    U2f,
+}
+
+impl Protocol {
+    /// Whether the token answers CTAPHID_CBOR (CTAP2) at all.
+    pub fn speaks_ctap2(self) -> bool {
+        !matches!(self, Protocol::U2f)
+    }
+}
+
 /// Everything that makes one virtual token differ from another, except its stored state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenConfig {
+    /// Which protocol family the token speaks (CTAP 2.1 + U2F by default).
+    pub protocol: Protocol,
     /// The authenticator model's AAGUID.
     pub aaguid: [u8; 16],
     /// Attestation statement format.
@@ -68,6 +89,7 @@ pub const DEFAULT_AAGUID: [u8; 16] = [
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
+            protocol: Protocol::Ctap2_1,
             aaguid: DEFAULT_AAGUID,
             attestation: AttestationMode::Batch,
             counter_mode: CounterMode::PerCredential,

@@ -145,7 +145,11 @@ fn user_present(auth: &mut Authenticator, env: &mut Env<'_>, purpose: PresencePu
     };
     let status = env.presence.poll(&request);
     env.presence.finished(request.id);
-    status == PresenceStatus::Approved
+    // U2F never asks for user verification: a touch whose verification failed is still a touch.
+    matches!(
+        status,
+        PresenceStatus::Approved | PresenceStatus::NotVerified
+    )
 }
 
 fn register(auth: &mut Authenticator, env: &mut Env<'_>, data: &[u8]) -> Result<Vec<u8>, u16> {

@@ -1,8 +1,11 @@
 //! Read-only inspection of the persistent state: consistency check and credential listing.
 
+use std::collections::HashSet;
+
 use crate::config::TokenConfig;
 use crate::credential::counter;
-use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential};
+use crate::credential::resident::{RecordInfo, ResidentCredential};
+use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
 use crate::env::Env;
 use crate::persist::{KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT};
 use crate::token::{ResidentCredentialInfo, StoreSummary, TokenError};
@@ -12,20 +15,37 @@ fn corrupt(what: &str) -> TokenError {
     TokenError::Corrupt(what.to_owned())
 }
 
-fn resident(env: &mut Env<'_>) -> Result<Vec<ResidentCredential>, TokenError> {
+fn check_id(id: &[u8]) -> Result<(), TokenError> {
+    if id.is_empty() || id.len() > MAX_CREDENTIAL_ID_LEN {
+        return Err(corrupt("stored credential id has an impossible length"));
+    }
+    Ok(())
+}
+
+/// Every stored credential's record, checked, without deriving key pairs.
+pub(crate) fn stored_infos(env: &mut Env<'_>) -> Result<Vec<RecordInfo>, TokenError> {
     env.store
         .list(NS_RESIDENT)?
         .into_iter()
         .map(|(k, v)| {
-            if k.len() != RESIDENT_ID_LEN {
-                return Err(corrupt("resident credential id has the wrong length"));
-            }
-            ResidentCredential::from_record(&k, &v)
-                .map_err(|_| corrupt("resident credential record does not decode"))
+            check_id(&k)?;
+            RecordInfo::from_record(&k, &v)
+                .map_err(|_| corrupt("stored credential record does not decode"))
         })
         .collect()
 }
 
+fn stored(env: &mut Env<'_>) -> Result<Vec<ResidentCredential>, TokenError> {
+    env.store
+        .list(NS_RESIDENT)?
+        .into_iter()
+        .map(|(k, v)| {
+            check_id(&k)?;
+            ResidentCredential::from_record(&k, &v)
+                .map_err(|_| corrupt("stored credential record does not decode"))
+        })
+        .collect()
+}
 /// Checks every record the token relies on.
 pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSummary, TokenError> {
     let master = env.store.get(NS_META, KEY_MASTER)?;
@@ -52,12 +72,10 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
     {
         return Err(corrupt("global counter has the wrong length"));
     }
-    let creds = resident(env)?;
-    for (i, c) in creds.iter().enumerate() {
-        if creds[..i]
-            .iter()
-            .any(|o| o.rp_id == c.rp_id && o.user.id == c.user.id)
-        {
+    let creds = stored_infos(env)?;
+    let mut users = HashSet::with_capacity(creds.len());
+    for c in creds.iter().filter(|c| c.discoverable) {
+        if !users.insert((c.rp_id.as_str(), c.user_id.as_slice())) {
             return Err(corrupt("two resident credentials for one (rpId, user)"));
         }
     }
@@ -72,12 +90,15 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
     })
 }
 
-/// Lists resident credentials with their public keys and counters.
-pub(crate) fn resident_credentials(
+/// Lists stored credentials (only the discoverable ones when `only_discoverable`) with their
+/// public keys and counters, oldest first.
+pub(crate) fn credentials(
     env: &mut Env<'_>,
     config: &TokenConfig,
+    only_discoverable: bool,
 ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
-    let mut creds = resident(env)?;
+    let mut creds = stored(env)?;
+    creds.retain(|c| c.discoverable || !only_discoverable);
     creds.sort_by_key(|c| c.created);
     creds
         .into_iter()
@@ -91,6 +112,7 @@ pub(crate) fn resident_credentials(
                 algorithm: c.key.algorithm().cose_id(),
                 public_key_cose: cbor::encode(&cose),
                 sign_count,
+                discoverable: c.discoverable,
             })
         })
         .collect()

@@ -37,6 +37,7 @@ mod ctap2;
 pub mod ctaphid;
 pub mod env;
 mod fsck;
+mod manage;
 mod persist;
 mod status;
 #[cfg(feature = "testing")]
@@ -47,9 +48,12 @@ pub mod testing;
 mod token;
 
 pub use attestation::{AttestationError, AttestationPki, PkiParams, create_attestation_pki};
-pub use config::{AttestationMode, CounterMode, DEFAULT_AAGUID, TokenConfig};
+pub use config::{AttestationMode, CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
+pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;
+pub use ctap2::MAX_CREDENTIAL_ID_LEN;
 pub use ctap2::command as ctap2_command;
+pub use manage::{ImportError, ImportedCredential};
 pub use status::StatusCode;
 pub use token::{Report, ResidentCredentialInfo, StoreSummary, Token, TokenError};
 

@@ -10,6 +10,7 @@ use crate::ctaphid::{
     keepalive,
 };
 use crate::env::{Env, Environment, PresenceRequest, PresenceStatus, StoreError};
+use crate::manage::{ImportError, ImportedCredential};
 use crate::status::StatusCode;
 
 /// One 64-byte HID report.
@@ -172,12 +173,55 @@ impl Token {
         crate::fsck::check(&mut env.env(), &self.app.config)
     }
 
-    /// Lists the resident credentials (for a control API; no private keys).
+    /// Lists the discoverable (resident) credentials, oldest first (for a control API; no
+    /// private keys). [`Token::credentials`] also lists imported non-discoverable ones.
     pub fn resident_credentials(
         &mut self,
         env: &mut impl Environment,
     ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
-        crate::fsck::resident_credentials(&mut env.env(), &self.app.config)
+        crate::fsck::credentials(&mut env.env(), &self.app.config, true)
+    }
+
+    /// Every stored credential (discoverable ones and imported non-discoverable ones), oldest first.
+    pub fn credentials(
+        &mut self,
+        env: &mut impl Environment,
+    ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
+        crate::fsck::credentials(&mut env.env(), &self.app.config, false)
+    }
+
+    /// Stores an imported credential in one atomic commit (a discoverable one replaces the
+    /// existing discoverable credential of the same (rpId, user handle), as makeCredential does;
+    /// an existing credential with the same id is replaced). Its counter starts at sign_count
+    /// (per-credential counter mode; ignore for global/always-zero modes but still accept).
+    pub fn import_credential(
+        &mut self,
+        env: &mut impl Environment,
+        cred: ImportedCredential,
+    ) -> Result<(), ImportError> {
+        // A saved getNextAssertion list may hold a credential this replaces.
+        self.app.next_assertion = None;
+        crate::manage::import(&mut env.env(), &self.app.config, cred)
+    }
+
+    /// Removes one stored credential (and its counter); Ok(false) when there is none with that id.
+    pub fn remove_credential(
+        &mut self,
+        env: &mut impl Environment,
+        id: &[u8],
+    ) -> Result<bool, TokenError> {
+        // A saved getNextAssertion list must not sign with a removed credential.
+        self.app.next_assertion = None;
+        crate::manage::remove(&mut env.env(), id)
+    }
+
+    /// Removes every stored credential (and their counters); returns how many.
+    pub fn remove_all_credentials(
+        &mut self,
+        env: &mut impl Environment,
+    ) -> Result<usize, TokenError> {
+        self.app.next_assertion = None;
+        crate::manage::remove_all(&mut env.env())
     }
 
     fn service(&mut self, env: &mut Env<'_>, out: &mut Vec<Report>) {
@@ -199,11 +243,7 @@ impl Token {
         let outcome = if now >= p.deadline_ms {
             Some(Outcome::TimedOut)
         } else {
-            match env.presence.poll(&p.request) {
-                PresenceStatus::Approved => Some(Outcome::Approved),
-                PresenceStatus::Denied => Some(Outcome::Denied),
-                PresenceStatus::Pending => None,
-            }
+            presence_outcome(&p.request, env.presence.poll(&p.request))
         };
         match outcome {
             Some(outcome) => self.resolve(env, outcome, out),
@@ -355,7 +395,14 @@ impl Token {
         payload.extend_from_slice(&new_cid.to_be_bytes());
         payload.push(PROTOCOL_VERSION);
         payload.extend_from_slice(&[major, minor, build]);
-        payload.push(capability::WINK | capability::CBOR);
+        // CTAP 2.1 §11.2.9.1.3: CAPABILITY_CBOR when CTAPHID_CBOR is implemented;
+        // CAPABILITY_NMSG only when CTAPHID_MSG is NOT implemented (every mode here speaks U2F).
+        let capabilities = if self.app.config.protocol.speaks_ctap2() {
+            capability::WINK | capability::CBOR
+        } else {
+            capability::WINK
+        };
+        payload.push(capabilities);
         out.extend(ctaphid::fragment(cid, cmd::INIT, &payload));
     }
 
@@ -394,6 +441,10 @@ impl Token {
                 let response = ctap1::process(&mut self.app, env, &payload);
                 out.extend(ctaphid::fragment(cid, cmd::MSG, &response));
             }
+            cmd::CBOR if !self.app.config.protocol.speaks_ctap2() => {
+                // A U2F-only device does not implement CTAPHID_CBOR at all.
+                out.push(ctaphid::error_report(cid, err::INVALID_CMD))
+            }
             cmd::CBOR => {
                 if payload.is_empty() {
                     out.push(ctaphid::error_report(cid, err::INVALID_LEN));
@@ -424,7 +475,7 @@ impl Token {
             rp_id: wait.rp_id,
             user_verification: wait.uv,
         };
-        let first = env.presence.poll(&request);
+        let first = presence_outcome(&request, env.presence.poll(&request));
         self.pending = Some(Pending {
             cid,
             request,
@@ -433,12 +484,21 @@ impl Token {
             last_keepalive_ms: now,
         });
         match first {
-            PresenceStatus::Approved => self.resolve(env, Outcome::Approved, out),
-            PresenceStatus::Denied => self.resolve(env, Outcome::Denied, out),
-            PresenceStatus::Pending => {
-                out.push(ctaphid::keepalive_report(cid, keepalive::STATUS_UPNEEDED))
-            }
+            Some(outcome) => self.resolve(env, outcome, out),
+            None => out.push(ctaphid::keepalive_report(cid, keepalive::STATUS_UPNEEDED)),
         }
+    }
+}
+
+/// How a poll's answer ends a wait, if it does: a failed verification fails only a wait that
+/// asked for verification, and is an ordinary touch otherwise.
+fn presence_outcome(request: &PresenceRequest, status: PresenceStatus) -> Option<Outcome> {
+    match status {
+        PresenceStatus::Approved => Some(Outcome::Approved),
+        PresenceStatus::Denied => Some(Outcome::Denied),
+        PresenceStatus::NotVerified if request.user_verification => Some(Outcome::UvFailed),
+        PresenceStatus::NotVerified => Some(Outcome::Approved),
+        PresenceStatus::Pending => None,
     }
 }
 
@@ -447,20 +507,20 @@ impl Token {
 pub struct StoreSummary {
     /// Whether the master secret exists (false before first boot).
     pub initialized: bool,
-    /// Number of resident credentials.
+    /// Number of stored credentials (discoverable and imported non-discoverable ones).
     pub resident_credentials: usize,
     /// Number of per-credential counters.
     pub counters: usize,
 }
 
-/// A resident credential as a control API may show it.
+/// A stored credential as a control API may show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResidentCredentialInfo {
     /// The credential id.
     pub credential_id: Vec<u8>,
     /// The relying party id.
     pub rp_id: String,
-    /// The user entity.
+    /// The user entity (an empty id for a non-discoverable credential imported without one).
     pub user: crate::credential::UserEntity,
     /// The COSE algorithm identifier.
     pub algorithm: i64,
@@ -468,6 +528,9 @@ pub struct ResidentCredentialInfo {
     pub public_key_cose: Vec<u8>,
     /// The signature counter value last used.
     pub sign_count: u32,
+    /// Whether it is found without an allow list (resident); false for imported
+    /// non-discoverable credentials.
+    pub discoverable: bool,
 }
 
 impl From<StatusCode> for TokenError {

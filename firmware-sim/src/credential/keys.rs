@@ -234,6 +234,100 @@ impl PrivateKey {
     }
 }
 
+/// Why a PKCS#8 private key was refused (never shows key material).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The key is well-formed PKCS#8 but of an algorithm or curve the token cannot use.
+    #[error(
+        "unsupported private key algorithm {0} (supported: P-256 / ES256, P-384 / ES384, Ed25519 / EdDSA)"
+    )]
+    Unsupported(String),
+    /// The bytes are not a valid PKCS#8 private key (what is wrong, never the key).
+    #[error("malformed PKCS#8 private key: {0}")]
+    Malformed(String),
+}
+
+/// OID of id-ecPublicKey (RFC 5480), the algorithm of every EC private key.
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+/// OID of the P-256 curve (secp256r1).
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+/// OID of the P-384 curve (secp384r1).
+const OID_P384: &str = "1.3.132.0.34";
+/// OID of Ed25519 (RFC 8410).
+const OID_ED25519: &str = "1.3.101.112";
+
+/// A readable name for an algorithm or curve OID in error messages.
+fn oid_name(oid: &str) -> String {
+    let name = match oid {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        "1.3.101.113" => "Ed448",
+        "1.3.132.0.10" => "EC secp256k1",
+        "1.3.132.0.35" => "EC P-521",
+        "1.3.36.3.3.2.8.1.1.7" => "EC brainpoolP256r1",
+        _ if oid.starts_with("1.3.132.0.") || oid.starts_with("1.2.840.10045.3.") => {
+            return format!("EC curve OID {oid}");
+        }
+        _ => return format!("OID {oid}"),
+    };
+    format!("{name} (OID {oid})")
+}
+
+impl PrivateKey {
+    /// Parses a PKCS#8 (RFC 5208/5958) DER private key: P-256 (ES256), P-384 (ES384) or Ed25519 (EdDSA).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
+        use p256::pkcs8::DecodePrivateKey;
+        use p256::pkcs8::der::Decode;
+
+        let info = p256::pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| {
+            KeyError::Malformed(format!("not PKCS#8 PrivateKeyInfo DER ({})", e.kind()))
+        })?;
+        let algorithm = info.algorithm.oid.to_string();
+        // Each crate checks the key against its own algorithm identifier; the OIDs here only
+        // pick the crate and name what is unsupported.
+        let malformed = |what: &str, e: p256::pkcs8::Error| {
+            KeyError::Malformed(format!("{what} private key does not decode ({e})"))
+        };
+        match algorithm.as_str() {
+            OID_EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map_err(|_| KeyError::Malformed("EC key without a named curve".into()))?
+                    .to_string();
+                match curve.as_str() {
+                    OID_P256 => p256::SecretKey::from_pkcs8_der(der)
+                        .map(PrivateKey::Es256)
+                        .map_err(|e| malformed("P-256", e)),
+                    OID_P384 => p384::SecretKey::from_pkcs8_der(der)
+                        .map(PrivateKey::Es384)
+                        .map_err(|e| malformed("P-384", e)),
+                    other => Err(KeyError::Unsupported(oid_name(other))),
+                }
+            }
+            OID_ED25519 => ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                .map(PrivateKey::EdDsa)
+                .map_err(|e| malformed("Ed25519", e)),
+            other => Err(KeyError::Unsupported(oid_name(other))),
+        }
+    }
+
+    /// The key as PKCS#8 DER (wiped on drop).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        use p256::pkcs8::EncodePrivateKey;
+        let doc = match self {
+            PrivateKey::Es256(k) => k.to_pkcs8_der(),
+            PrivateKey::Es384(k) => k.to_pkcs8_der(),
+            PrivateKey::EdDsa(k) => k.to_pkcs8_der(),
+        }
+        .map_err(|e| KeyError::Malformed(format!("the key could not be encoded ({e})")))?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

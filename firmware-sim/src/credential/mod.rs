@@ -5,5 +5,5 @@ pub(crate) mod id;
 pub(crate) mod keys;
 pub(crate) mod resident;
 
-pub use keys::{Algorithm, PrivateKey};
+pub use keys::{Algorithm, KeyError, PrivateKey};
 pub use resident::UserEntity;

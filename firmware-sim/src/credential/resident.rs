@@ -1,4 +1,6 @@
-//! Resident (discoverable) credentials as records in the store: one per (rpId, user handle).
+//! Stored credentials as records in the store: discoverable (resident) ones, at most one per
+//! (rpId, user handle), and non-discoverable ones imported through a control API, which are
+//! found only when an allow or exclude list names them.
 
 use ciborium::value::Value;
 
@@ -33,10 +35,11 @@ impl UserEntity {
     }
 }
 
-/// A discoverable credential as stored.
+/// A stored credential.
 #[derive(Clone, Debug)]
 pub(crate) struct ResidentCredential {
-    /// Random credential id (also the record key).
+    /// The credential id (also the record key): 32 random bytes when made by
+    /// makeCredential, any 1..=128 bytes when imported.
     pub id: Vec<u8>,
     /// The relying party id.
     pub rp_id: String,
@@ -46,9 +49,113 @@ pub(crate) struct ResidentCredential {
     pub key: PrivateKey,
     /// Creation order, larger is newer.
     pub created: u64,
+    /// Found without an allow list (record field 8, absent means true).
+    pub discoverable: bool,
 }
 
-/// Length of resident credential ids.
+/// A stored credential's record without its key (cheap to read for every record).
+#[derive(Clone, Debug)]
+pub(crate) struct RecordInfo {
+    /// The credential id (the record key).
+    pub id: Vec<u8>,
+    /// The relying party id.
+    pub rp_id: String,
+    /// The user handle.
+    pub user_id: Vec<u8>,
+    /// Creation order, larger is newer.
+    pub created: u64,
+    /// Found without an allow list.
+    pub discoverable: bool,
+}
+
+impl RecordInfo {
+    /// Parses and checks a record value, including the key's length and (for ECDSA keys) its
+    /// range, without deriving the key pair; any damage is reported as `CTAP1_ERR_OTHER`.
+    pub(crate) fn from_record(id: &[u8], bytes: &[u8]) -> CtapResult<Self> {
+        let fields = Fields::parse(bytes)?;
+        match fields.alg {
+            // Any 32-byte seed is an Ed25519 key; deriving its public key is the costly part.
+            Algorithm::EdDsa if fields.secret.len() == Algorithm::EdDsa.secret_len() => {}
+            Algorithm::EdDsa => return Err(StatusCode::Other),
+            alg => {
+                PrivateKey::from_bytes(alg, &fields.secret).map_err(|_| StatusCode::Other)?;
+            }
+        }
+        Ok(Self {
+            id: id.to_vec(),
+            rp_id: fields.rp_id,
+            user_id: fields.user.id,
+            created: fields.created,
+            discoverable: fields.discoverable,
+        })
+    }
+}
+
+/// The decoded fields of a record, the secret still as bytes (wiped on drop).
+struct Fields {
+    rp_id: String,
+    user: UserEntity,
+    alg: Algorithm,
+    secret: zeroize::Zeroizing<Vec<u8>>,
+    created: u64,
+    discoverable: bool,
+}
+
+impl Fields {
+    fn parse(bytes: &[u8]) -> CtapResult<Self> {
+        let corrupt = |_| StatusCode::Other;
+        let mut value = cbor::decode(bytes).map_err(corrupt)?;
+        let fields = Self::from_value(&value);
+        cbor::wipe(&mut value);
+        fields
+    }
+
+    fn from_value(value: &Value) -> CtapResult<Self> {
+        let corrupt = |_| StatusCode::Other;
+        let map = MapView::new(value).map_err(corrupt)?;
+        let text = |k: i64| -> CtapResult<Option<String>> {
+            map.int_key(k)
+                .map(|v| cbor::as_text(v).map(str::to_owned))
+                .transpose()
+                .map_err(corrupt)
+        };
+        let rp_id = text(1)?.ok_or(StatusCode::Other)?;
+        let user_id = cbor::as_bytes(map.int_key(2).ok_or(StatusCode::Other)?)
+            .map_err(corrupt)?
+            .to_vec();
+        let code = cbor::as_int(map.int_key(5).ok_or(StatusCode::Other)?).map_err(corrupt)?;
+        let alg = u8::try_from(code)
+            .ok()
+            .and_then(Algorithm::from_code)
+            .ok_or(StatusCode::Other)?;
+        let secret = zeroize::Zeroizing::new(
+            cbor::as_bytes(map.int_key(6).ok_or(StatusCode::Other)?)
+                .map_err(corrupt)?
+                .to_vec(),
+        );
+        let created = cbor::as_int(map.int_key(7).ok_or(StatusCode::Other)?).map_err(corrupt)?;
+        let discoverable = map
+            .int_key(8)
+            .map(cbor::as_bool)
+            .transpose()
+            .map_err(corrupt)?
+            .unwrap_or(true);
+        Ok(Self {
+            rp_id,
+            user: UserEntity {
+                id: user_id,
+                name: text(3)?,
+                display_name: text(4)?,
+            },
+            alg,
+            secret,
+            created: u64::try_from(created).map_err(|_| StatusCode::Other)?,
+            discoverable,
+        })
+    }
+}
+
+/// Length of the ids makeCredential gives discoverable credentials.
 pub(crate) const RESIDENT_ID_LEN: usize = 32;
 
 impl ResidentCredential {
@@ -67,6 +174,10 @@ impl ResidentCredential {
         entries.push((5, cbor::int(i64::from(self.key.algorithm().code()))));
         entries.push((6, Value::Bytes(self.key.to_bytes().to_vec())));
         entries.push((7, Value::Integer(self.created.into())));
+        if !self.discoverable {
+            // Absent means discoverable, so records written before this field still load.
+            entries.push((8, Value::Bool(false)));
+        }
         let mut value = cbor::int_map(entries);
         let bytes = cbor::encode(&value);
         cbor::wipe(&mut value);
@@ -75,37 +186,16 @@ impl ResidentCredential {
 
     /// Parses a record value; any damage is reported as `CTAP1_ERR_OTHER`.
     pub(crate) fn from_record(id: &[u8], bytes: &[u8]) -> CtapResult<Self> {
-        let corrupt = |_| StatusCode::Other;
-        let value = cbor::decode(bytes).map_err(corrupt)?;
-        let map = MapView::new(&value).map_err(corrupt)?;
-        let text = |k: i64| -> CtapResult<Option<String>> {
-            map.int_key(k)
-                .map(|v| cbor::as_text(v).map(str::to_owned))
-                .transpose()
-                .map_err(corrupt)
-        };
-        let rp_id = text(1)?.ok_or(StatusCode::Other)?;
-        let user_id = cbor::as_bytes(map.int_key(2).ok_or(StatusCode::Other)?)
-            .map_err(corrupt)?
-            .to_vec();
-        let code = cbor::as_int(map.int_key(5).ok_or(StatusCode::Other)?).map_err(corrupt)?;
-        let alg = u8::try_from(code)
-            .ok()
-            .and_then(Algorithm::from_code)
-            .ok_or(StatusCode::Other)?;
-        let secret = cbor::as_bytes(map.int_key(6).ok_or(StatusCode::Other)?).map_err(corrupt)?;
-        let key = PrivateKey::from_bytes(alg, secret).map_err(corrupt)?;
-        let created = cbor::as_int(map.int_key(7).ok_or(StatusCode::Other)?).map_err(corrupt)?;
+        let fields = Fields::parse(bytes)?;
+        let key =
+            PrivateKey::from_bytes(fields.alg, &fields.secret).map_err(|_| StatusCode::Other)?;
         Ok(Self {
             id: id.to_vec(),
-            rp_id,
-            user: UserEntity {
-                id: user_id,
-                name: text(3)?,
-                display_name: text(4)?,
-            },
+            rp_id: fields.rp_id,
+            user: fields.user,
             key,
-            created: u64::try_from(created).map_err(|_| StatusCode::Other)?,
+            created: fields.created,
+            discoverable: fields.discoverable,
         })
     }
 }
@@ -140,6 +230,7 @@ mod tests {
             },
             key: PrivateKey::generate(Algorithm::EdDsa, &mut rng).unwrap(),
             created: 42,
+            discoverable: true,
         };
         let back = ResidentCredential::from_record(&rc.id, &rc.to_record()).unwrap();
         assert_eq!(back.rp_id, rc.rp_id);

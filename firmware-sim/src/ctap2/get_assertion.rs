@@ -6,8 +6,8 @@ use ciborium::value::Value;
 
 use super::make_credential::{FLAG_UP, FLAG_UV};
 use super::{
-    Authenticator, Candidate, Continuation, Step, Wait, all_resident, check_pin_uv_auth,
-    client_data_hash, decode_params, find_listed, parse_descriptor, parse_options, response,
+    Authenticator, Candidate, Continuation, Step, Wait, check_pin_uv_auth, client_data_hash,
+    decode_params, discoverable_for, find_listed, parse_descriptor, parse_options, response,
     rp_id_hash,
 };
 use crate::cbor::{self, MapView};
@@ -88,18 +88,10 @@ pub(crate) fn begin(
     }
     let discoverable = allow_list.is_none_or(|l| l.is_empty());
     let candidates = if discoverable {
-        let mut mine: Vec<_> = all_resident(env)?
+        // Only discoverable credentials, most recently created first.
+        discoverable_for(env, &rp_id)?
             .into_iter()
-            .filter(|c| c.rp_id == rp_id)
-            .collect();
-        // Most recently created first.
-        mine.sort_by_key(|c| std::cmp::Reverse(c.created));
-        mine.into_iter()
-            .map(|c| Candidate {
-                id: c.id,
-                key: c.key,
-                user: Some(c.user),
-            })
+            .map(Candidate::from_stored)
             .collect()
     } else {
         let mut found = Vec::new();

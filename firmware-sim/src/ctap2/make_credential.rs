@@ -3,8 +3,8 @@
 use ciborium::value::Value;
 
 use super::{
-    Authenticator, Continuation, Wait, all_resident, check_pin_uv_auth, client_data_hash,
-    decode_params, find_listed, parse_descriptor, parse_options, rp_id_hash,
+    Authenticator, Continuation, Wait, check_pin_uv_auth, client_data_hash, decode_params,
+    find_listed, parse_descriptor, parse_options, rp_id_hash, stored_infos,
 };
 use crate::attestation;
 use crate::cbor::{self, MapView};
@@ -171,11 +171,12 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
-        let existing = all_resident(env)?;
+        let existing = stored_infos(env)?;
         let replaced = existing
             .iter()
-            .find(|c| c.rp_id == plan.rp_id && c.user.id == plan.user.id);
-        if replaced.is_none() && existing.len() >= auth.config.max_resident_credentials {
+            .find(|c| c.discoverable && c.rp_id == plan.rp_id && c.user_id == plan.user.id);
+        let discoverable = existing.iter().filter(|c| c.discoverable).count();
+        if replaced.is_none() && discoverable >= auth.config.max_resident_credentials {
             return Err(StatusCode::KeyStoreFull);
         }
         let mut new_id = vec![0u8; RESIDENT_ID_LEN];
@@ -196,6 +197,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
             user: plan.user.clone(),
             key: key.clone(),
             created,
+            discoverable: true,
         };
         batch.put(NS_RESIDENT, &new_id, record.to_record());
         new_id

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::cbor::{self, MapView};
 use crate::config::TokenConfig;
 use crate::credential::id;
-use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential};
+use crate::credential::resident::{RESIDENT_ID_LEN, RecordInfo, ResidentCredential};
 use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
 use crate::persist::{self, NS_RESIDENT, Persistent};
@@ -41,7 +41,7 @@ pub mod command {
 }
 
 /// The longest credential id the token accepts or produces (reported by getInfo).
-pub(crate) const MAX_CREDENTIAL_ID_LEN: usize = 128;
+pub const MAX_CREDENTIAL_ID_LEN: usize = 128;
 /// The number of credentials per allow/exclude list the token promises to handle.
 pub(crate) const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
@@ -116,6 +116,8 @@ pub(crate) enum Continuation {
 pub(crate) enum Outcome {
     Approved,
     Denied,
+    /// The user touched the key but built-in user verification failed (only for waits with UV).
+    UvFailed,
     TimedOut,
     Cancelled,
 }
@@ -164,6 +166,10 @@ pub(crate) fn process(
             get_assertion::next(auth, env, cid).map(Some),
         ))),
         command::RESET => reset::begin(auth, env).map(Step::Wait),
+        // authenticatorSelection is new in CTAP 2.1.
+        command::SELECTION if auth.config.protocol == crate::config::Protocol::Ctap2_0 => {
+            Err(StatusCode::InvalidCommand)
+        }
         command::SELECTION => Ok(Step::Wait(selection::begin())),
         _ => Err(StatusCode::InvalidCommand),
     };
@@ -186,6 +192,10 @@ pub(crate) fn resume(
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
         (Outcome::Denied, _) => Err(StatusCode::OperationDenied),
+        // Failed built-in user verification (makeCredential step 11.2.3 / getAssertion step
+        // 6.2.3 of CTAP 2.1: not a timeout, no clientPin, no uvRetries counter that could reach
+        // 0): "Otherwise, end the operation by returning CTAP2_ERR_OPERATION_DENIED."
+        (Outcome::UvFailed, _) => Err(StatusCode::OperationDenied),
         // Built-in user verification that times out is a user action timeout (getAssertion
         // step 6.2.3.1); a presence check that times out is a refusal (makeCredential step 14:
         // "If the user declines permission, or the operation times out, then end the operation
@@ -305,7 +315,8 @@ pub(crate) struct Candidate {
     pub user: Option<UserEntity>,
 }
 
-/// Finds the credential a listed id denotes for this relying party, if it is one of ours.
+/// Finds the credential a listed id denotes for this relying party, if it is one of ours: a
+/// stored credential (discoverable or not, any id length) or a sealed non-resident id.
 pub(crate) fn find_listed(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
@@ -313,20 +324,15 @@ pub(crate) fn find_listed(
     rp_id: &str,
     rp_hash: &[u8; 32],
 ) -> CtapResult<Option<Candidate>> {
-    if id.len() > MAX_CREDENTIAL_ID_LEN {
+    if id.is_empty() || id.len() > MAX_CREDENTIAL_ID_LEN {
         return Ok(None);
     }
-    if id.len() == RESIDENT_ID_LEN
-        && let Some(bytes) = persist::get(env, NS_RESIDENT, id)?
-    {
+    if let Some(bytes) = persist::get(env, NS_RESIDENT, id)? {
         let rc = ResidentCredential::from_record(id, &bytes)?;
         if rc.rp_id == rp_id {
-            return Ok(Some(Candidate {
-                id: rc.id,
-                key: rc.key,
-                user: Some(rc.user),
-            }));
+            return Ok(Some(Candidate::from_stored(rc)));
         }
+        // Another relying party's stored credential; a sealed id cannot be that.
         return Ok(None);
     }
     let persistent = auth.load(env)?;
@@ -339,10 +345,39 @@ pub(crate) fn find_listed(
     )
 }
 
-/// Every resident credential in the store.
-pub(crate) fn all_resident(env: &mut Env<'_>) -> CtapResult<Vec<ResidentCredential>> {
+impl Candidate {
+    /// A stored credential as a signing candidate; the user entity goes with it when there is
+    /// one (always for discoverable credentials).
+    pub(crate) fn from_stored(rc: ResidentCredential) -> Self {
+        let user = (rc.discoverable || !rc.user.id.is_empty()).then_some(rc.user);
+        Candidate {
+            id: rc.id,
+            key: rc.key,
+            user,
+        }
+    }
+}
+
+/// Every stored credential's record, without deriving keys.
+pub(crate) fn stored_infos(env: &mut Env<'_>) -> CtapResult<Vec<RecordInfo>> {
     persist::list(env, NS_RESIDENT)?
         .into_iter()
-        .map(|(k, v)| ResidentCredential::from_record(&k, &v))
+        .map(|(k, v)| RecordInfo::from_record(&k, &v))
         .collect()
+}
+
+/// The discoverable credentials of one relying party, most recently created first.
+pub(crate) fn discoverable_for(
+    env: &mut Env<'_>,
+    rp_id: &str,
+) -> CtapResult<Vec<ResidentCredential>> {
+    let mut mine = Vec::new();
+    for (k, v) in persist::list(env, NS_RESIDENT)? {
+        let info = RecordInfo::from_record(&k, &v)?;
+        if info.discoverable && info.rp_id == rp_id {
+            mine.push(ResidentCredential::from_record(&k, &v)?);
+        }
+    }
+    mine.sort_by_key(|c| std::cmp::Reverse(c.created));
+    Ok(mine)
 }

@@ -39,6 +39,8 @@ pub enum PresenceStatus {
     Approved,
     /// The user refused.
     Denied,
+    /// The user touched the key, but built-in user verification failed (only meaningful when the request asked for UV).
+    NotVerified,
     /// No answer yet: the token keeps waiting and sends keepalives.
     Pending,
 }
