@@ -242,6 +242,81 @@ mod tests {
     }
 
     #[test]
+    fn the_discoverable_field_is_written_only_when_false() {
+        let mut rng = SeededRng::new(4);
+        let mut rc = ResidentCredential {
+            id: vec![1; 16],
+            rp_id: "example.com".into(),
+            user: UserEntity::default(),
+            key: PrivateKey::generate(Algorithm::Es256, &mut rng).unwrap(),
+            created: 1,
+            discoverable: true,
+        };
+        // A discoverable record is exactly what the format had before field 8 existed.
+        let old = rc.to_record();
+        let map = cbor::decode(&old).unwrap();
+        assert!(MapView::new(&map).unwrap().int_key(8).is_none());
+        assert!(
+            ResidentCredential::from_record(&rc.id, &old)
+                .unwrap()
+                .discoverable
+        );
+        assert!(RecordInfo::from_record(&rc.id, &old).unwrap().discoverable);
+
+        rc.discoverable = false;
+        let new = rc.to_record();
+        let back = ResidentCredential::from_record(&rc.id, &new).unwrap();
+        assert!(!back.discoverable);
+        assert_eq!(back.key.to_bytes(), rc.key.to_bytes());
+        let info = RecordInfo::from_record(&rc.id, &new).unwrap();
+        assert!(!info.discoverable);
+        assert_eq!(info.rp_id, "example.com");
+        assert_eq!(info.created, 1);
+
+        // A non-boolean field 8 is damage.
+        let mut value = cbor::decode(&new).unwrap();
+        if let Value::Map(entries) = &mut value {
+            for (k, v) in entries.iter_mut() {
+                if *k == cbor::int(8) {
+                    *v = cbor::int(0);
+                }
+            }
+        }
+        let bad = cbor::encode(&value);
+        assert!(ResidentCredential::from_record(&rc.id, &bad).is_err());
+        assert!(RecordInfo::from_record(&rc.id, &bad).is_err());
+    }
+
+    #[test]
+    fn record_info_checks_the_key_without_deriving_it() {
+        let mut rng = SeededRng::new(5);
+        for alg in Algorithm::ALL {
+            let rc = ResidentCredential {
+                id: vec![2; 32],
+                rp_id: "example.com".into(),
+                user: UserEntity::default(),
+                key: PrivateKey::generate(alg, &mut rng).unwrap(),
+                created: 1,
+                discoverable: true,
+            };
+            let mut value = cbor::decode(&rc.to_record()).unwrap();
+            if let Value::Map(entries) = &mut value {
+                for (k, v) in entries.iter_mut() {
+                    if *k == cbor::int(6) {
+                        *v = Value::Bytes(vec![0; alg.secret_len() - 1]);
+                    }
+                }
+            }
+            let bad = cbor::encode(&value);
+            assert!(RecordInfo::from_record(&rc.id, &bad).is_err(), "{alg:?}");
+            assert!(
+                ResidentCredential::from_record(&rc.id, &bad).is_err(),
+                "{alg:?}"
+            );
+        }
+    }
+
+    #[test]
     fn truncation_keeps_utf8_valid() {
         assert_eq!(truncate_utf8("abc", 64), "abc");
         let s = "é".repeat(40); // 80 bytes

@@ -125,6 +125,12 @@ impl ScriptedPresence {
         Self::new(PresenceStatus::Denied)
     }
 
+    /// Touches every request at once, but built-in user verification always fails
+    /// ([`PresenceStatus::NotVerified`]): requests that asked for UV fail, others are approved.
+    pub fn not_verifying() -> Self {
+        Self::new(PresenceStatus::NotVerified)
+    }
+
     /// Never answers (every poll is pending).
     pub fn waiting() -> Self {
         Self::new(PresenceStatus::Pending)
