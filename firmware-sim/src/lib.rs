@@ -21,7 +21,9 @@
 //! - [`env`](mod@env): one small trait per outside service.
 //! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
 //! - `ctap2/`: one file per command family; `ctap1`: U2F.
-//! - [`credential`]: keys, sealed credential ids, resident records, counters.
+//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, stored records, counters.
+//! - `manage`: credentials imported, listed and removed through a control API
+//!   ([`Token::import_credential`], [`Token::credentials`], [`Token::remove_credential`]).
 //! - [`attestation`]: the attestation CA, batch certificate and statements.
 //! - [`cbor`]: canonical CTAP2 CBOR.
 //! - [`testing`]: in-memory environment and a host-side client.

@@ -50,7 +50,7 @@ impl std::fmt::Debug for ImportedCredential {
 }
 
 /// Why an imported credential was not stored (never shows key material).
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ImportError {
     /// The credential id is empty or too long.
     #[error("credential id must be 1 to {max} bytes long, got {0} bytes", max = MAX_CREDENTIAL_ID_LEN)]
