@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin shell over this library so integration tests and
 //! benchmarks can reach the same code the CLI runs.
 
+pub mod api;
 pub mod aws;
 pub mod cli;
 pub mod daemon;

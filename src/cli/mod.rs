@@ -50,9 +50,11 @@ enum Command {
     /// Run the local stand-in for Cognito user pools, IAM and STS.
     #[command(long_about = emulator::LONG_ABOUT)]
     Emulator(emulator::EmulatorArgs),
-    /// Serve a virtual FIDO2 key over a Unix socket and/or loopback UDP until SIGTERM/SIGINT.
+    /// Run the daemon: virtual FIDO2 keys on /dev/uhid, a Unix socket or loopback UDP, and the
+    /// control API, until SIGTERM/SIGINT.
     Daemon(daemon::Args),
-    /// Virtual keys: the installation's attestation CA.
+    /// Virtual keys of the running daemon (a client of its control API), and the
+    /// installation's attestation CA.
     #[command(subcommand)]
     Key(key::Cmd),
     /// Cognito user pools: sign in (SRP, TOTP MFA, MFA setup), enroll TOTP, refresh tokens.
@@ -80,6 +82,19 @@ impl Ctx {
                 "cannot find a home for the state: set --state-dir, AUTHSIM_STATE_DIR, XDG_DATA_HOME or HOME",
             ),
         }
+    }
+
+    /// Whether the state directory is the default one (no --state-dir, no AUTHSIM_STATE_DIR).
+    pub(crate) fn state_dir_is_default(&self) -> bool {
+        self.state_dir.is_none()
+    }
+
+    /// The control API socket of this state directory's daemon.
+    pub(crate) fn api_socket(&self) -> Result<PathBuf> {
+        Ok(crate::paths::api_socket(
+            &self.state_dir()?,
+            self.state_dir_is_default(),
+        ))
     }
 
     /// Open the store and vault in the state directory.

@@ -11,6 +11,7 @@
 //! (waking at least every 50 ms while it is `Some`); every returned report is delivered.
 
 use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use firmware_sim::env::Clock;
@@ -26,6 +27,9 @@ const MAX_TICK_WAIT: Duration = Duration::from_millis(50);
 /// Most channel-to-host routes remembered; the oldest quarter is forgotten beyond it.
 const MAX_ROUTES: usize = 4096;
 
+/// Work the control API runs on the key's thread, with the device to itself.
+pub type Control = Box<dyn FnOnce(&mut Device) + Send>;
+
 /// The token, its environment and the hosts that opened it.
 pub struct Device {
     token: Token,
@@ -33,6 +37,8 @@ pub struct Device {
     hosts: HashMap<HostId, Box<dyn HostSink>>,
     routes: HashMap<u32, (HostId, u64)>,
     seq: u64,
+    control: Option<Receiver<Control>>,
+    stopping: bool,
 }
 
 impl std::fmt::Debug for Device {
@@ -54,6 +60,8 @@ impl Device {
             hosts: HashMap::new(),
             routes: HashMap::new(),
             seq: 0,
+            control: None,
+            stopping: false,
         }
     }
 
@@ -62,8 +70,25 @@ impl Device {
         (&mut self.token, &mut self.env)
     }
 
-    /// Serves events until every transport is gone.
-    pub fn run(mut self, outbox: DeviceOutbox) {
+    /// The key's shared presence state.
+    pub fn presence(&self) -> &super::presence::SharedPresence {
+        &self.env.presence
+    }
+
+    /// Makes [`Device::run`] return after the current event (the key is being removed).
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Forgets which host speaks on which channel (after a power cycle every channel is new).
+    pub fn clear_routes(&mut self) {
+        self.routes.clear();
+    }
+
+    /// Serves events until every transport (and the control API's waker) is gone; `control`
+    /// holds work queued by the API, run when a [`HostEvent::Wake`] arrives.
+    pub fn run(mut self, outbox: DeviceOutbox, control: Receiver<Control>) {
+        self.control = Some(control);
         loop {
             let wait = self.token.next_deadline().map(|deadline| {
                 let at = self.env.clock.instant_at(deadline);
@@ -81,6 +106,9 @@ impl Device {
                 Err(NoEvent::Timeout) => {}
                 Err(NoEvent::Closed) => break,
             }
+            if self.stopping {
+                break;
+            }
             self.tick_if_due();
         }
         tracing::debug!("device stopped: no transport left");
@@ -93,6 +121,19 @@ impl Device {
                 self.hosts.insert(host, sink);
             }
             HostEvent::Closed { host } => self.forget(host),
+            HostEvent::Wake => {
+                let queued: Vec<Control> = self
+                    .control
+                    .as_ref()
+                    .map(|rx| rx.try_iter().collect())
+                    .unwrap_or_default();
+                for work in queued {
+                    work(self);
+                }
+                // A presence decision may be waiting: let the token look at once.
+                let out = self.token.tick(&mut self.env);
+                self.deliver(out, None);
+            }
             HostEvent::Reports { host, reports } => {
                 for report in &reports {
                     self.learn(host, report);
@@ -182,7 +223,8 @@ fn channel(report: &Report) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::env::{OsRng, PresencePolicy, SystemClock};
+    use crate::daemon::env::{OsRng, SystemClock};
+    use crate::daemon::presence::{PresencePolicy, SharedPresence};
     use crate::daemon::token_store::SqliteRecordStore;
     use crate::store::{KeySource, Keyring, Store};
     use std::sync::{Arc, Mutex};
@@ -211,7 +253,7 @@ mod tests {
         let env = DeviceEnv {
             clock: SystemClock::new(),
             rng: OsRng,
-            presence: PresencePolicy::Auto,
+            presence: SharedPresence::new(PresencePolicy::Auto, true),
             store: SqliteRecordStore::new(store, "t").unwrap(),
         };
         (Device::new(TokenConfig::default(), env), dir)

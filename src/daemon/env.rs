@@ -1,12 +1,11 @@
 //! The token's outside world in the daemon: the system clock, the operating system's random
-//! source, a presence policy, and the SQLite record store.
+//! source, the key's shared presence state, and the SQLite record store.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use firmware_sim::env::{
-    Clock, Env, Environment, PresenceRequest, PresenceStatus, Rng, UserPresence,
-};
+use firmware_sim::env::{Clock, Env, Environment, Rng};
 
+use super::presence::SharedPresence;
 use super::token_store::SqliteRecordStore;
 
 /// Monotonic milliseconds since the daemon started, and wall-clock time.
@@ -63,25 +62,6 @@ impl Rng for OsRng {
     }
 }
 
-/// How the daemon answers the token's requests for a touch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PresencePolicy {
-    /// Every request is approved at once (an always-touched key).
-    Auto,
-    /// Every request is refused at once.
-    Deny,
-}
-
-impl UserPresence for PresencePolicy {
-    fn poll(&mut self, request: &PresenceRequest) -> PresenceStatus {
-        tracing::debug!(id = request.id, purpose = ?request.purpose, rp = ?request.rp_id, "presence requested");
-        match self {
-            PresencePolicy::Auto => PresenceStatus::Approved,
-            PresencePolicy::Deny => PresenceStatus::Denied,
-        }
-    }
-}
-
 /// Everything one virtual key's token needs from the daemon.
 #[derive(Debug)]
 pub struct DeviceEnv {
@@ -89,8 +69,8 @@ pub struct DeviceEnv {
     pub clock: SystemClock,
     /// Randomness.
     pub rng: OsRng,
-    /// The presence policy.
-    pub presence: PresencePolicy,
+    /// The key's button: its presence policy and pending requests.
+    pub presence: SharedPresence,
     /// The key's persistent records.
     pub store: SqliteRecordStore,
 }

@@ -1,77 +1,86 @@
-//! The daemon: owns the virtual keys and serves them over the transports.
+//! The daemon: owns the vault and any number of virtual keys, serves them over their
+//! transports (/dev/uhid, a Unix socket, loopback UDP), and serves the control API.
 //!
-//! This first cut runs one virtual key behind the userspace transports (a Unix socket and/or
-//! loopback UDP) until SIGTERM or SIGINT. The key's token ([`device::Device`]) runs on its own
-//! thread, because every store commit is a synchronous, durable SQLite transaction; the
-//! transports run on a single-threaded tokio runtime. Later issues add uhid, several keys and
-//! the control API beside them.
+//! Each key's token ([`device::Device`]) runs on its own thread, because every store commit is
+//! a synchronous, durable SQLite transaction; the transports and the API run on a tokio
+//! runtime. One daemon per state directory (a lock file says so to a second one).
 //!
-//! - [`token_store`]: the key's records in the SQLite store, sealed.
+//! - [`keys`]: what a key is ([`keys::KeySpec`], persisted) and a running key.
+//! - [`presence`]: each key's button (auto, deny, or manual over the API).
+//! - [`token_store`]: a key's records in the SQLite store, sealed.
 //! - [`pki`]: the installation-wide attestation CA.
-//! - [`env`]: clock, randomness and the presence policy.
+//! - [`env`]: clock and randomness.
 //! - [`device`]: the token loop and the routing of reports to hosts.
 
 pub mod device;
 pub mod env;
+pub mod keys;
 pub mod pki;
+pub mod presence;
 pub mod token_store;
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use firmware_sim::{AttestationMode, TokenConfig};
+use firmware_sim::AttestationPki;
 
+use crate::api::server::{ListenError, PeerCheckedListener, TcpApi};
 use crate::store::{KeySource, Store};
-use crate::transport::{self, DeviceInbox, TransportError, udp::UdpTransport, unix::UnixTransport};
-use device::Device;
-use env::{DeviceEnv, OsRng, PresencePolicy, SystemClock};
-use token_store::SqliteRecordStore;
+use crate::transport::uhid::{UHID_PATH, UhidError};
+use crate::vault::Vault;
+use keys::{KeySpec, Listening, NS_KEYS, StartError, VirtualKey};
+use token_store::KEY_NS_PREFIX;
 
-/// What to serve, and how the key behaves.
+/// Whether the default key may use /dev/uhid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UhidMode {
+    /// Use it when it exists and is writable.
+    Auto,
+    /// Never (`--no-uhid`).
+    Off,
+}
+
+/// What to serve.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
-    /// The state directory (database, key file, lock files).
+    /// The state directory (database, key file, lock file).
     pub state_dir: PathBuf,
     /// Where the store's data key comes from.
     pub key_source: KeySource,
-    /// The virtual key's name (its records live under `key/NAME/`).
-    pub key_name: String,
-    /// How requests for a touch are answered.
-    pub presence: PresencePolicy,
-    /// The attestation statement format.
-    pub attestation: AttestationMode,
-    /// Serve the key on this Unix socket path.
-    pub hid_socket: Option<PathBuf>,
-    /// Serve the key on this loopback UDP address.
-    pub hid_udp: Option<SocketAddr>,
+    /// The default key, as the command line describes it (its transports included).
+    pub default_key: KeySpec,
+    /// Whether the default key goes on /dev/uhid.
+    pub uhid: UhidMode,
+    /// The control API's Unix socket.
+    pub api_socket: PathBuf,
+    /// The control API on loopback TCP too, with a bearer token in this file.
+    pub api_tcp: Option<(SocketAddr, PathBuf)>,
+    /// Where sockets the daemon names itself go (keys without another transport).
+    pub run_dir: PathBuf,
 }
 
 /// Why the daemon could not start or had to stop; messages say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// No transport was asked for.
-    #[error("nothing to serve: give --hid-socket PATH and/or --hid-udp 127.0.0.1:PORT")]
-    NoTransport,
-    /// The key name is unusable.
-    #[error(transparent)]
-    KeyName(#[from] token_store::BadKeyName),
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// The attestation PKI could not be loaded or created.
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
-    /// Another daemon serves this key from this state directory.
+    /// Another daemon runs on this state directory.
     #[error(
-        "the key {key:?} is already served by another authsim daemon (lock {path}); stop it first"
+        "another authsim daemon is already running on {dir} (lock {lock}); stop it first, or use another --state-dir"
     )]
-    KeyInUse {
-        /// The key name.
-        key: String,
+    InUse {
+        /// The state directory.
+        dir: PathBuf,
         /// The lock file.
-        path: PathBuf,
+        lock: PathBuf,
     },
     /// The lock file could not be created.
     #[error("cannot create the lock file {path}: {source}")]
@@ -81,53 +90,170 @@ pub enum DaemonError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The key's stored state is unreadable or inconsistent.
-    #[error(
-        "the stored state of key {key:?} is unusable: {source}; nothing was changed (use another --key or --state-dir)"
-    )]
-    KeyState {
-        /// The key name.
+    /// A key could not be started.
+    #[error("key {key:?}: {source}")]
+    Key {
+        /// The key.
         key: String,
-        /// What the token reported.
-        source: firmware_sim::TokenError,
+        /// Why.
+        source: StartError,
     },
-    /// A transport could not be set up.
+    /// The control API could not listen.
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Listen(#[from] ListenError),
     /// The async runtime or signal handling could not be set up.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
-    /// The device thread stopped unexpectedly.
-    #[error("the device thread stopped unexpectedly")]
-    DeviceDied,
+    /// A stored key spec does not decode.
+    #[error("the stored spec of key {0:?} is damaged; remove it with authsim key remove")]
+    BadStoredSpec(String),
 }
 
-/// What the daemon listens on, as announced on the ready lines.
+/// What the daemon announces once it serves something.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Listening {
-    /// The Unix socket path.
-    HidSocket(PathBuf),
-    /// The bound UDP address.
-    HidUdp(SocketAddr),
+pub enum Ready {
+    /// A key and what it listens on.
+    Key {
+        /// The key's name.
+        name: String,
+        /// Its transports.
+        listening: Listening,
+    },
+    /// A remark for the person who started the daemon (e.g. why uhid is not used).
+    Note(String),
+    /// The control API's Unix socket (the last line: the daemon is ready).
+    ApiSocket(PathBuf),
+    /// The control API on TCP, and the token file.
+    ApiTcp(SocketAddr, PathBuf),
 }
 
-impl std::fmt::Display for Listening {
+impl std::fmt::Display for Ready {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Listening::HidSocket(p) => write!(f, "hid-socket {}", p.display()),
-            Listening::HidUdp(a) => write!(f, "hid-udp {a}"),
+            Ready::Key { name, listening } => {
+                let mut first = true;
+                let mut line = |f: &mut std::fmt::Formatter<'_>, s: String| {
+                    let r = if first {
+                        write!(f, "{s}")
+                    } else {
+                        write!(f, "\n{s}")
+                    };
+                    first = false;
+                    r
+                };
+                if let Some(u) = &listening.uhid {
+                    line(f, format!("ready: uhid {u} (key {name})"))?;
+                }
+                if let Some(p) = &listening.hid_socket {
+                    line(f, format!("ready: hid-socket {} (key {name})", p.display()))?;
+                }
+                if let Some(a) = &listening.hid_udp {
+                    line(f, format!("ready: hid-udp {a} (key {name})"))?;
+                }
+                Ok(())
+            }
+            Ready::Note(n) => write!(f, "note: {n}"),
+            Ready::ApiSocket(p) => write!(f, "ready: api-socket {}", p.display()),
+            Ready::ApiTcp(a, t) => write!(f, "ready: api-tcp {a} token-file {}", t.display()),
         }
     }
 }
 
-/// The file lock that keeps two daemons from serving one key (released on drop).
+/// The daemon's state, shared by the API handlers.
+pub struct Daemon {
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// Where the data key comes from.
+    pub key_source: KeySource,
+    /// The installation's attestation PKI.
+    pub pki: AttestationPki,
+    /// The TOTP vault (its store also holds the key specs).
+    pub vault: Mutex<Vault>,
+    /// The running keys, by name.
+    pub keys: tokio::sync::Mutex<BTreeMap<String, VirtualKey>>,
+    /// Whether /dev/uhid could be used at start.
+    pub uhid_available: bool,
+    /// Where sockets the daemon names itself go.
+    pub run_dir: PathBuf,
+    /// The default key's name (defined by the command line, not stored).
+    pub default_key: String,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("state_dir", &self.state_dir)
+            .field("uhid_available", &self.uhid_available)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Opens the key's state and starts it; with `persist`, its spec is stored first so a
+    /// restart brings it back (and removed again if the start fails).
+    pub async fn start_key(
+        self: &Arc<Self>,
+        spec: KeySpec,
+        persist: bool,
+    ) -> Result<VirtualKey, StartError> {
+        spec.validate()?;
+        let d = self.clone();
+        let spec2 = spec.clone();
+        let device = tokio::task::spawn_blocking(move || {
+            let presence = presence::SharedPresence::new(spec2.presence, spec2.is_user_verified);
+            keys::open_device(&d.state_dir, &d.key_source, &spec2, &d.pki, presence)
+        })
+        .await
+        .map_err(|e| StartError::Thread(std::io::Error::other(e.to_string())))??;
+        let key = VirtualKey::start(spec.clone(), device)?;
+        if persist {
+            let value = serde_json::to_vec(&spec)
+                .map_err(|e| StartError::Thread(std::io::Error::other(e.to_string())))?;
+            let d = self.clone();
+            let name = spec.name.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                let mut v = d.vault.lock().unwrap_or_else(|e| e.into_inner());
+                v.store_mut()
+                    .transaction(|t| t.put(NS_KEYS, name.as_bytes(), &value))
+            })
+            .await
+            .map_err(|e| StartError::Thread(std::io::Error::other(e.to_string())))?;
+            if let Err(e) = stored {
+                key.stop().await;
+                return Err(e.into());
+            }
+        }
+        Ok(key)
+    }
+
+    /// Deletes a (stopped) key's spec and every record of its state, in one transaction.
+    pub async fn forget_key(self: &Arc<Self>, name: &str) -> Result<(), crate::store::StoreError> {
+        let d = self.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut v = d.vault.lock().unwrap_or_else(|e| e.into_inner());
+            v.store_mut().transaction(|t| {
+                t.delete(NS_KEYS, name.as_bytes())?;
+                t.delete_prefix(&format!("{KEY_NS_PREFIX}{name}/"))?;
+                Ok::<(), crate::store::StoreError>(())
+            })
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Sqlite {
+            path: self.state_dir.clone(),
+            detail: e.to_string(),
+        })?
+    }
+}
+
+/// The lock that keeps two daemons off one state directory (released on drop).
 #[derive(Debug)]
-struct KeyLock {
+struct DirLock {
     _file: std::fs::File,
 }
 
-fn lock_key(dir: &Path, key: &str) -> Result<KeyLock, DaemonError> {
-    let path = dir.join(format!("key-{key}.lock"));
+fn lock_state_dir(dir: &Path) -> Result<DirLock, DaemonError> {
+    let path = dir.join("daemon.lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -139,113 +265,175 @@ fn lock_key(dir: &Path, key: &str) -> Result<KeyLock, DaemonError> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(KeyLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::KeyInUse {
-            key: key.to_owned(),
-            path,
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::InUse {
+            dir: dir.to_path_buf(),
+            lock: path,
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(DaemonError::LockFile { path, source }),
     }
 }
 
-/// Opens the key's state and powers up its token (the store is checked before serving).
-pub fn open_device(config: &DaemonConfig) -> Result<Device, DaemonError> {
-    token_store::check_key_name(&config.key_name)?;
-    let mut store = Store::open(&config.state_dir, &config.key_source)?;
-    let pki = pki::installation_pki(&mut store)?;
-    let token_config = TokenConfig {
-        attestation: config.attestation,
-        attestation_pki: Some(pki),
-        ..TokenConfig::default()
-    };
-    let env = DeviceEnv {
-        clock: SystemClock::new(),
-        rng: OsRng,
-        presence: config.presence,
-        store: SqliteRecordStore::new(store, &config.key_name)?,
-    };
-    let mut device = Device::new(token_config, env);
-    let (token, env) = device.parts();
-    let summary = token
-        .check_store(env)
-        .map_err(|source| DaemonError::KeyState {
-            key: config.key_name.clone(),
-            source,
-        })?;
-    tracing::info!(
-        key = %config.key_name,
-        resident_credentials = summary.resident_credentials,
-        "key state checked"
-    );
-    Ok(device)
+/// Whether /dev/uhid can be opened read-write; `Err` says why not, and what to do.
+fn probe_uhid() -> Result<(), UhidError> {
+    // Opening without creating a device: the probe leaves nothing behind.
+    let path = Path::new(UHID_PATH);
+    match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(crate::transport::uhid::open_error(path, e)),
+    }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT; `on_ready` hears each transport once it listens.
-pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Listening)) -> Result<(), DaemonError> {
-    if config.hid_socket.is_none() && config.hid_udp.is_none() {
-        return Err(DaemonError::NoTransport);
-    }
-    token_store::check_key_name(&config.key_name)?;
+/// Runs the daemon until SIGTERM or SIGINT; `on_ready` hears what it serves, the API socket
+/// last.
+pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Ready)) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::LockFile {
         path: config.state_dir.clone(),
         source,
     })?;
-    let _lock = lock_key(&config.state_dir, &config.key_name)?;
-    let device = open_device(&config)?;
+    let _lock = lock_state_dir(&config.state_dir)?;
+    let mut store = Store::open(&config.state_dir, &config.key_source)?;
+    let pki = pki::installation_pki(&mut store)?;
+    let mut stored = Vec::new();
+    for (name, value) in store.list(NS_KEYS)? {
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let spec: KeySpec =
+            serde_json::from_slice(&value).map_err(|_| DaemonError::BadStoredSpec(name.clone()))?;
+        if spec.name != config.default_key.name {
+            stored.push(spec);
+        }
+    }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let mut default_key = config.default_key.clone();
+    let uhid_available = match config.uhid {
+        UhidMode::Off => false,
+        UhidMode::Auto => match probe_uhid() {
+            Ok(()) => true,
+            Err(e) => {
+                if !matches!(e, UhidError::Missing { .. }) {
+                    on_ready(&Ready::Note(e.to_string()));
+                }
+                false
+            }
+        },
+    };
+    default_key.uhid = uhid_available;
+    if !default_key.uhid && default_key.hid_socket.is_none() && default_key.hid_udp.is_none() {
+        let path = config
+            .run_dir
+            .join(format!("hid-{}.sock", default_key.name));
+        on_ready(&Ready::Note(format!(
+            "/dev/uhid is not in use; the key {:?} is on the Unix socket {}",
+            default_key.name,
+            path.display()
+        )));
+        default_key.hid_socket = Some(path);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
-    let (inbox, outbox) = transport::device_queue();
-    let (died_tx, died_rx) = tokio::sync::oneshot::channel::<()>();
-    let device_thread = std::thread::Builder::new()
-        .name(format!("key-{}", config.key_name))
-        .spawn(move || {
-            device.run(outbox);
-            let _ = died_tx.send(());
-        })
-        .map_err(DaemonError::Runtime)?;
-
-    let served = runtime.block_on(serve(&config, inbox, on_ready, died_rx));
-    // Dropping the runtime cancels the transports (removing the socket file) and drops every
-    // sender of the device queue, so the device thread finishes its last report and stops.
+    let daemon = Arc::new(Daemon {
+        state_dir: config.state_dir.clone(),
+        key_source: config.key_source.clone(),
+        pki,
+        vault: Mutex::new(Vault::new(store)),
+        keys: tokio::sync::Mutex::new(BTreeMap::new()),
+        uhid_available,
+        run_dir: config.run_dir.clone(),
+        default_key: default_key.name.clone(),
+    });
+    let served = runtime.block_on(serve(&daemon, &config, default_key, stored, on_ready));
+    runtime.block_on(async {
+        let mut keys = daemon.keys.lock().await;
+        for (_, key) in std::mem::take(&mut *keys) {
+            key.stop().await;
+        }
+    });
     drop(runtime);
-    let joined = device_thread.join();
-    served?;
-    joined.map_err(|_| DaemonError::DeviceDied)
+    served
 }
 
 async fn serve(
+    daemon: &Arc<Daemon>,
     config: &DaemonConfig,
-    inbox: DeviceInbox,
-    on_ready: &mut dyn FnMut(&Listening),
-    died: tokio::sync::oneshot::Receiver<()>,
+    default_key: KeySpec,
+    stored: Vec<KeySpec>,
+    on_ready: &mut dyn FnMut(&Ready),
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
 
-    let unix = config
-        .hid_socket
-        .as_deref()
-        .map(UnixTransport::bind)
-        .transpose()?;
-    let udp = config.hid_udp.map(UdpTransport::bind).transpose()?;
-    if let Some(t) = unix {
-        on_ready(&Listening::HidSocket(t.path().to_path_buf()));
-        tokio::spawn(t.serve(inbox.clone()));
+    std::fs::create_dir_all(&config.run_dir).map_err(|source| DaemonError::LockFile {
+        path: config.run_dir.clone(),
+        source,
+    })?;
+    let name = default_key.name.clone();
+    let key = daemon
+        .start_key(default_key, false)
+        .await
+        .map_err(|source| DaemonError::Key { key: name, source })?;
+    on_ready(&Ready::Key {
+        name: key.spec.name.clone(),
+        listening: key.listening.clone(),
+    });
+    daemon.keys.lock().await.insert(key.spec.name.clone(), key);
+    for spec in stored {
+        let name = spec.name.clone();
+        match daemon.start_key(spec, false).await {
+            Ok(key) => {
+                on_ready(&Ready::Key {
+                    name: name.clone(),
+                    listening: key.listening.clone(),
+                });
+                daemon.keys.lock().await.insert(name, key);
+            }
+            Err(e) => on_ready(&Ready::Note(format!(
+                "the stored key {name:?} did not start: {e}"
+            ))),
+        }
     }
-    if let Some(t) = udp {
-        on_ready(&Listening::HidUdp(t.local_addr()));
-        tokio::spawn(t.serve(inbox.clone()));
+
+    let router = crate::api::router(daemon.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    if let Some((addr, token_file)) = &config.api_tcp {
+        let tcp = TcpApi::bind(*addr, token_file).await?;
+        let bound = tcp.local_addr().unwrap_or(*addr);
+        let file = tcp.token_file.clone();
+        let (listener, r) = tcp.into_parts(router.clone());
+        let mut rx = stop_rx.clone();
+        servers.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, r)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+        on_ready(&Ready::ApiTcp(bound, file));
     }
-    drop(inbox);
+    let unix = PeerCheckedListener::bind(&config.api_socket)?;
+    let mut rx = stop_rx.clone();
+    servers.push(tokio::spawn(async move {
+        let _ = axum::serve(unix, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+    }));
+    on_ready(&Ready::ApiSocket(config.api_socket.clone()));
 
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = int.recv() => tracing::info!("SIGINT: stopping"),
-        _ = died => return Err(DaemonError::DeviceDied),
+    }
+    let _ = stop_tx.send(true);
+    for s in servers {
+        // Requests in flight get a moment to finish; a stuck client does not hold us up.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s).await;
     }
     Ok(())
 }

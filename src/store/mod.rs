@@ -270,6 +270,20 @@ impl Txn<'_> {
         Ok(n == 1)
     }
 
+    /// Delete every record of every namespace that starts with `prefix`; returns how many.
+    pub fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
+        // A range on the primary key's first column: [prefix, prefix + U+10FFFF).
+        let end = format!("{prefix}\u{10FFFF}");
+        let n = self
+            .tx
+            .execute(
+                "DELETE FROM records WHERE ns >= ?1 AND ns < ?2",
+                params![prefix, end],
+            )
+            .map_err(|e| sql_err(self.db_path, e))?;
+        Ok(n)
+    }
+
     /// Delete one record; returns whether it existed.
     pub fn delete(&mut self, ns: &str, key: &[u8]) -> Result<bool, StoreError> {
         let n = self

@@ -73,6 +73,9 @@ pub enum HostEvent {
         /// The host.
         host: HostId,
     },
+    /// Not from a host: something beside the transports (the control API) queued work for
+    /// the device and wants it to look now.
+    Wake,
 }
 
 impl std::fmt::Debug for HostEvent {
@@ -83,6 +86,7 @@ impl std::fmt::Debug for HostEvent {
                 write!(f, "Reports({host}, {} reports)", reports.len())
             }
             HostEvent::Closed { host } => write!(f, "Closed({host})"),
+            HostEvent::Wake => write!(f, "Wake"),
         }
     }
 }

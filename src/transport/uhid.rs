@@ -46,6 +46,7 @@
 //! This module knows no CTAP: it moves 64-byte reports.
 
 pub mod abi;
+pub mod serve;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -187,7 +188,7 @@ pub enum UhidError {
 }
 
 /// Maps an open(2) failure on `path` to an error that says what to do.
-fn open_error(path: &Path, source: io::Error) -> UhidError {
+pub(crate) fn open_error(path: &Path, source: io::Error) -> UhidError {
     let path = path.to_owned();
     match source.raw_os_error() {
         Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) => UhidError::Missing { path, source },

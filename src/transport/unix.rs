@@ -27,9 +27,9 @@ pub struct UnixTransport {
     file: SocketFile,
 }
 
-/// The socket file, removed on drop if it is still the one this process created.
+/// A socket file, removed on drop if it is still the one this process created.
 #[derive(Debug)]
-struct SocketFile {
+pub struct SocketFile {
     path: PathBuf,
     id: Option<(u64, u64)>,
 }
@@ -45,34 +45,47 @@ impl Drop for SocketFile {
     }
 }
 
-impl UnixTransport {
-    /// Listens on `path` (inside a tokio runtime). A stale socket file nobody listens on is
-    /// replaced; a live one, or any other file, is refused.
-    pub fn bind(path: &Path) -> Result<UnixTransport, TransportError> {
-        let shown = path.display().to_string();
-        let bind_err = |source| TransportError::Bind {
-            what: shown.clone(),
-            source,
-        };
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if !meta.file_type().is_socket() {
-                return Err(TransportError::NotASocket(shown));
-            }
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(TransportError::InUse(shown));
-            }
-            tracing::info!(path = %shown, "removing a stale socket file");
-            std::fs::remove_file(path).map_err(bind_err)?;
+/// Binds a Unix stream socket at `path` (mode 0600, non-blocking). A stale socket file nobody
+/// listens on is replaced; a live one, or any other file, is refused. The returned
+/// [`SocketFile`] removes the file when dropped.
+pub fn bind_socket(
+    path: &Path,
+) -> Result<(std::os::unix::net::UnixListener, SocketFile), TransportError> {
+    let shown = path.display().to_string();
+    let bind_err = |source| TransportError::Bind {
+        what: shown.clone(),
+        source,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(TransportError::NotASocket(shown));
         }
-        let std_listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_err)?;
-        let meta = std::fs::symlink_metadata(path).map_err(bind_err)?;
-        let file = SocketFile {
-            path: path.to_path_buf(),
-            id: Some((meta.dev(), meta.ino())),
-        };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
-        std_listener.set_nonblocking(true).map_err(bind_err)?;
-        let listener = UnixListener::from_std(std_listener).map_err(bind_err)?;
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(TransportError::InUse(shown));
+        }
+        tracing::info!(path = %shown, "removing a stale socket file");
+        std::fs::remove_file(path).map_err(bind_err)?;
+    }
+    let std_listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_err)?;
+    let meta = std::fs::symlink_metadata(path).map_err(bind_err)?;
+    let file = SocketFile {
+        path: path.to_path_buf(),
+        id: Some((meta.dev(), meta.ino())),
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+    std_listener.set_nonblocking(true).map_err(bind_err)?;
+    Ok((std_listener, file))
+}
+
+impl UnixTransport {
+    /// Listens on `path` (inside a tokio runtime), as [`bind_socket`] binds it.
+    pub fn bind(path: &Path) -> Result<UnixTransport, TransportError> {
+        let (std_listener, file) = bind_socket(path)?;
+        let listener =
+            UnixListener::from_std(std_listener).map_err(|source| TransportError::Bind {
+                what: path.display().to_string(),
+                source,
+            })?;
         Ok(UnixTransport { listener, file })
     }
 

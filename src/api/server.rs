@@ -1,0 +1,230 @@
+//! The control API's listeners: a Unix socket that only this user may use (file mode 0600 in a
+//! 0700 directory, and every connection's peer uid checked with SO_PEERCRED), and, when asked,
+//! loopback TCP where every request must carry `Authorization: Bearer TOKEN`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+
+use crate::transport::TransportError;
+use crate::transport::unix::{SocketFile, bind_socket};
+
+/// Why an API listener could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The Unix socket could not be bound.
+    #[error(transparent)]
+    Socket(#[from] TransportError),
+    /// The TCP address is not a loopback address.
+    #[error("refusing to serve the API on {0}: it binds only loopback addresses (127.0.0.1, ::1)")]
+    NotLoopback(SocketAddr),
+    /// Binding TCP or writing the token file failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The Unix-socket listener that refuses peers of another uid.
+pub struct PeerCheckedListener {
+    listener: UnixListener,
+    uid: u32,
+    _file: SocketFile,
+}
+
+impl PeerCheckedListener {
+    /// Binds `path` (0600; a stale socket is replaced, a live one refused).
+    pub fn bind(path: &Path) -> Result<PeerCheckedListener, ListenError> {
+        if let Some(parent) = path.parent() {
+            create_private_dir(parent)?;
+        }
+        let (std_listener, file) = bind_socket(path)?;
+        let listener = UnixListener::from_std(std_listener).map_err(|source| ListenError::Io {
+            what: format!("cannot listen on {}", path.display()),
+            source,
+        })?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        Ok(PeerCheckedListener {
+            listener,
+            uid,
+            _file: file,
+        })
+    }
+}
+
+impl axum::serve::Listener for PeerCheckedListener {
+    type Io = UnixStream;
+    type Addr = ();
+
+    async fn accept(&mut self) -> (UnixStream, ()) {
+        loop {
+            let stream = match self.listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an API connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match stream.peer_cred() {
+                Ok(c) if c.uid() == self.uid => return (stream, ()),
+                Ok(c) => {
+                    tracing::warn!(
+                        peer_uid = c.uid(),
+                        "API connection from another user refused"
+                    );
+                    tokio::spawn(refuse(stream));
+                }
+                Err(e) => tracing::warn!(error = %e, "API connection without credentials refused"),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Answers a connection from another user with 403 and closes it (its request is not read).
+async fn refuse(mut stream: UnixStream) {
+    let body = r#"{"error":"forbidden","message":"this daemon serves only the user that runs it"}"#;
+    let reply = format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let _ = stream.write_all(reply.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// Creates `dir` (and parents) 0700 if it does not exist.
+fn create_private_dir(dir: &Path) -> Result<(), ListenError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| ListenError::Io {
+            what: format!("cannot create {}", dir.display()),
+            source,
+        })
+}
+
+/// A bound loopback TCP listener and the token its requests must carry.
+pub struct TcpApi {
+    listener: TcpListener,
+    token: String,
+    /// Where the token was written (0600).
+    pub token_file: PathBuf,
+}
+
+impl TcpApi {
+    /// Binds `addr` (loopback only) and writes a fresh random token to `token_file` (0600).
+    pub async fn bind(addr: SocketAddr, token_file: &Path) -> Result<TcpApi, ListenError> {
+        if !addr.ip().is_loopback() {
+            return Err(ListenError::NotLoopback(addr));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ListenError::Io {
+                what: format!("cannot listen on {addr}"),
+                source,
+            })?;
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|e| ListenError::Io {
+            what: "the system random source failed".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let token = hex::encode(raw);
+        let io = |source| ListenError::Io {
+            what: format!("cannot write the token file {}", token_file.display()),
+            source,
+        };
+        if let Some(parent) = token_file.parent() {
+            create_private_dir(parent)?;
+        }
+        // Written to a temporary name first, so a reader never sees half a token.
+        let tmp = token_file.with_extension("tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(token.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, token_file).map_err(io)?;
+        Ok(TcpApi {
+            listener,
+            token,
+            token_file: token_file.to_path_buf(),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The listener and `router` behind a bearer-token check.
+    pub fn into_parts(self, router: Router) -> (TcpListener, Router) {
+        let token = self.token;
+        let router = router.layer(middleware::from_fn(move |req: Request, next: Next| {
+            let ok = bearer_matches(&req, &token);
+            async move {
+                if ok {
+                    next.run(req).await
+                } else {
+                    unauthorized()
+                }
+            }
+        }));
+        (self.listener, router)
+    }
+}
+
+fn bearer_matches(req: &Request, token: &str) -> bool {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let Some(given) = value.strip_prefix("Bearer ") else {
+        return false;
+    };
+    // Constant time in the token's length: every byte is compared.
+    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::WWW_AUTHENTICATE, "Bearer"),
+        ],
+        r#"{"error":"unauthorized","message":"send Authorization: Bearer TOKEN with the token from the daemon's token file"}"#,
+    )
+        .into_response()
+}
