@@ -17,7 +17,8 @@ mod fido_support;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use authsim::daemon::env::{DeviceEnv, OsRng, PresencePolicy, SystemClock};
+use authsim::daemon::env::{DeviceEnv, OsRng, SystemClock};
+use authsim::daemon::presence::{PresencePolicy, SharedPresence};
 use authsim::daemon::token_store::SqliteRecordStore;
 use authsim::store::{KeySource, Keyring, Store};
 use ciborium::value::Value;
@@ -138,7 +139,7 @@ fn in_process_sqlite(state: PathBuf, n: u64, alg: i64) -> (f64, f64) {
     let mut env = DeviceEnv {
         clock: SystemClock::new(),
         rng: OsRng,
-        presence: PresencePolicy::Auto,
+        presence: SharedPresence::new(PresencePolicy::Auto, true),
         store: SqliteRecordStore::new(store, "bench").expect("name"),
     };
     let config = TokenConfig {

@@ -174,23 +174,22 @@ impl UserPresence for SharedPresence {
             PresencePolicy::Auto => approve(verified),
             PresencePolicy::Deny => PresenceStatus::Denied,
             PresencePolicy::Manual => {
-                if !s.pending.contains_key(&request.id) {
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    s.pending.entry(request.id)
+                {
                     tracing::info!(
                         id = request.id,
                         purpose = purpose_name(request.purpose),
                         rp = ?request.rp_id,
                         "presence requested; waiting for approval over the control API"
                     );
-                    s.pending.insert(
-                        request.id,
-                        PendingRequest {
-                            id: request.id,
-                            purpose: purpose_name(request.purpose),
-                            rp_id: request.rp_id.clone(),
-                            user_verification: request.user_verification,
-                            since: unix_now(),
-                        },
-                    );
+                    slot.insert(PendingRequest {
+                        id: request.id,
+                        purpose: purpose_name(request.purpose),
+                        rp_id: request.rp_id.clone(),
+                        user_verification: request.user_verification,
+                        since: unix_now(),
+                    });
                 }
                 PresenceStatus::Pending
             }

@@ -56,6 +56,12 @@ def client(daemon):
     return Fido2Client(daemon.device(), DefaultClientDataCollector(ORIGIN), Touch())
 
 
+def client_at(socket_path):
+    """A WebAuthn client for a key on another socket of the same daemon."""
+    from fido import open_device
+    return Fido2Client(open_device(socket_path), DefaultClientDataCollector(ORIGIN), Touch())
+
+
 def register(cl, alg, resident, attestation="direct", user=b"user-1", exclude=None):
     challenge = os.urandom(32)
     options = PublicKeyCredentialCreationOptions(
@@ -159,9 +165,11 @@ def test_attestation_ca_is_installation_wide_and_stable(daemons, tmp_path):
     from cryptography import x509
     cert = x509.load_der_x509_certificate(der.read_bytes())
     assert cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.PEM) == pem
-    # A second key of the same installation is attested by the same CA.
-    d2 = daemons(state_dir=str(tmp_path), key="second")
-    challenge, reg = register(client(d2), -7, False)
+    # A second key of the same installation (added over the API) is attested by the same CA.
+    sock = str(tmp_path / "second.sock")
+    status, key, _ = d.api("POST", "/webauthn/authenticator", {"name": "second", "hidSocket": sock})
+    assert status == 201, key
+    challenge, reg = register(client_at(sock), -7, False)
     rp_register(challenge, reg, {AttestationFormat.PACKED: [pem]})
 
 
@@ -211,10 +219,13 @@ def test_persistence_across_restart(daemons, tmp_path):
 
 def test_key_names_are_separate_keys(daemons, tmp_path):
     a = daemons(state_dir=str(tmp_path), key="a")
-    b = daemons(state_dir=str(tmp_path), key="b")
+    sock = str(tmp_path / "b.sock")
+    status, _, _ = a.api("POST", "/webauthn/authenticator", {"name": "b", "hidSocket": sock})
+    assert status == 201
     register(client(a), -7, True)
     with pytest.raises(ClientError):
-        authenticate(client(b))
-    # The same key cannot be served twice at once.
-    p = a.cli("daemon", "--hid-socket", str(tmp_path / "x.sock"), "--key", "a", check=False)
-    assert p.returncode != 0 and "already served" in p.stderr
+        authenticate(client_at(sock))
+    # One daemon per state directory: a second one is refused and says why.
+    p = a.cli("daemon", "--no-uhid", "--hid-socket", str(tmp_path / "x.sock"), "--key", "c",
+              check=False)
+    assert p.returncode != 0 and "already running" in p.stderr, p.stderr

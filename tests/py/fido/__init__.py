@@ -1,5 +1,7 @@
 """Helpers for the FIDO judges: run `authsim daemon` on a private state directory, and reach
 its Unix socket transport from python-fido2 (a CtapHidConnection) or as raw CTAPHID packets."""
+import http.client
+import json
 import os
 import signal
 import socket
@@ -67,16 +69,19 @@ class Daemon:
     """`authsim daemon --hid-socket` on a state directory; stop() checks a clean exit."""
 
     def __init__(self, state_dir, *extra, key="default", presence="auto", attestation="x5c",
-                 udp=False):
+                 udp=False, extra_args=()):
+        extra = (*extra, *extra_args)
         self.state_dir = state_dir
         self.sock_dir = tempfile.mkdtemp(prefix="authsim-sock-")
         self.path = os.path.join(self.sock_dir, "hid.sock")
         self.env = dict(os.environ, AUTHSIM_STATE_DIR=state_dir, AUTHSIM_KEYRING="off")
         self.env.pop("AUTHSIM_MASTER_KEY", None)
         self.env.pop("RUST_LOG", None)
-        self.args = [authsim_bin(), "daemon", "--hid-socket", self.path, "--key", key,
+        self.args = [authsim_bin(), "daemon", "--no-uhid", "--hid-socket", self.path, "--key", key,
                      "--presence", presence, "--attestation", attestation, *extra]
-        self.expect = ["ready: hid-socket"]
+        # The API socket is announced last: once it is there, everything is served.
+        self.expect = ["ready: hid-socket", "ready: api-socket"]
+        self.api_socket = os.path.join(state_dir, "api.sock")
         if udp:
             self.args += ["--hid-udp", "127.0.0.1:0"]
             self.expect.append("ready: hid-udp")
@@ -105,7 +110,7 @@ class Daemon:
                 self.ready_lines = list(lines)
                 for line in self.ready_lines:
                     if line.startswith("ready: hid-udp "):
-                        host, port = line.split()[-1].rsplit(":", 1)
+                        host, port = line.split()[2].rsplit(":", 1)
                         self.udp_addr = (host, int(port))
                 return self
             if self.proc.poll() is not None:
@@ -151,6 +156,21 @@ class Daemon:
             self.stderr.close()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
 
+    def api(self, method, path, body=None, raw=None):
+        """One request to the control API: (status, decoded JSON or bytes, headers)."""
+        conn = UnixHTTPConnection(self.api_socket)
+        try:
+            data = raw if raw is not None else (None if body is None else json.dumps(body))
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            ctype = resp.getheader("Content-Type", "")
+            value = json.loads(payload) if ctype == "application/json" and payload else payload
+            return resp.status, value, dict(resp.getheaders())
+        finally:
+            conn.close()
+
     def cli(self, *args, check=True):
         p = subprocess.run([authsim_bin(), *args], env=self.env, capture_output=True, text=True,
                            timeout=60)
@@ -160,6 +180,20 @@ class Daemon:
 
     def ca_pem(self):
         return self.cli("key", "attestation-ca").stdout.encode()
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix socket (the daemon's control API)."""
+
+    def __init__(self, path, timeout=TIMEOUT):
+        super().__init__("authsim", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
 
 
 class RawHid:
