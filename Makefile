@@ -36,6 +36,8 @@ bench: deps
 	python3 benches/totp_process.py
 	$(CARGO) bench --locked --bench totp
 	CARGO=$(CARGO) python3 benches/fido_bench.py
+	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/daemon_bench.py
+	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/aws_bench.py
 
 test: build
 	$(MAKE) --no-print-directory test-rust

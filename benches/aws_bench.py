@@ -1,0 +1,132 @@
+"""AWS MFA flows against the strict stand-in (`authsim emulator`), timed against the obvious
+competitor: a boto3 + pyotp client that waits for the next 30-second window for its second
+IAM code.
+
+  python3 benches/aws_bench.py [--runs N] [--waiting-runs M]
+
+Prints, for IAM EnableMFADevice, the wall time of `authsim iam enable-mfa` (create device, seed
+into the vault durably, two consecutive codes at once, enable, confirm) against the waiting
+client, as medians and their ratio; and the wall time of a Cognito `enroll-totp` followed by an
+MFA sign-in (both with fresh codes, never one code twice: the stand-in refuses a replay).
+Goals (issue 5): enable-mfa <= 1 s and >= 30x faster; enroll + MFA sign-in <= 1 s.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pyotp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "py"))
+from emulator.harness import Emulator, authsim_bin  # noqa: E402
+
+PASSWORD = "Correct-Horse-9!"
+
+
+def env_for(state_dir, emu):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    empty = os.path.join(state_dir, "empty")
+    open(empty, "a").close()
+    env.update(AUTHSIM_STATE_DIR=os.path.join(state_dir, "state"), AUTHSIM_KEYRING="off",
+               AWS_ACCESS_KEY_ID="AKIAAUTHSIMTESTKEY01",
+               AWS_SECRET_ACCESS_KEY="authsim-dummy-secret-key-not-a-real-one",
+               AWS_REGION="us-east-1", AWS_CONFIG_FILE=empty, AWS_SHARED_CREDENTIALS_FILE=empty,
+               AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def run(env, *args, stdin=None):
+    p = subprocess.run([authsim_bin(), *args], env=env, input=stdin, capture_output=True,
+                       text=True, timeout=120)
+    if p.returncode != 0:
+        raise SystemExit(f"authsim {' '.join(args)} failed: {p.stderr}")
+    return p
+
+
+def authsim_enable(emu, env, iam):
+    user = "u" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    t0 = time.perf_counter()
+    run(env, "iam", "enable-mfa", "--endpoint-url", emu.url, "--user", user,
+        "--device-name", user + "-mfa")
+    elapsed = time.perf_counter() - t0
+    devices = iam.list_mfa_devices(UserName=user)["MFADevices"]
+    assert len(devices) == 1, devices
+    return elapsed
+
+
+def waiting_enable(emu, iam):
+    """What a script without authsim does: one code now, then wait for the next window."""
+    user = "w" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    t0 = time.perf_counter()
+    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName=user + "-mfa")["VirtualMFADevice"]
+    seed = dev["Base32StringSeed"]
+    seed = seed.decode() if isinstance(seed, bytes) else seed
+    totp = pyotp.TOTP(seed)
+    step = int(emu.now()) // 30
+    code1 = totp.at(step * 30)
+    while int(emu.now()) // 30 == step:
+        time.sleep(0.05)
+    code2 = totp.at((step + 1) * 30)
+    iam.enable_mfa_device(UserName=user, SerialNumber=dev["SerialNumber"],
+                          AuthenticationCode1=code1, AuthenticationCode2=code2)
+    return time.perf_counter() - t0
+
+
+def cognito_enroll_and_sign_in(emu, env, idp, pool, client_id):
+    user = "c" + uuid.uuid4().hex[:8]
+    idp.admin_create_user(UserPoolId=pool, Username=user, TemporaryPassword="Temp-Pass-1!",
+                          MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=PASSWORD, Permanent=True)
+    common = ["--endpoint-url", emu.url, "--client-id", client_id, "--username", user,
+              "--password-stdin", "--pool-id", pool, "--allow-next"]
+    run(env, "cognito", "sign-in", *common, "--save", user, stdin=PASSWORD + "\n")
+    t0 = time.perf_counter()
+    run(env, "cognito", "enroll-totp", "--endpoint-url", emu.url, "--session", user,
+        "--name", user, "--preferred", "--allow-next")
+    run(env, "cognito", "sign-in", *common, "--totp", user, stdin=PASSWORD + "\n")
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--waiting-runs", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="authsim-aws-bench-") as tmp:
+        emu = Emulator()
+        try:
+            env = env_for(tmp, emu)
+            iam = emu.client("iam")
+            idp = emu.client("cognito-idp")
+            ours = [authsim_enable(emu, env, iam) for _ in range(args.runs)]
+            theirs = [waiting_enable(emu, iam) for _ in range(args.waiting_runs)]
+            pool = idp.create_user_pool(PoolName="bench")["UserPool"]["Id"]
+            idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL",
+                                         SoftwareTokenMfaConfiguration={"Enabled": True})
+            client_id = idp.create_user_pool_client(
+                UserPoolId=pool, ClientName="bench",
+                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            )["UserPoolClient"]["ClientId"]
+            cognito = [cognito_enroll_and_sign_in(emu, env, idp, pool, client_id)
+                       for _ in range(args.runs)]
+        finally:
+            emu.stop()
+    m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
+    print(f"iam enable-mfa (authsim, {len(ours)} runs): median {m_ours * 1000:.0f} ms "
+          f"(min {min(ours) * 1000:.0f}, max {max(ours) * 1000:.0f})")
+    print(f"iam enable (boto3+pyotp waiting for the next window, {len(theirs)} runs): median "
+          f"{m_theirs * 1000:.0f} ms (min {min(theirs) * 1000:.0f}, max {max(theirs) * 1000:.0f})")
+    print(f"ratio: authsim is {m_theirs / m_ours:.1f}x faster (goal >= 30x; enable-mfa goal <= 1 s)")
+    print(f"cognito enroll-totp + MFA sign-in ({len(cognito)} runs): median "
+          f"{statistics.median(cognito) * 1000:.0f} ms (max {max(cognito) * 1000:.0f}; goal <= 1 s)")
+
+
+if __name__ == "__main__":
+    main()
