@@ -10,6 +10,7 @@ mod realkey;
 mod status;
 mod sts;
 mod totp;
+mod totp_backend;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};

@@ -1,5 +1,6 @@
 //! `authsim totp ...`: the TOTP vault from the command line.
 
+use super::totp_backend::Backend;
 use super::{Ctx, now_unix};
 use crate::vault::{Algorithm, Code, EntryInfo, EntryParams, Fresh, SecretBytes, Vault, qr, uri};
 use anyhow::{Context, Result, bail};
@@ -153,7 +154,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Add(a) => add(ctx, a),
         Cmd::Code(a) => code(ctx, a),
         Cmd::Codes(a) => {
-            let vault = ctx.vault()?;
+            let vault = Backend::open(ctx)?;
             let codes = vault.codes(&a.name, a.at.unwrap_or_else(now_unix), a.count)?;
             if a.json {
                 println!("{}", serde_json::to_string(&codes)?);
@@ -165,7 +166,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::List(a) => {
-            let list = ctx.vault()?.list()?;
+            let list = Backend::open(ctx)?.list()?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -176,13 +177,13 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Show(a) => {
-            let vault = ctx.vault()?;
             if a.uri {
-                let uri = vault.uri(&a.name)?;
+                // The secret never travels through the daemon: read it from the store here.
+                let uri = ctx.vault()?.uri(&a.name)?;
                 eprintln!("warning: this URI holds the secret; anyone who sees it can make codes");
                 println!("{}", &*uri);
             } else {
-                let info = vault.info(&a.name)?;
+                let info = Backend::open(ctx)?.info(&a.name)?;
                 if a.json {
                     println!("{}", serde_json::to_string_pretty(&info)?);
                 } else {
@@ -233,7 +234,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Remove { name } => {
-            ctx.vault()?.remove(&name)?;
+            Backend::open(ctx)?.remove(&name)?;
             eprintln!("removed '{name}'");
             Ok(())
         }
@@ -286,8 +287,7 @@ fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
         p.validate()?;
         p
     };
-    let mut vault = ctx.vault()?;
-    let info = vault.add(&a.name, &params)?;
+    let info = Backend::open(ctx)?.add(&a.name, &params)?;
     report_added(&info);
     Ok(())
 }
@@ -318,12 +318,16 @@ fn print_code(c: &Code, json: bool) -> Result<()> {
 }
 
 fn code(ctx: &Ctx, a: CodeArgs) -> Result<()> {
-    let mut vault = ctx.vault()?;
+    let mut backend = Backend::open(ctx)?;
     if !a.fresh {
-        let c = vault.code_at(&a.name, a.at.unwrap_or_else(now_unix))?;
+        let mut c = backend.codes(&a.name, a.at.unwrap_or_else(now_unix), 1)?;
+        let Some(c) = c.pop() else {
+            bail!("no code was produced")
+        };
         return print_code(&c, a.json);
     }
-    let codes = fresh_codes(&mut vault, &a.name, 1, a.allow_next)?;
+    let name = a.name.clone();
+    let codes = wait_for_fresh(&a.name, |now| backend.fresh(&name, now, 1, a.allow_next))?;
     match codes.first() {
         Some(c) => print_code(c, a.json),
         None => bail!("no code was produced"),
@@ -338,12 +342,18 @@ pub(crate) fn fresh_codes(
     count: u32,
     allow_next: bool,
 ) -> Result<Vec<Code>> {
+    wait_for_fresh(name, |now| Ok(vault.fresh(name, now, count, allow_next)?))
+}
+
+/// Calls `ask` until it hands out codes, waiting (countdown on a terminal, progress lines
+/// otherwise) while it says every acceptable step is used.
+fn wait_for_fresh(name: &str, mut ask: impl FnMut(u64) -> Result<Fresh>) -> Result<Vec<Code>> {
     let tty = std::io::stderr().is_terminal();
     let mut announced = false;
     let mut last_line = 0u64;
     loop {
         let now = now_unix();
-        match vault.fresh(name, now, count, allow_next)? {
+        match ask(now)? {
             Fresh::Ready(codes) => {
                 if tty && announced {
                     eprint!("\r\x1b[2K");

@@ -146,7 +146,7 @@ impl EntryParams {
 }
 
 /// What the vault tells about an entry without its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryInfo {
     /// The entry's name in the vault.
     pub name: String,
@@ -165,7 +165,7 @@ pub struct EntryInfo {
 }
 
 /// One code and the time window it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Code {
     /// The entry's name.
     pub name: String,

@@ -451,3 +451,27 @@ def test_kill9_while_registering_keeps_every_acknowledged_credential(daemons, tm
     missing = [c for c in acked if c not in stored]
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged credentials lost"
     assert len(stored) <= len(acked) + 1, "at most the one in flight may be extra"
+
+
+def test_totp_cli_goes_through_a_running_daemon(daemons):
+    d = daemons()
+    secret = pyotp.random_base32()
+    env = dict(d.env, RUST_LOG="authsim=debug")
+    run = lambda *a, **kw: subprocess.run([authsim_bin(), *a], env=env, capture_output=True,  # noqa: E731
+                                         text=True, timeout=60, **kw)
+    p = run("totp", "add", "site", "--secret", "-", "--issuer", "Site", input=secret + "\n")
+    assert p.returncode == 0 and "using the daemon's control API" in p.stderr, p.stderr
+    _, entries, _ = d.api("GET", "/totp")
+    assert [e["name"] for e in entries] == ["site"], "the daemon stored it"
+    p = run("totp", "code", "site", "--at", "1700000000", "--json")
+    assert json.loads(p.stdout)["code"] == pyotp.TOTP(secret).at(1700000000)
+    first = json.loads(run("totp", "code", "site", "--fresh", "--json").stdout)
+    second = json.loads(run("totp", "code", "site", "--fresh", "--allow-next", "--json").stdout)
+    assert second["step"] > first["step"], "a fresh code is never handed out twice"
+    assert second["code"] == pyotp.TOTP(secret).at(second["step"] * 30)
+    p = run("totp", "codes", "site", "--count", "2", "--at", "1700000000")
+    assert p.stdout.split() == [pyotp.TOTP(secret).at(1700000000 + 30 * i) for i in range(2)]
+    assert run("totp", "remove", "site").returncode == 0
+    assert d.api("GET", "/totp")[1] == []
+    for text in (secret, secret.lower()):
+        assert text not in d.errors() and text not in p.stderr
