@@ -39,7 +39,7 @@ impl Backend {
     }
 
     fn call(
-        socket: &PathBuf,
+        socket: &std::path::Path,
         method: Method,
         path: &str,
         body: Option<Value>,
