@@ -24,7 +24,7 @@ case ${AUTHSIM_QEMU_ACCEL:-tcg} in
   *) accel=(-accel tcg,thread=multi -cpu max) ;;
 esac
 exec qemu-system-x86_64 "${accel[@]}" \
-  -bios "$bios" -M q35 -m 256 -smp 1 \
+  -bios "$bios" -M q35 -m 512 -smp 2 \
   -nodefaults -display none -no-reboot \
   -serial stdio -monitor none \
   -device virtio-rng-pci \

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the qemu guest for the real-kernel uhid test: a Debian cloud kernel (which has
 # CONFIG_UHID=m) and an uncompressed busybox initramfs holding the uhid/hid modules, the
-# program under test (the uhid_token example, or the daemon later), fido2-tools with their
+# program under test (the authsim binary: `authsim daemon` and its CLI clients), the tiny
+# CTAPHID client tests/qemu/hidclient.rs (built by the caller), fido2-tools, all with their
 # shared libraries, and tests/qemu/init.sh as /init.
 #
-#   tests/qemu/build-guest.sh OUT_DIR PROGRAM
+#   tests/qemu/build-guest.sh OUT_DIR AUTHSIM HIDCLIENT
 #
 # Writes OUT_DIR/vmlinuz and OUT_DIR/initramfs.cpio. The kernel package is fetched once with
 # `apt-get download` and cached, keyed by package and version, under
@@ -13,13 +14,13 @@
 # install when a tool is missing.
 set -euo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 OUT_DIR PROGRAM [AUTHSIM]" >&2
+if [ $# -ne 3 ]; then
+  echo "usage: $0 OUT_DIR AUTHSIM HIDCLIENT" >&2
   exit 2
 fi
 out=$1
-program=$2
-authsim=${3:-}
+authsim=$2
+hidclient=$3
 here=$(cd "$(dirname "$0")" && pwd)
 
 # Bump when the cached layout or the module list changes.
@@ -56,10 +57,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install them with: sudo apt-get install qemu-system-x86 qemu-system-data busybox-static cpio kmod fido2-tools (or: make deps)" >&2
   exit 3
 fi
-if [ ! -x "$program" ]; then
-  echo "build-guest: program under test $program is not an executable file" >&2
-  exit 2
-fi
+for p in "$authsim" "$hidclient"; do
+  if [ ! -x "$p" ]; then
+    echo "build-guest: $p is not an executable file" >&2
+    exit 2
+  fi
+done
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -157,27 +160,22 @@ cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$here/init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$kdir/modules/"*.ko "$kdir/modules/load-order" "$root/lib/modules/"
-# An unprivileged user, to see the program's answer when /dev/uhid is not writable.
+# An unprivileged user, to see the daemon's note when /dev/uhid is not writable.
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 
-# The program under test, without debug info (a debug build is ~100 MB, and the guest has
-# 256 MiB); fido2-tools as installed on this host.
-if command -v strip >/dev/null 2>&1; then
-  strip -o "$root/usr/local/bin/authsim-uhid" "$program"
-else
-  cp "$program" "$root/usr/local/bin/authsim-uhid"
-fi
-bins=("$root/usr/local/bin/authsim-uhid")
-# The authsim CLI, whose `realkey` commands must find the uhid key like a physical one.
-if [ -n "$authsim" ]; then
-  if command -v strip >/dev/null 2>&1; then
-    strip -o "$root/usr/local/bin/authsim" "$authsim"
-  else
-    cp "$authsim" "$root/usr/local/bin/authsim"
-  fi
-  bins+=("$root/usr/local/bin/authsim")
-fi
+# The program under test, without debug info (a debug build is ~450 MB; stripped ~55 MB,
+# which the guest holds in RAM twice while unpacking: boot.sh gives it 512 MiB). The daemon
+# needs nothing else: SQLite is compiled in, the keyring is off in the guest
+# (AUTHSIM_KEYRING=off, a key file in the state directory), and its shared libraries are
+# copied below like everyone's.
+bins=()
+for pair in "$authsim:authsim" "$hidclient:hidclient"; do
+  src=${pair%:*}
+  dst=$root/usr/local/bin/${pair##*:}
+  if command -v strip >/dev/null 2>&1; then strip -o "$dst" "$src"; else cp "$src" "$dst"; fi
+  bins+=("$dst")
+done
 for t in fido2-token fido2-cred fido2-assert; do
   cp "$(command -v "$t")" "$root/usr/local/bin/$t"
   bins+=("$root/usr/local/bin/$t")
