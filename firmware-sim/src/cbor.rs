@@ -175,6 +175,94 @@ pub fn wipe(value: &mut Value) {
     }
 }
 
+/// Reads one item head at `*pos`: (major type, argument). Indefinite lengths are refused.
+fn read_head(bytes: &[u8], pos: &mut usize) -> CtapResult<(u8, u64)> {
+    let first = *bytes.get(*pos).ok_or(StatusCode::InvalidCbor)?;
+    *pos += 1;
+    let len = match first & 0x1F {
+        info @ 0..=23 => return Ok((first >> 5, u64::from(info))),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return Err(StatusCode::InvalidCbor),
+    };
+    let end = pos.checked_add(len).ok_or(StatusCode::InvalidCbor)?;
+    let arg = bytes
+        .get(*pos..end)
+        .ok_or(StatusCode::InvalidCbor)?
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    *pos = end;
+    Ok((first >> 5, arg))
+}
+
+/// Steps over one item at `*pos` without building it (nested at most `depth` levels).
+fn skip_item(bytes: &[u8], pos: &mut usize, depth: u8) -> CtapResult<()> {
+    let (major, arg) = read_head(bytes, pos)?;
+    match major {
+        // Integers, simple values and floats are all head.
+        0 | 1 | 7 => Ok(()),
+        2 | 3 => {
+            let len = usize::try_from(arg).map_err(|_| StatusCode::InvalidCbor)?;
+            let end = pos.checked_add(len).ok_or(StatusCode::InvalidCbor)?;
+            if end > bytes.len() {
+                return Err(StatusCode::InvalidCbor);
+            }
+            *pos = end;
+            Ok(())
+        }
+        4 | 5 => {
+            let depth = depth.checked_sub(1).ok_or(StatusCode::InvalidCbor)?;
+            let items = if major == 5 {
+                arg.checked_mul(2)
+            } else {
+                Some(arg)
+            };
+            // Every item takes at least one byte, so a lying count fails at the input's end.
+            for _ in 0..items.ok_or(StatusCode::InvalidCbor)? {
+                skip_item(bytes, pos, depth)?;
+            }
+            Ok(())
+        }
+        // Tags are not CTAP2 CBOR.
+        _ => Err(StatusCode::InvalidCbor),
+    }
+}
+
+/// The boolean at unsigned integer key `key` of the map that spans all of `bytes` (`None` when
+/// absent), found by reading item heads only: no other value is built or copied. Checks that
+/// the input is one well-formed definite-length map with unsigned integer keys, but not the
+/// canonical form that [`decode`] checks.
+pub(crate) fn int_map_bool(bytes: &[u8], key: u64) -> CtapResult<Option<bool>> {
+    let mut pos = 0;
+    let (major, entries) = read_head(bytes, &mut pos)?;
+    if major != 5 {
+        return Err(StatusCode::InvalidCbor);
+    }
+    let mut found = None;
+    for _ in 0..entries {
+        let (major, k) = read_head(bytes, &mut pos)?;
+        if major != 0 {
+            return Err(StatusCode::InvalidCbor);
+        }
+        if k == key {
+            found = match bytes.get(pos) {
+                Some(0xF4) => Some(false),
+                Some(0xF5) => Some(true),
+                _ => return Err(StatusCode::InvalidCbor),
+            };
+            pos += 1;
+        } else {
+            skip_item(bytes, &mut pos, 16)?;
+        }
+    }
+    if pos != bytes.len() {
+        return Err(StatusCode::InvalidCbor);
+    }
+    Ok(found)
+}
+
 /// Builds an integer-keyed CBOR map from `(key, value)` pairs.
 pub fn int_map(entries: Vec<(i64, Value)>) -> Value {
     Value::Map(

@@ -23,7 +23,8 @@
 //! - `ctap2/`: one file per command family; `ctap1`: U2F.
 //! - [`credential`]: keys (also as PKCS#8), sealed credential ids, stored records, counters.
 //! - `manage`: credentials imported, listed and removed through a control API
-//!   ([`Token::import_credential`], [`Token::credentials`], [`Token::remove_credential`]).
+//!   ([`Token::import_credential`], [`Token::import_credentials`] for many in one commit,
+//!   [`Token::credentials`], [`Token::remove_credential`]).
 //! - [`attestation`]: the attestation CA, batch certificate and statements.
 //! - [`cbor`]: canonical CTAP2 CBOR.
 //! - [`testing`]: in-memory environment and a host-side client.

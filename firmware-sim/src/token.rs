@@ -201,7 +201,28 @@ impl Token {
     ) -> Result<(), ImportError> {
         // A saved getNextAssertion list may hold a credential this replaces.
         self.app.next_assertion = None;
-        crate::manage::import(&mut env.env(), &self.app.config, cred)
+        crate::manage::import_many(&mut env.env(), &self.app.config, vec![cred])
+            .map(|_| ())
+            .map_err(crate::manage::BatchFailure::bare)
+    }
+
+    /// Stores many imported credentials in one atomic commit, with one scan of the stored
+    /// ones: all or nothing. Within the batch, later entries win over earlier ones with the same
+    /// id or the same discoverable (rpId, user handle), as if imported one by one in order.
+    /// Returns how many credentials the batch stored.
+    ///
+    /// Each entry is checked as by [`Token::import_credential`]; an invalid one fails the whole
+    /// batch with [`ImportError::InBatch`] naming it. [`ImportError::Full`] is decided on the
+    /// final state (after every replacement). An empty batch writes nothing and returns 0.
+    pub fn import_credentials(
+        &mut self,
+        env: &mut impl Environment,
+        creds: Vec<ImportedCredential>,
+    ) -> Result<usize, ImportError> {
+        // A saved getNextAssertion list may hold a credential this replaces.
+        self.app.next_assertion = None;
+        crate::manage::import_many(&mut env.env(), &self.app.config, creds)
+            .map_err(crate::manage::BatchFailure::indexed)
     }
 
     /// Removes one stored credential (and its counter); Ok(false) when there is none with that id.

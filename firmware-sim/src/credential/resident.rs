@@ -91,6 +91,17 @@ impl RecordInfo {
     }
 }
 
+/// Whether a record value is of a discoverable credential, reading only its field 8 (absent
+/// means true): no field is decoded or copied and no key is built, so counting the discoverable
+/// credentials costs one pass over each record's bytes. Malformed CBOR or a non-boolean field 8
+/// is `CTAP1_ERR_OTHER`; the other fields are not checked (every other path that uses a record
+/// decodes it in full).
+pub(crate) fn record_is_discoverable(bytes: &[u8]) -> CtapResult<bool> {
+    cbor::int_map_bool(bytes, 8)
+        .map(|flag| flag.unwrap_or(true))
+        .map_err(|_| StatusCode::Other)
+}
+
 /// The decoded fields of a record, the secret still as bytes (wiped on drop).
 struct Fields {
     rp_id: String,
@@ -314,6 +325,89 @@ mod tests {
                 "{alg:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_discoverable_flag_is_read_without_decoding_the_record() {
+        let mut rng = SeededRng::new(6);
+        for alg in Algorithm::ALL {
+            for discoverable in [true, false] {
+                let rc = ResidentCredential {
+                    id: vec![3; 32],
+                    rp_id: "example.com".into(),
+                    user: UserEntity {
+                        id: vec![7; 64],
+                        name: Some("n".repeat(64)),
+                        display_name: Some("é".repeat(32)),
+                    },
+                    key: PrivateKey::generate(alg, &mut rng).unwrap(),
+                    created: u64::MAX,
+                    discoverable,
+                };
+                let record = rc.to_record();
+                assert_eq!(record_is_discoverable(&record), Ok(discoverable), "{alg:?}");
+                let info = RecordInfo::from_record(&rc.id, &record).unwrap();
+                assert_eq!(info.discoverable, discoverable);
+                // Damage the flag reader must see: cut anywhere, or a trailing byte.
+                for end in 0..record.len() {
+                    assert!(record_is_discoverable(&record[..end]).is_err(), "{end}");
+                }
+                let mut longer = record.clone();
+                longer.push(0);
+                assert!(record_is_discoverable(&longer).is_err());
+            }
+        }
+
+        // The key is not looked at: an out-of-range P-256 scalar, which a full decode refuses,
+        // still counts (proof that no PrivateKey is built).
+        let rc = ResidentCredential {
+            id: vec![4; 32],
+            rp_id: "example.com".into(),
+            user: UserEntity::default(),
+            key: PrivateKey::generate(Algorithm::Es256, &mut rng).unwrap(),
+            created: 1,
+            discoverable: false,
+        };
+        let mut value = cbor::decode(&rc.to_record()).unwrap();
+        if let Value::Map(entries) = &mut value {
+            for (k, v) in entries.iter_mut() {
+                if *k == cbor::int(6) {
+                    *v = Value::Bytes(vec![0xFF; 32]);
+                }
+            }
+        }
+        let bad_key = cbor::encode(&value);
+        assert!(RecordInfo::from_record(&rc.id, &bad_key).is_err());
+        assert_eq!(record_is_discoverable(&bad_key), Ok(false));
+
+        // Not a record: other shapes, non-integer keys, a non-boolean flag, tags, indefinite
+        // lengths, lengths past the end.
+        let bad: [&[u8]; 9] = [
+            &[],
+            &[0x80],                   // an array
+            &[0xA1, 0x61, 0x61, 0xF5], // {"a": true}
+            &[0xA1, 0x08, 0x00],       // {8: 0}
+            &[0xA1, 0x08, 0xF6],       // {8: null}
+            &[0xA1, 0x01, 0xC0, 0x00], // {1: tag 0}
+            &[0xBF, 0x08, 0xF5, 0xFF], // indefinite map
+            &[0xA1, 0x01, 0x5A, 0xFF, 0xFF, 0xFF, 0xFF],
+            &[
+                0xA1, 0x01, 0x9B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+            ],
+        ];
+        for bytes in bad {
+            assert_eq!(
+                record_is_discoverable(bytes),
+                Err(StatusCode::Other),
+                "{bytes:02X?}"
+            );
+        }
+        // Absent means discoverable; the value of field 8 decides, wherever it is.
+        assert_eq!(record_is_discoverable(&[0xA0]), Ok(true));
+        assert_eq!(
+            record_is_discoverable(&[0xA2, 0x08, 0xF4, 0x01, 0x61, 0x78]),
+            Ok(false)
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use ciborium::value::Value;
 
-use super::{Authenticator, MAX_CREDENTIAL_COUNT_IN_LIST, MAX_CREDENTIAL_ID_LEN, stored_infos};
+use super::{
+    Authenticator, MAX_CREDENTIAL_COUNT_IN_LIST, MAX_CREDENTIAL_ID_LEN, discoverable_count,
+};
 use crate::cbor;
 use crate::config::Protocol;
 use crate::credential::Algorithm;
@@ -69,7 +71,7 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
     if config.resident_keys {
         let max = config.max_resident_credentials;
         // Imported non-discoverable credentials take no discoverable slot.
-        let used = stored_infos(env)?.iter().filter(|c| c.discoverable).count();
+        let used = discoverable_count(env)?;
         entries.push((0x14, cbor::int(max.saturating_sub(used) as i64)));
     }
     Ok(cbor::int_map(entries))

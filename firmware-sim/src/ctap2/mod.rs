@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::cbor::{self, MapView};
 use crate::config::TokenConfig;
 use crate::credential::id;
-use crate::credential::resident::{RESIDENT_ID_LEN, RecordInfo, ResidentCredential};
+use crate::credential::resident::{
+    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable,
+};
 use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
 use crate::persist::{self, NS_RESIDENT, Persistent};
@@ -364,6 +366,17 @@ pub(crate) fn stored_infos(env: &mut Env<'_>) -> CtapResult<Vec<RecordInfo>> {
         .into_iter()
         .map(|(k, v)| RecordInfo::from_record(&k, &v))
         .collect()
+}
+
+/// How many stored credentials are discoverable (reads only each record's flag).
+pub(crate) fn discoverable_count(env: &mut Env<'_>) -> CtapResult<usize> {
+    let mut count = 0;
+    for (_, v) in persist::list(env, NS_RESIDENT)? {
+        if record_is_discoverable(&v)? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// The discoverable credentials of one relying party, most recently created first.
