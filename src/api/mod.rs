@@ -147,7 +147,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         )
         .route(
             "/webauthn/authenticator/{id}/credentials",
-            get(list_credentials).delete(remove_all_credentials),
+            get(list_credentials)
+                .post(add_credentials)
+                .delete(remove_all_credentials),
         )
         .route(
             "/webauthn/authenticator/{id}/credentials/{cred}",
@@ -471,8 +473,18 @@ fn credential_view(c: &firmware_sim::ResidentCredentialInfo) -> Value {
     v
 }
 
-async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let n: NewCredential = parse_body(&body)?;
+/// Checks one WebDriver credential and turns it into what the token stores, and the view of it
+/// the API answers with (built from the input: listing every stored credential again would
+/// make each import cost as much as all the ones before it).
+fn to_import(
+    n: NewCredential,
+) -> Result<
+    (
+        firmware_sim::ImportedCredential,
+        firmware_sim::ResidentCredentialInfo,
+    ),
+    ApiError,
+> {
     if n.large_blob.is_some() {
         return Err(ApiError::bad(
             "largeBlob: this authenticator has no largeBlob support",
@@ -484,6 +496,9 @@ async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> Ap
         ));
     }
     let _ = n.user_name_hint;
+    if n.rp_id.is_empty() {
+        return Err(ApiError::bad("rpId must not be empty"));
+    }
     let cred_id = decode_b64("credentialId", &n.credential_id)?;
     let der = zeroize::Zeroizing::new(decode_b64("privateKey", &n.private_key)?);
     let key = firmware_sim::credential::PrivateKey::from_pkcs8_der(&der)
@@ -501,22 +516,18 @@ async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> Ap
             display_name: n.user_display_name,
         })
     };
-    if n.rp_id.is_empty() {
-        return Err(ApiError::bad("rpId must not be empty"));
-    }
-    // The answer is built from what was imported: listing every stored credential again would
-    // make each import cost as much as all the ones before it.
     let public_key_cose = key
         .cose_public_key()
         .map(|v| firmware_sim::cbor::encode(&v))
         .map_err(|e| ApiError::bad(format!("privateKey: {e}")))?;
+    let sign_count = n.sign_count.unwrap_or(0);
     let info = firmware_sim::ResidentCredentialInfo {
         credential_id: cred_id.clone(),
         rp_id: n.rp_id.clone(),
         user: user.clone().unwrap_or_default(),
         algorithm: key.algorithm().cose_id(),
         public_key_cose,
-        sign_count: n.sign_count.unwrap_or(0),
+        sign_count,
         discoverable: n.is_resident_credential,
     };
     let imported = firmware_sim::ImportedCredential {
@@ -524,24 +535,67 @@ async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> Ap
         rp_id: n.rp_id,
         user,
         key,
-        sign_count: n.sign_count.unwrap_or(0),
+        sign_count,
         discoverable: n.is_resident_credential,
     };
+    Ok((imported, info))
+}
+
+fn import_error(e: firmware_sim::ImportError) -> ApiError {
+    match e {
+        firmware_sim::ImportError::Store(e) => ApiError::internal(e.to_string()),
+        e @ firmware_sim::ImportError::Full(_) => ApiError::conflict(e.to_string()),
+        e => ApiError::bad(e.to_string()),
+    }
+}
+
+async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let (imported, info) = to_import(parse_body(&body)?)?;
     let keys = d.keys.lock().await;
     let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    let result = k
+    k.call(move |dev| {
+        let (token, env) = dev.parts();
+        token.import_credential(env, imported)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(import_error)?;
+    Ok(json_response(StatusCode::CREATED, &credential_view(&info)))
+}
+
+/// Most credentials one bulk import may carry.
+const MAX_BULK: usize = 10_000;
+
+/// authsim's bulk form of Add Credential: a JSON array, stored all or nothing in one commit.
+async fn add_credentials(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let list: Vec<NewCredential> = parse_body(&body)?;
+    if list.is_empty() || list.len() > MAX_BULK {
+        return Err(ApiError::bad(format!(
+            "send 1 to {MAX_BULK} credentials per request"
+        )));
+    }
+    let mut batch = Vec::with_capacity(list.len());
+    for (i, n) in list.into_iter().enumerate() {
+        let (imported, _) = to_import(n).map_err(|e| ApiError {
+            message: format!("credential #{i}: {}", e.message),
+            ..e
+        })?;
+        batch.push(imported);
+    }
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let stored = k
         .call(move |dev| {
             let (token, env) = dev.parts();
-            token.import_credential(env, imported)
+            token.import_credentials(env, batch)
         })
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    match result {
-        Ok(()) => Ok(json_response(StatusCode::CREATED, &credential_view(&info))),
-        Err(firmware_sim::ImportError::Store(e)) => Err(ApiError::internal(e.to_string())),
-        Err(e @ firmware_sim::ImportError::Full(_)) => Err(ApiError::conflict(e.to_string())),
-        Err(e) => Err(ApiError::bad(e.to_string())),
-    }
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(import_error)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "stored": stored }),
+    ))
 }
 
 async fn list_credentials(State(d): St, Path(id): Path<String>) -> ApiResult {

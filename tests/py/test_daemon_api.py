@@ -475,3 +475,36 @@ def test_totp_cli_goes_through_a_running_daemon(daemons):
     assert d.api("GET", "/totp")[1] == []
     for text in (secret, secret.lower()):
         assert text not in d.errors() and text not in p.stderr
+
+
+def test_bulk_import_is_all_or_nothing(daemons):
+    d = daemons()
+    creds = []
+    for i in range(50):
+        _, der = p256_pkcs8()
+        creds.append({"credentialId": b64u(b"bulk-%02d" % i), "isResidentCredential": True,
+                      "rpId": f"rp{i % 5}.example", "privateKey": b64u(der),
+                      "userHandle": b64u(b"u%d" % i), "signCount": i})
+    bad = [dict(c) for c in creds]
+    bad[17]["privateKey"] = b64u(b"not a key")
+    status, body = check(d, "POST", "/webauthn/authenticator/default/credentials", bad)
+    assert status == 400 and body["message"].startswith("credential #17:"), body
+    assert d.api("GET", "/webauthn/authenticator/default/credentials")[1] == []
+    _, body = check(d, "POST", "/webauthn/authenticator/default/credentials", creds, expect=201)
+    assert body == {"stored": 50}
+    listed = d.api("GET", "/webauthn/authenticator/default/credentials")[1]
+    assert sorted(c["credentialId"] for c in listed) == sorted(c["credentialId"] for c in creds)
+    # Each one signs for its RP, found without an allow list.
+    a = Ctap2(open_device(d.path)).get_assertion("rp3.example", os.urandom(32))
+    assert a.number_of_credentials == 10
+    status, body = check(d, "POST", "/webauthn/authenticator/default/credentials", [])
+    assert status == 400
+    # 100 discoverable slots: a batch that would overflow is refused whole.
+    more = []
+    for i in range(60):
+        _, der = p256_pkcs8()
+        more.append({"credentialId": b64u(b"more-%02d" % i), "isResidentCredential": True,
+                     "rpId": RP, "privateKey": b64u(der), "userHandle": b64u(b"m%d" % i)})
+    status, body = check(d, "POST", "/webauthn/authenticator/default/credentials", more)
+    assert status == 409, body
+    assert len(d.api("GET", "/webauthn/authenticator/default/credentials")[1]) == 50
