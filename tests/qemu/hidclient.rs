@@ -5,9 +5,10 @@
 //! in one process. libfido2 cannot open a socket, hence this.
 //!
 //!   hidclient bench N RP_ID CRED_ID_FILE TARGET...
-//!       per TARGET: CTAPHID_INIT, then N CTAPHID_PING (57 bytes) and N authenticatorGetAssertion
-//!       round trips (allowList = the raw credential id in CRED_ID_FILE); prints one line
-//!       `TARGET ping-us=MEDIAN ga-us=MEDIAN ga-mean-us=MEAN n=N` (microseconds)
+//!       opens every TARGET (CTAPHID_INIT), then times 5*N CTAPHID_PING (57 bytes) and N
+//!       authenticatorGetAssertion round trips (allowList = the raw credential id in
+//!       CRED_ID_FILE) on each, the targets taking turns; prints one line per TARGET
+//!       `TARGET ping-us=MEDIAN ga-us=MEDIAN ga-mean-us=MEAN n=N pings=P` (microseconds)
 //!   hidclient abandon TARGET
 //!       CTAPHID_INIT, then only the first report of a 200-byte CTAPHID_CBOR message, and exit
 //!       (closing the node mid-transaction); prints the channel it used
@@ -26,6 +27,8 @@ const CMD_INIT: u8 = 0x06;
 const CMD_CBOR: u8 = 0x10;
 const CMD_KEEPALIVE: u8 = 0x3B;
 const CMD_ERROR: u8 = 0x3F;
+/// PING round trips timed per getAssertion (they are cheap and show the transport alone).
+const PINGS_PER_ASSERTION: u32 = 5;
 
 enum Io {
     Hidraw(File),
@@ -61,7 +64,9 @@ impl Host {
         let nonce = *b"qemu-cli";
         let (cmd, payload) = host.request(CMD_INIT, &nonce);
         if cmd != CMD_INIT || payload.len() < 17 || payload[..8] != nonce {
-            fail(format!("{target}: bad INIT response {cmd:#x} {payload:02x?}"));
+            fail(format!(
+                "{target}: bad INIT response {cmd:#x} {payload:02x?}"
+            ));
         }
         host.cid = u32::from_be_bytes([payload[8], payload[9], payload[10], payload[11]]);
         host
@@ -204,36 +209,45 @@ fn main() {
                 .unwrap_or_else(|_| fail(format!("bad N {}", args[1])));
             let cred = std::fs::read(&args[3])
                 .unwrap_or_else(|e| fail(format!("reading {}: {e}", args[3])));
-            for target in &args[4..] {
-                let mut host = Host::open(target);
-                let mut ping = Vec::new();
-                let ping_payload = [0xA5u8; 57];
-                for _ in 0..n {
+            // All targets open at once and taking turns, request by request, so drift in the
+            // guest (other work, TCG) spreads over every transport alike.
+            let targets = &args[4..];
+            let mut hosts: Vec<Host> = targets.iter().map(|t| Host::open(t)).collect();
+            let mut ping = vec![Vec::new(); hosts.len()];
+            let mut ga = vec![Vec::new(); hosts.len()];
+            let ping_payload = [0xA5u8; 57];
+            for _ in 0..n * PINGS_PER_ASSERTION {
+                for (k, host) in hosts.iter_mut().enumerate() {
                     let t = Instant::now();
                     let (cmd, data) = host.request(CMD_PING, &ping_payload);
-                    ping.push(t.elapsed().as_micros());
+                    ping[k].push(t.elapsed().as_micros());
                     if cmd != CMD_PING || data != ping_payload {
-                        fail(format!("{target}: bad PING response"));
+                        fail(format!("{}: bad PING response", targets[k]));
                     }
                 }
-                let mut ga = Vec::new();
-                for i in 0..n {
+            }
+            for i in 0..n {
+                for (k, host) in hosts.iter_mut().enumerate() {
                     let req = get_assertion(&args[2], &cred, i);
                     let t = Instant::now();
                     let (cmd, data) = host.request(CMD_CBOR, &req);
-                    ga.push(t.elapsed().as_micros());
+                    ga[k].push(t.elapsed().as_micros());
                     if cmd != CMD_CBOR || data.first() != Some(&0) {
                         fail(format!(
-                            "{target}: getAssertion failed: {cmd:#x} status {:02x?}",
+                            "{}: getAssertion failed: {cmd:#x} status {:02x?}",
+                            targets[k],
                             data.first()
                         ));
                     }
                 }
-                let mean = ga.iter().sum::<u128>() / ga.len().max(1) as u128;
+            }
+            for (k, target) in targets.iter().enumerate() {
+                let mean = ga[k].iter().sum::<u128>() / ga[k].len().max(1) as u128;
                 println!(
-                    "{target} ping-us={} ga-us={} ga-mean-us={mean} n={n}",
-                    median(&mut ping),
-                    median(&mut ga)
+                    "{target} ping-us={} ga-us={} ga-mean-us={mean} n={n} pings={}",
+                    median(&mut ping[k]),
+                    median(&mut ga[k]),
+                    n * PINGS_PER_ASSERTION
                 );
             }
         }
@@ -246,6 +260,9 @@ fn main() {
             host.write_report(&first);
             println!("abandoned channel {:08x}", host.cid);
         }
-        _ => fail("usage: hidclient bench N RP_ID CRED_ID_FILE TARGET... | hidclient abandon TARGET".into()),
+        _ => fail(
+            "usage: hidclient bench N RP_ID CRED_ID_FILE TARGET... | hidclient abandon TARGET"
+                .into(),
+        ),
     }
 }

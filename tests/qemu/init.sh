@@ -375,7 +375,7 @@ cat /tmp/bench
 u=$(grep "^/dev/$node " /tmp/bench)
 s=$(grep '^/tmp/hid.sock ' /tmp/bench)
 [ -n "$u" ] && [ -n "$s" ] || fail "latency (hidclient output)" /tmp/bench
-mark PASS latency "fido2-assert-ms=$per_call uhid-ga-us=$(echo "$u" | sed 's/.* ga-us=\([0-9]*\).*/\1/') socket-ga-us=$(echo "$s" | sed 's/.* ga-us=\([0-9]*\).*/\1/') uhid-ping-us=$(echo "$u" | sed 's/.* ping-us=\([0-9]*\).*/\1/') socket-ping-us=$(echo "$s" | sed 's/.* ping-us=\([0-9]*\).*/\1/') n=$N"
+mark PASS latency "fido2-assert-ms=$per_call uhid-ga-us=$(echo "$u" | sed 's/.* ga-us=\([0-9]*\).*/\1/') socket-ga-us=$(echo "$s" | sed 's/.* ga-us=\([0-9]*\).*/\1/') uhid-ping-us=$(echo "$u" | sed 's/.* ping-us=\([0-9]*\).*/\1/') socket-ping-us=$(echo "$s" | sed 's/.* ping-us=\([0-9]*\).*/\1/') n=$N pings=$((N * 5))"
 
 # Removing a key through the API takes its node away.
 gone=$(hid_id "$node2")
