@@ -106,6 +106,25 @@ impl Token {
         self.app.power_cycle(env.clock.now_ms());
     }
 
+    /// Forgets what channel `cid` was doing because its host went away (the program closed the
+    /// device, or was killed): a message being received, a transaction waiting for the user
+    /// (ended without a response, as CTAPHID_INIT resynchronisation ends it) and the lock it
+    /// holds. Other channels are untouched; the channel id stays allocated.
+    pub fn abort_channel(&mut self, env: &mut impl Environment, cid: u32) {
+        let env = env.env();
+        if self.assembly.as_ref().is_some_and(|a| a.cid == cid) {
+            self.assembly = None;
+        }
+        if self.pending.as_ref().is_some_and(|p| p.cid == cid)
+            && let Some(p) = self.pending.take()
+        {
+            env.presence.finished(p.request.id);
+        }
+        if self.lock.is_some_and(|(owner, _)| owner == cid) {
+            self.lock = None;
+        }
+    }
+
     /// Whether a transaction is waiting for the user (touch or verification).
     pub fn is_waiting_for_user(&self) -> bool {
         self.pending.is_some()

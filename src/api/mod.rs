@@ -386,9 +386,10 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
     spec.hid_udp = n.hid_udp;
     spec.uhid = match n.uhid {
         Some(true) if !d.uhid_available => {
-            return Err(ApiError::unavailable(
-                "/dev/uhid is not usable by the daemon (see its start-up message); ask for hidSocket or hidUdp instead",
-            ));
+            return Err(ApiError::unavailable(format!(
+                "/dev/uhid is not usable by the daemon ({}); ask for hidSocket or hidUdp instead",
+                d.uhid_problem.as_deref().unwrap_or("unknown reason")
+            )));
         }
         Some(v) => v,
         None => spec.hid_socket.is_none() && spec.hid_udp.is_none() && d.uhid_available,

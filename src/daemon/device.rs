@@ -156,9 +156,20 @@ impl Device {
         }
     }
 
+    /// A host went away: whatever its channels were doing is abandoned at once (a killed
+    /// client must not keep the key busy until a timeout), and its routes are forgotten.
     fn forget(&mut self, host: HostId) {
         self.hosts.remove(&host);
-        self.routes.retain(|_, (h, _)| *h != host);
+        let gone: Vec<u32> = self
+            .routes
+            .iter()
+            .filter(|(_, (h, _))| *h == host)
+            .map(|(cid, _)| *cid)
+            .collect();
+        for cid in gone {
+            self.routes.remove(&cid);
+            self.token.abort_channel(&mut self.env, cid);
+        }
     }
 
     /// Remembers that `host` speaks on the report's channel.
@@ -246,6 +257,10 @@ mod tests {
     }
 
     fn device() -> (Device, std::path::PathBuf) {
+        device_with(PresencePolicy::Auto)
+    }
+
+    fn device_with(policy: PresencePolicy) -> (Device, std::path::PathBuf) {
         let mut r = [0u8; 8];
         getrandom::fill(&mut r).unwrap();
         let dir = std::env::temp_dir().join(format!("authsim-dev-{}", hex::encode(r)));
@@ -253,7 +268,7 @@ mod tests {
         let env = DeviceEnv {
             clock: SystemClock::new(),
             rng: OsRng,
-            presence: SharedPresence::new(PresencePolicy::Auto, true),
+            presence: SharedPresence::new(policy, true),
             store: SqliteRecordStore::new(store, "t").unwrap(),
         };
         (Device::new(TokenConfig::default(), env), dir)
@@ -333,6 +348,83 @@ mod tests {
             reports: vec![packet(ca, 0x01, 1, b"z")],
         });
         assert_eq!(ra.take().len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_host_that_goes_away_leaves_the_key_free() {
+        let (mut d, dir) = device_with(PresencePolicy::Manual);
+        let (a, b) = (HostId::fresh(), HostId::fresh());
+        let (ra, rb) = (Recorder::default(), Recorder::default());
+        for (h, r) in [(a, &ra), (b, &rb)] {
+            d.on_event(HostEvent::Opened {
+                host: h,
+                sink: Box::new(r.clone()),
+            });
+        }
+        let ca = init(&mut d, a, &ra, *b"nonce-aa");
+        let cb = init(&mut d, b, &rb, *b"nonce-bb");
+        // A half-sent message from A keeps B out...
+        d.on_event(HostEvent::Reports {
+            host: a,
+            reports: vec![packet(ca, 0x01, 100, &[0x55; 57])],
+        });
+        d.on_event(HostEvent::Reports {
+            host: b,
+            reports: vec![packet(cb, 0x01, 1, b"b")],
+        });
+        let out = rb.take();
+        assert_eq!(
+            (out[0][4], out[0][7]),
+            (0xBF, 0x06),
+            "ERR_CHANNEL_BUSY while A sends"
+        );
+        // ...until A goes away.
+        d.on_event(HostEvent::Closed { host: a });
+        d.on_event(HostEvent::Reports {
+            host: b,
+            reports: vec![packet(cb, 0x01, 1, b"b")],
+        });
+        let out = rb.take();
+        assert_eq!((out[0][4], out[0][7]), (0x81, b'b'), "B is served at once");
+
+        // A transaction of A waiting for a touch (manual presence) is abandoned when A goes.
+        let a2 = HostId::fresh();
+        let ra2 = Recorder::default();
+        d.on_event(HostEvent::Opened {
+            host: a2,
+            sink: Box::new(ra2.clone()),
+        });
+        let ca2 = init(&mut d, a2, &ra2, *b"nonce-a2");
+        // authenticatorSelection (0x0B) waits for the user.
+        d.on_event(HostEvent::Reports {
+            host: a2,
+            reports: vec![packet(ca2, 0x10, 1, &[0x0B])],
+        });
+        assert!(d.token.is_waiting_for_user());
+        assert_eq!(d.presence().pending().len(), 1);
+        let out = ra2.take();
+        assert_eq!(out[0][4], 0xBB, "KEEPALIVE while it waits");
+        d.on_event(HostEvent::Closed { host: a2 });
+        assert!(
+            !d.token.is_waiting_for_user(),
+            "the wait ends with its host"
+        );
+        assert!(d.presence().pending().is_empty(), "and is no longer listed");
+        d.on_event(HostEvent::Reports {
+            host: b,
+            reports: vec![packet(cb, 0x10, 1, &[0x04])],
+        });
+        let out = rb.take();
+        assert_eq!(
+            (out[0][4], out[0][7]),
+            (0x90, 0x00),
+            "getInfo for B at once"
+        );
+        assert!(
+            ra2.take().is_empty(),
+            "nothing is sent to a host that has gone"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

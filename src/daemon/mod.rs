@@ -173,6 +173,8 @@ pub struct Daemon {
     pub keys: tokio::sync::Mutex<BTreeMap<String, VirtualKey>>,
     /// Whether /dev/uhid could be used at start.
     pub uhid_available: bool,
+    /// Why not, when it could not.
+    pub uhid_problem: Option<String>,
     /// Where sockets the daemon names itself go.
     pub run_dir: PathBuf,
     /// The default key's name (defined by the command line, not stored).
@@ -305,18 +307,14 @@ pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Ready)) -> Result<(),
     }
 
     let mut default_key = config.default_key.clone();
-    let uhid_available = match config.uhid {
-        UhidMode::Off => false,
-        UhidMode::Auto => match probe_uhid() {
-            Ok(()) => true,
-            Err(e) => {
-                if !matches!(e, UhidError::Missing { .. }) {
-                    on_ready(&Ready::Note(e.to_string()));
-                }
-                false
-            }
-        },
+    let uhid_problem = match config.uhid {
+        UhidMode::Off => Some("the daemon was started with --no-uhid".to_owned()),
+        UhidMode::Auto => probe_uhid().err().map(|e| {
+            on_ready(&Ready::Note(e.to_string()));
+            e.to_string()
+        }),
     };
+    let uhid_available = uhid_problem.is_none();
     default_key.uhid = uhid_available;
     if !default_key.uhid && default_key.hid_socket.is_none() && default_key.hid_udp.is_none() {
         let path = config
@@ -342,6 +340,7 @@ pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Ready)) -> Result<(),
         vault: Mutex::new(Vault::new(store)),
         keys: tokio::sync::Mutex::new(BTreeMap::new()),
         uhid_available,
+        uhid_problem,
         run_dir: config.run_dir.clone(),
         default_key: default_key.name.clone(),
     });

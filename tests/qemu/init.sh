@@ -156,12 +156,12 @@ mark PASS boot "kernel $(uname -r) at $(now_ms) ms"
 # --- before uhid is loaded: the daemon falls back to a socket and says so -------------------
 export AUTHSIM_STATE_DIR=/tmp/state-nouhid
 start_daemon /tmp/nouhid error-without-uhid "" --
-grep -Eq '^note: .*(modprobe uhid|/dev/uhid is not in use)' /tmp/nouhid.out ||
+grep -q '^note: .*modprobe uhid' /tmp/nouhid.out ||
   fail "error-without-uhid (no note)" /tmp/nouhid.out /tmp/nouhid.err
 grep -q '^ready: hid-socket ' /tmp/nouhid.out || fail "error-without-uhid (no socket fallback)" /tmp/nouhid.out
 # Asking for a uhid key now is refused with a pointer, not a hang or a crash.
 if authsim key add wants-uhid --uhid >/tmp/nouhid.add 2>&1; then fail "error-without-uhid (uhid key added)" /tmp/nouhid.add; fi
-grep -q '/dev/uhid' /tmp/nouhid.add || fail "error-without-uhid (add error)" /tmp/nouhid.add
+grep -q 'modprobe uhid' /tmp/nouhid.add || fail "error-without-uhid (add error)" /tmp/nouhid.add
 stop_daemon error-without-uhid /tmp/nouhid
 mark PASS error-without-uhid "$(grep '^note: ' /tmp/nouhid.out | head -n 1) | key add --uhid: $(cat /tmp/nouhid.add)"
 

@@ -96,6 +96,16 @@ impl UhidTransport {
                                     return;
                                 }
                             }
+                            Ok(Some(UhidEvent::Close)) => {
+                                // The last program that had the hidraw node open closed it (or
+                                // died): the device abandons what its channels were doing.
+                                tracing::debug!("uhid close: every reader has gone");
+                                let _ = inbox.send(HostEvent::Closed { host }).await;
+                                match open_host(&inbox).await {
+                                    Some((h, rx)) => (host, out_rx) = (h, rx),
+                                    None => return,
+                                }
+                            }
                             Ok(Some(event)) => tracing::debug!(?event, "uhid event"),
                             Ok(None) => {
                                 guard.clear_ready();
