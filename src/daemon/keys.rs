@@ -102,6 +102,9 @@ pub struct KeySpec {
     pub product_name: String,
 }
 
+/// Page cache of each key's own database connection, in KiB.
+const KEY_CACHE_KIB: u32 = 256;
+
 /// The default cap on discoverable credentials per key.
 pub const DEFAULT_MAX_RESIDENT: usize = 100;
 /// The largest cap a key may be given.
@@ -291,6 +294,7 @@ pub fn open_device(
 ) -> Result<Device, StartError> {
     spec.validate()?;
     let store = Store::open(state_dir, key_source)?;
+    store.set_cache_kib(KEY_CACHE_KIB)?;
     let env = DeviceEnv {
         clock: SystemClock::new(),
         rng: OsRng,

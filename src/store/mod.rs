@@ -199,6 +199,15 @@ impl Store {
         Ok(self.key.open(ad, sealed)?)
     }
 
+    /// Caps this connection's page cache at `kib` KiB (SQLite's default is 2 MiB per
+    /// connection; a daemon with many keys has a connection per key, and the operating
+    /// system's page cache holds the file anyway).
+    pub fn set_cache_kib(&self, kib: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+            .map_err(|e| sql_err(&self.db_path, e))
+    }
+
     /// Read one record.
     pub fn get(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         get_record(&self.conn, &self.db_path, ns, key)
