@@ -599,32 +599,36 @@ async fn add_credentials(State(d): St, Path(id): Path<String>, body: Bytes) -> A
     ))
 }
 
-async fn list_credentials(State(d): St, Path(id): Path<String>) -> ApiResult {
+/// Runs `work` on the token of key `id`, on the key's thread; errors become API errors.
+async fn on_token<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    d: &Daemon,
+    id: &str,
+    work: impl FnOnce(&mut firmware_sim::Token, &mut crate::daemon::env::DeviceEnv) -> Result<T, E>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
     let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    let creds = k
-        .call(|dev| {
-            let (token, env) = dev.parts();
-            token.credentials(env)
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let k = keys.get(id).ok_or_else(|| no_key(id))?;
+    k.call(move |dev| {
+        let (token, env) = dev.parts();
+        work(token, env)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+async fn list_credentials(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let creds = on_token(&d, &id, |token, env| token.credentials(env)).await?;
     Ok(ok(&creds.iter().map(credential_view).collect::<Vec<_>>()))
 }
 
 async fn remove_credential(State(d): St, Path((id, cred)): Path<(String, String)>) -> ApiResult {
     let cred_id = decode_b64("credentialId", &cred)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    let removed = k
-        .call(move |dev| {
-            let (token, env) = dev.parts();
-            token.remove_credential(env, &cred_id)
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let removed = on_token(&d, &id, move |token, env| {
+        token.remove_credential(env, &cred_id)
+    })
+    .await?;
     if removed {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -635,16 +639,7 @@ async fn remove_credential(State(d): St, Path((id, cred)): Path<(String, String)
 }
 
 async fn remove_all_credentials(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    let n = k
-        .call(|dev| {
-            let (token, env) = dev.parts();
-            token.remove_all_credentials(env)
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let n = on_token(&d, &id, |token, env| token.remove_all_credentials(env)).await?;
     Ok(ok(&json!({ "removed": n })))
 }
 

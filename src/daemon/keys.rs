@@ -117,22 +117,12 @@ pub struct BadSpec(pub String);
 
 /// Formats 16 bytes as a lowercase UUID.
 pub fn uuid_string(b: &[u8; 16]) -> String {
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::from_bytes(*b).to_string()
 }
 
-/// Parses a UUID (with or without dashes, any case).
+/// Parses a UUID (hyphenated or simple, any case).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    let bytes = hex::decode(hex).ok()?;
-    bytes.try_into().ok()
+    uuid::Uuid::try_parse(s).ok().map(|u| *u.as_bytes())
 }
 
 impl KeySpec {

@@ -164,18 +164,10 @@ pub fn select(dev: &Device) -> Result<(), RealKeyError> {
 
 /// 16 bytes as a canonical UUID; anything else as plain hex.
 pub fn format_uuid(b: &[u8]) -> String {
-    if b.len() != 16 {
-        return hex::encode(b);
+    match uuid::Uuid::from_slice(b) {
+        Ok(u) => u.to_string(),
+        Err(_) => hex::encode(b),
     }
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 #[cfg(test)]
