@@ -197,6 +197,41 @@ fn read_head(bytes: &[u8], pos: &mut usize) -> CtapResult<(u8, u64)> {
     Ok((first >> 5, arg))
 }
 
+/// Reads one item head at `*pos` when it is in canonical form: definite and in its shortest
+/// encoding; `None` otherwise (or at the input's end).
+pub(crate) fn read_canonical_head(bytes: &[u8], pos: &mut usize) -> Option<(u8, u64)> {
+    let start = *pos;
+    let (major, arg) = read_head(bytes, pos).ok()?;
+    let shortest = match *pos - start {
+        1 => true,
+        2 => arg >= 24,
+        3 => arg > u64::from(u8::MAX),
+        5 => arg > u64::from(u16::MAX),
+        _ => arg > u64::from(u32::MAX),
+    };
+    shortest.then_some((major, arg))
+}
+
+/// Reads a byte string (`major` 2) or text string (3) at `*pos` in canonical form, in place;
+/// text must be UTF-8. `None` for anything else.
+pub(crate) fn read_canonical_string<'a>(
+    bytes: &'a [u8],
+    pos: &mut usize,
+    major: u8,
+) -> Option<&'a [u8]> {
+    let (m, len) = read_canonical_head(bytes, pos)?;
+    if m != major || !(major == 2 || major == 3) {
+        return None;
+    }
+    let end = pos.checked_add(usize::try_from(len).ok()?)?;
+    let s = bytes.get(*pos..end)?;
+    if major == 3 {
+        std::str::from_utf8(s).ok()?;
+    }
+    *pos = end;
+    Some(s)
+}
+
 /// Steps over one item at `*pos` without building it (nested at most `depth` levels).
 fn skip_item(bytes: &[u8], pos: &mut usize, depth: u8) -> CtapResult<()> {
     let (major, arg) = read_head(bytes, pos)?;
@@ -453,6 +488,54 @@ mod tests {
         ]);
         let bytes = encode(&v);
         assert_eq!(decode(&bytes), Ok(v));
+    }
+
+    #[test]
+    fn canonical_heads_and_strings_are_read_in_place() {
+        for n in [
+            0u64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let bytes = encode(&Value::Integer(n.into()));
+            let mut pos = 0;
+            assert_eq!(read_canonical_head(&bytes, &mut pos), Some((0, n)));
+            assert_eq!(pos, bytes.len());
+        }
+        // Longer than needed, indefinite, reserved, truncated.
+        for bad in [
+            &[0x18, 0x17][..],
+            &[0x19, 0x00, 0xFF],
+            &[0x1A, 0x00, 0x00, 0xFF, 0xFF],
+            &[0x1B, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF],
+            &[0x5F],
+            &[0x1C],
+            &[0x19, 0x01],
+            &[],
+        ] {
+            assert_eq!(read_canonical_head(bad, &mut 0), None, "{bad:02X?}");
+        }
+        let text = encode(&Value::Text("é".repeat(20)));
+        let mut pos = 0;
+        assert_eq!(
+            read_canonical_string(&text, &mut pos, 3),
+            Some("é".repeat(20).as_bytes())
+        );
+        assert_eq!(pos, text.len());
+        assert_eq!(read_canonical_string(&text, &mut 0, 2), None);
+        assert_eq!(read_canonical_string(&text[..10], &mut 0, 3), None);
+        assert_eq!(read_canonical_string(&[0x61, 0xFF], &mut 0, 3), None);
+        assert_eq!(
+            read_canonical_string(&[0x41, 0xFF], &mut 0, 2),
+            Some(&[0xFF][..])
+        );
+        assert_eq!(read_canonical_string(&[0x00], &mut 0, 0), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::config::TokenConfig;
 use crate::credential::counter;
-use crate::credential::resident::{RecordInfo, ResidentCredential};
+use crate::credential::resident::{RecordInfo, ResidentCredential, with_record};
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
 use crate::env::Env;
 use crate::persist::{KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT};
@@ -24,15 +24,66 @@ fn check_id(id: &[u8]) -> Result<(), TokenError> {
 
 /// Every stored credential's record, checked, without deriving key pairs.
 pub(crate) fn stored_infos(env: &mut Env<'_>) -> Result<Vec<RecordInfo>, TokenError> {
-    env.store
-        .list(NS_RESIDENT)?
-        .into_iter()
-        .map(|(k, v)| {
-            check_id(&k)?;
-            RecordInfo::from_record(&k, &v)
-                .map_err(|_| corrupt("stored credential record does not decode"))
-        })
-        .collect()
+    let mut infos = Vec::new();
+    let mut damaged = None;
+    env.store.for_each(NS_RESIDENT, &mut |k, v| {
+        if damaged.is_none() {
+            match check_id(k).and_then(|()| {
+                RecordInfo::from_record(k, v)
+                    .map_err(|_| corrupt("stored credential record does not decode"))
+            }) {
+                Ok(info) => infos.push(info),
+                Err(e) => damaged = Some(e),
+            }
+        }
+    })?;
+    damaged.map_or(Ok(infos), Err)
+}
+
+/// Checks every stored credential's record without deriving key pairs, and that no two
+/// discoverable ones share an (rpId, user); returns how many there are. Records are read where
+/// they lie: nothing is copied but the (rpId, user) pairs.
+fn check_stored(env: &mut Env<'_>) -> Result<usize, TokenError> {
+    let mut count = 0;
+    let mut damaged = None;
+    // Each discoverable credential's (rpId length, rpId, user handle), end to end.
+    let mut pairs = Vec::new();
+    let mut ends = Vec::new();
+    env.store.for_each(NS_RESIDENT, &mut |k, v| {
+        if damaged.is_some() {
+            return;
+        }
+        count += 1;
+        let checked = check_id(k).and_then(|()| {
+            with_record(v, |r| {
+                r.check_key()?;
+                if r.discoverable {
+                    pairs.extend_from_slice(&(r.rp_id.len() as u64).to_le_bytes());
+                    pairs.extend_from_slice(r.rp_id.as_bytes());
+                    pairs.extend_from_slice(r.user_id);
+                    ends.push(pairs.len());
+                }
+                Ok(())
+            })
+            .and_then(|checked| checked)
+            .map_err(|_| corrupt("stored credential record does not decode"))
+        });
+        if let Err(e) = checked {
+            damaged = Some(e);
+        }
+    })?;
+    if let Some(e) = damaged {
+        return Err(e);
+    }
+    let mut users = HashSet::with_capacity(ends.len());
+    let mut start = 0;
+    for end in ends {
+        if !users.insert(&pairs[start..end]) {
+            return Err(corrupt("two resident credentials for one (rpId, user)"));
+        }
+        start = end;
+    }
+    Ok(count)
 }
 
 fn stored(env: &mut Env<'_>) -> Result<Vec<ResidentCredential>, TokenError> {
@@ -72,20 +123,14 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
     {
         return Err(corrupt("global counter has the wrong length"));
     }
-    let creds = stored_infos(env)?;
-    let mut users = HashSet::with_capacity(creds.len());
-    for c in creds.iter().filter(|c| c.discoverable) {
-        if !users.insert((c.rp_id.as_str(), c.user_id.as_slice())) {
-            return Err(corrupt("two resident credentials for one (rpId, user)"));
-        }
-    }
+    let resident_credentials = check_stored(env)?;
     let counters = env.store.list(NS_COUNTERS)?;
     if counters.iter().any(|(k, v)| k.len() != 32 || v.len() != 4) {
         return Err(corrupt("a counter record is malformed"));
     }
     Ok(StoreSummary {
         initialized: master.is_some(),
-        resident_credentials: creds.len(),
+        resident_credentials,
         counters: counters.len(),
     })
 }

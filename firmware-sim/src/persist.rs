@@ -35,6 +35,16 @@ pub(crate) fn list(env: &mut Env<'_>, ns: &str) -> CtapResult<crate::env::Record
     env.store.list(ns).map_err(|_| StatusCode::Other)
 }
 
+/// Calls `f` with every record of a namespace (see [`crate::env::RecordStore::for_each`]);
+/// store failures become `CTAP1_ERR_OTHER`.
+pub(crate) fn for_each(
+    env: &mut Env<'_>,
+    ns: &str,
+    f: &mut dyn FnMut(&[u8], &[u8]),
+) -> CtapResult<()> {
+    env.store.for_each(ns, f).map_err(|_| StatusCode::Other)
+}
+
 /// Commits a batch; store failures become `CTAP1_ERR_OTHER`.
 pub(crate) fn commit(env: &mut Env<'_>, batch: &WriteBatch) -> CtapResult<()> {
     env.store.commit(batch).map_err(|_| StatusCode::Other)

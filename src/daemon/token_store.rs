@@ -84,12 +84,18 @@ impl SqliteRecordStore {
 /// Associated data binding a sealed value to its record: tag, namespace, NUL, key.
 fn record_ad(full_ns: &str, key: &[u8]) -> Vec<u8> {
     let mut ad = Vec::with_capacity(RECORD_AD_TAG.len() + full_ns.len() + key.len() + 2);
+    write_record_ad(&mut ad, full_ns, key);
+    ad
+}
+
+/// [`record_ad`] into a reused buffer.
+fn write_record_ad(ad: &mut Vec<u8>, full_ns: &str, key: &[u8]) {
+    ad.clear();
     ad.extend_from_slice(RECORD_AD_TAG);
     ad.push(0);
     ad.extend_from_slice(full_ns.as_bytes());
     ad.push(0);
     ad.extend_from_slice(key);
-    ad
 }
 
 fn backend(e: crate::store::StoreError) -> StoreError {
@@ -111,17 +117,28 @@ impl RecordStore for SqliteRecordStore {
     }
 
     fn list(&self, ns: &str) -> Result<Records, StoreError> {
-        let full = self.full_ns(ns)?;
-        let rows = self.store.list(&full).map_err(backend)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (key, sealed) in rows {
-            let value = self
-                .store
-                .open_sealed(&record_ad(&full, &key), &sealed)
-                .map_err(backend)?;
-            out.push((key, value.to_vec()));
-        }
+        let mut out = Vec::new();
+        self.for_each(ns, &mut |key, value| {
+            out.push((key.to_vec(), value.to_vec()))
+        })?;
         Ok(out)
+    }
+
+    fn for_each(&self, ns: &str, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
+        // One cipher, one associated-data buffer and one plaintext buffer (wiped when dropped)
+        // for the whole namespace; every value is authenticated before `f` sees it.
+        let full = self.full_ns(ns)?;
+        let opener = self.store.opener();
+        let mut ad = Vec::new();
+        let mut value = zeroize::Zeroizing::new(Vec::new());
+        self.store
+            .for_each(&full, |key, sealed| {
+                write_record_ad(&mut ad, &full, key);
+                opener.open_into(&ad, sealed, &mut value)?;
+                f(key, &value);
+                Ok::<(), crate::store::StoreError>(())
+            })
+            .map_err(backend)
     }
 
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ mod keysource;
 mod seal;
 
 pub use keysource::{KeyOrigin, KeySource, Keyring};
-pub use seal::{DataKey, SealError};
+pub use seal::{DataKey, Opener, SealError};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::fs::{self, OpenOptions};
@@ -199,6 +199,39 @@ impl Store {
         Ok(self.key.open(ad, sealed)?)
     }
 
+    /// An opener for many sealed values (the cipher is set up once, not per value).
+    pub fn opener(&self) -> Opener {
+        self.key.opener()
+    }
+
+    /// Calls `f` with every record of a namespace, ordered by key, without copying it: the
+    /// slices are SQLite's own, valid only during the call. Stops at the first error.
+    pub fn for_each<E: From<StoreError>>(
+        &self,
+        ns: &str,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let db_path = &self.db_path;
+        let mut st = self
+            .conn
+            .prepare_cached(LIST_SQL)
+            .map_err(|e| sql_err(db_path, e))?;
+        let mut rows = st.query(params![ns]).map_err(|e| sql_err(db_path, e))?;
+        while let Some(row) = rows.next().map_err(|e| sql_err(db_path, e))? {
+            let blob = |i: usize| {
+                row.get_ref(i)
+                    .and_then(|v| {
+                        v.as_blob().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), e.into())
+                        })
+                    })
+                    .map_err(|e| sql_err(db_path, e))
+            };
+            f(blob(0)?, blob(1)?)?;
+        }
+        Ok(())
+    }
+
     /// Caps this connection's page cache at `kib` KiB (SQLite's default is 2 MiB per
     /// connection; a daemon with many keys has a connection per key, and the operating
     /// system's page cache holds the file anyway).
@@ -317,9 +350,12 @@ fn get_record(
         .map_err(|e| sql_err(db_path, e))
 }
 
+/// The records of one namespace, ordered by key.
+const LIST_SQL: &str = "SELECT key, value FROM records WHERE ns = ?1 ORDER BY key";
+
 fn list_records(conn: &Connection, db_path: &Path, ns: &str) -> Result<Vec<Record>, StoreError> {
     let mut st = conn
-        .prepare_cached("SELECT key, value FROM records WHERE ns = ?1 ORDER BY key")
+        .prepare_cached(LIST_SQL)
         .map_err(|e| sql_err(db_path, e))?;
     let rows = st
         .query_map(params![ns], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -2,13 +2,17 @@
 //! write, and the record's identity as associated data so a sealed value cannot be moved to
 //! another record.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use zeroize::Zeroizing;
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Format byte in front of every sealed value, so the format can change later.
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// What [`Opener::open_into`] reserves at least when its buffer must grow.
+const MIN_BUFFER: usize = 256;
 
 /// Why a value could not be sealed or opened (never carries key or plaintext material).
 #[derive(Debug, thiserror::Error)]
@@ -76,16 +80,65 @@ impl DataKey {
 
     /// Open a value made by [`DataKey::seal`] with the same `ad`.
     pub fn open(&self, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let mut out = Zeroizing::new(Vec::new());
+        self.opener().open_into(ad, sealed, &mut out)?;
+        Ok(out)
+    }
+
+    /// An opener for many values: the cipher's key schedule is computed once, not per value.
+    pub fn opener(&self) -> Opener {
+        Opener {
+            cipher: self.cipher(),
+        }
+    }
+}
+
+/// Opens sealed values under one data key (see [`DataKey::opener`]); never printed.
+pub struct Opener {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opener(<redacted>)")
+    }
+}
+
+impl Opener {
+    /// Opens a value made by [`DataKey::seal`] with the same `ad` into `out`, replacing its
+    /// contents and reusing its allocation (a buffer that must grow is wiped, then replaced).
+    /// Nothing is decrypted unless the tag checks out; on failure `out` is left empty (wiped).
+    pub fn open_into(
+        &self,
+        ad: &[u8],
+        sealed: &[u8],
+        out: &mut Zeroizing<Vec<u8>>,
+    ) -> Result<(), SealError> {
+        out.clear();
         let (&format, rest) = sealed.split_first().ok_or(SealError::Open)?;
-        if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+        if format != FORMAT_V1 || rest.len() < NONCE_LEN + TAG_LEN {
             return Err(SealError::Open);
         }
-        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Open)?;
-        self.cipher()
-            .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: ad })
-            .map(Zeroizing::new)
-            .map_err(|_| SealError::Open)
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SealError::Open)?;
+        if out.capacity() < ct.len() {
+            // Dropping the old buffer wipes it; growing it in place could leave a copy behind.
+            *out = Zeroizing::new(Vec::with_capacity(ct.len().max(MIN_BUFFER)));
+        }
+        out.resize(ct.len(), 0);
+        let buf = InOutBuf::new(ct, &mut out[..]).map_err(|_| SealError::Open)?;
+        match self
+            .cipher
+            .decrypt_inout_detached(&Nonce::from(nonce), ad, buf, &Tag::from(tag))
+        {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                out.zeroize();
+                Err(SealError::Open)
+            }
+        }
     }
 }
 
@@ -109,5 +162,34 @@ mod tests {
         assert!(k.open(b"rec-1", &t).is_err(), "tamper detected");
         assert!(k.open(b"rec-1", &a[..10]).is_err(), "truncation detected");
         assert_eq!(format!("{k:?}"), "DataKey(<redacted>)");
+    }
+
+    #[test]
+    fn an_opener_reuses_its_buffer_and_checks_every_value() {
+        let k = DataKey::generate().unwrap();
+        let opener = k.opener();
+        let mut out = Zeroizing::new(Vec::new());
+        let long = vec![5u8; 1000];
+        for (ad, plain) in [
+            (&b"a"[..], &b"one"[..]),
+            (b"b", b""),
+            (b"c", &long),
+            (b"d", b"four"),
+        ] {
+            let sealed = k.seal(ad, plain).unwrap();
+            opener.open_into(ad, &sealed, &mut out).unwrap();
+            assert_eq!(&out[..], plain);
+            assert_eq!(&*k.open(ad, &sealed).unwrap(), plain);
+            assert!(opener.open_into(b"other", &sealed, &mut out).is_err());
+            assert!(out.is_empty(), "nothing unauthenticated is left");
+            let mut t = sealed.clone();
+            t[14] ^= 1;
+            assert!(opener.open_into(ad, &t, &mut out).is_err());
+            assert!(out.is_empty());
+            for end in 0..sealed.len() {
+                assert!(opener.open_into(ad, &sealed[..end], &mut out).is_err());
+            }
+        }
+        assert_eq!(format!("{opener:?}"), "Opener(<redacted>)");
     }
 }

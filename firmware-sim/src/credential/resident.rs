@@ -72,21 +72,145 @@ impl RecordInfo {
     /// Parses and checks a record value, including the key's length and (for ECDSA keys) its
     /// range, without deriving the key pair; any damage is reported as `CTAP1_ERR_OTHER`.
     pub(crate) fn from_record(id: &[u8], bytes: &[u8]) -> CtapResult<Self> {
-        let fields = Fields::parse(bytes)?;
-        match fields.alg {
-            // Any 32-byte seed is an Ed25519 key; deriving its public key is the costly part.
-            Algorithm::EdDsa if fields.secret.len() == Algorithm::EdDsa.secret_len() => {}
-            Algorithm::EdDsa => return Err(StatusCode::Other),
-            alg => {
-                PrivateKey::from_bytes(alg, &fields.secret).map_err(|_| StatusCode::Other)?;
+        with_record(bytes, |r| {
+            r.check_key()?;
+            Ok(Self {
+                id: id.to_vec(),
+                rp_id: r.rp_id.to_owned(),
+                user_id: r.user_id.to_vec(),
+                created: r.created,
+                discoverable: r.discoverable,
+            })
+        })?
+    }
+}
+
+/// A stored credential's record, its fields borrowed (from the record's bytes, or from its
+/// full decode); the secret is still bytes.
+pub(crate) struct RecordRef<'a> {
+    /// The relying party id.
+    pub rp_id: &'a str,
+    /// The user handle.
+    pub user_id: &'a [u8],
+    /// The account name.
+    pub name: Option<&'a str>,
+    /// The display name.
+    pub display_name: Option<&'a str>,
+    /// The key's algorithm.
+    pub alg: Algorithm,
+    /// The key's secret bytes.
+    pub secret: &'a [u8],
+    /// Creation order, larger is newer.
+    pub created: u64,
+    /// Found without an allow list.
+    pub discoverable: bool,
+}
+
+/// Parses a record value and hands its fields to `f`; any damage is `CTAP1_ERR_OTHER`.
+///
+/// A record in the exact form [`ResidentCredential::to_record`] writes (canonical CBOR, keys
+/// 1 to 8 of their types only) is read in place: nothing is built or copied. Anything else is
+/// judged by the full decoder, so both paths accept and refuse the same records.
+pub(crate) fn with_record<T>(bytes: &[u8], f: impl FnOnce(&RecordRef<'_>) -> T) -> CtapResult<T> {
+    if let Some(r) = RecordRef::read_in_place(bytes) {
+        return Ok(f(&r));
+    }
+    let fields = Fields::parse(bytes)?;
+    Ok(f(&fields.as_ref()))
+}
+
+impl<'a> RecordRef<'a> {
+    /// The fields of a record in the form `to_record` writes, read in place; `None` for any
+    /// other input, valid or not.
+    fn read_in_place(bytes: &'a [u8]) -> Option<Self> {
+        let text = |pos: &mut usize| {
+            cbor::read_canonical_string(bytes, pos, 3).and_then(|s| std::str::from_utf8(s).ok())
+        };
+        let uint = |pos: &mut usize| match cbor::read_canonical_head(bytes, pos)? {
+            (0, n) => Some(n),
+            _ => None,
+        };
+        let mut pos = 0;
+        let (major, entries) = cbor::read_canonical_head(bytes, &mut pos)?;
+        if major != 5 {
+            return None;
+        }
+        let (mut rp_id, mut user_id, mut name, mut display_name) = (None, None, None, None);
+        let (mut alg, mut secret, mut created, mut discoverable) = (None, None, None, true);
+        let mut last = 0;
+        for _ in 0..entries {
+            // Unsigned keys in canonical order are strictly increasing numbers.
+            let key = uint(&mut pos)?;
+            if key <= last {
+                return None;
+            }
+            last = key;
+            match key {
+                1 => rp_id = Some(text(&mut pos)?),
+                2 => user_id = Some(cbor::read_canonical_string(bytes, &mut pos, 2)?),
+                3 => name = Some(text(&mut pos)?),
+                4 => display_name = Some(text(&mut pos)?),
+                5 => {
+                    alg = Some(
+                        u8::try_from(uint(&mut pos)?)
+                            .ok()
+                            .and_then(Algorithm::from_code)?,
+                    )
+                }
+                6 => secret = Some(cbor::read_canonical_string(bytes, &mut pos, 2)?),
+                7 => created = Some(uint(&mut pos)?),
+                8 => {
+                    discoverable = match bytes.get(pos)? {
+                        0xF4 => false,
+                        0xF5 => true,
+                        _ => return None,
+                    };
+                    pos += 1;
+                }
+                _ => return None,
             }
         }
-        Ok(Self {
+        if pos != bytes.len() {
+            return None;
+        }
+        Some(Self {
+            rp_id: rp_id?,
+            user_id: user_id?,
+            name,
+            display_name,
+            alg: alg?,
+            secret: secret?,
+            created: created?,
+            discoverable,
+        })
+    }
+
+    /// Checks the key's length and (for ECDSA keys) its range without deriving the key pair.
+    pub(crate) fn check_key(&self) -> CtapResult<()> {
+        match self.alg {
+            // Any 32-byte seed is an Ed25519 key; deriving its public key is the costly part.
+            Algorithm::EdDsa if self.secret.len() == Algorithm::EdDsa.secret_len() => Ok(()),
+            Algorithm::EdDsa => Err(StatusCode::Other),
+            alg => PrivateKey::from_bytes(alg, self.secret)
+                .map(drop)
+                .map_err(|_| StatusCode::Other),
+        }
+    }
+
+    /// The stored credential with id `id`, its key built.
+    pub(crate) fn to_credential(&self, id: &[u8]) -> CtapResult<ResidentCredential> {
+        let key = PrivateKey::from_bytes(self.alg, self.secret).map_err(|_| StatusCode::Other)?;
+        Ok(ResidentCredential {
             id: id.to_vec(),
-            rp_id: fields.rp_id,
-            user_id: fields.user.id,
-            created: fields.created,
-            discoverable: fields.discoverable,
+            rp_id: self.rp_id.to_owned(),
+            user: UserEntity {
+                id: self.user_id.to_vec(),
+                name: self.name.map(str::to_owned),
+                display_name: self.display_name.map(str::to_owned),
+            },
+            key,
+            created: self.created,
+            discoverable: self.discoverable,
         })
     }
 }
@@ -113,6 +237,19 @@ struct Fields {
 }
 
 impl Fields {
+    fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            rp_id: &self.rp_id,
+            user_id: &self.user.id,
+            name: self.user.name.as_deref(),
+            display_name: self.user.display_name.as_deref(),
+            alg: self.alg,
+            secret: &self.secret,
+            created: self.created,
+            discoverable: self.discoverable,
+        }
+    }
+
     fn parse(bytes: &[u8]) -> CtapResult<Self> {
         let corrupt = |_| StatusCode::Other;
         let mut value = cbor::decode(bytes).map_err(corrupt)?;
@@ -197,17 +334,7 @@ impl ResidentCredential {
 
     /// Parses a record value; any damage is reported as `CTAP1_ERR_OTHER`.
     pub(crate) fn from_record(id: &[u8], bytes: &[u8]) -> CtapResult<Self> {
-        let fields = Fields::parse(bytes)?;
-        let key =
-            PrivateKey::from_bytes(fields.alg, &fields.secret).map_err(|_| StatusCode::Other)?;
-        Ok(Self {
-            id: id.to_vec(),
-            rp_id: fields.rp_id,
-            user: fields.user,
-            key,
-            created: fields.created,
-            discoverable: fields.discoverable,
-        })
+        with_record(bytes, |r| r.to_credential(id))?
     }
 }
 
@@ -408,6 +535,101 @@ mod tests {
             record_is_discoverable(&[0xA2, 0x08, 0xF4, 0x01, 0x61, 0x78]),
             Ok(false)
         );
+    }
+
+    /// Everything a reader of a record sees, owned.
+    type Seen = (
+        String,
+        Vec<u8>,
+        Option<String>,
+        Option<String>,
+        Algorithm,
+        Vec<u8>,
+        u64,
+        bool,
+    );
+
+    fn seen(r: &RecordRef<'_>) -> Seen {
+        (
+            r.rp_id.to_owned(),
+            r.user_id.to_vec(),
+            r.name.map(str::to_owned),
+            r.display_name.map(str::to_owned),
+            r.alg,
+            r.secret.to_vec(),
+            r.created,
+            r.discoverable,
+        )
+    }
+
+    #[test]
+    fn records_read_in_place_as_the_full_decoder_reads_them() {
+        let mut rng = SeededRng::new(7);
+        let mut records = Vec::new();
+        for alg in Algorithm::ALL {
+            for (discoverable, name, display_name, created) in [
+                (true, None, None, 0),
+                (false, Some("n".repeat(64)), Some("é".repeat(32)), u64::MAX),
+                (true, Some("alice".to_owned()), None, 23),
+                (false, None, Some("Bob".to_owned()), 1 << 40),
+            ] {
+                let rc = ResidentCredential {
+                    id: vec![5; 32],
+                    rp_id: "example.com".into(),
+                    user: UserEntity {
+                        id: vec![7; 64],
+                        name,
+                        display_name,
+                    },
+                    key: PrivateKey::generate(alg, &mut rng).unwrap(),
+                    created,
+                    discoverable,
+                };
+                let record = rc.to_record();
+                let fast = RecordRef::read_in_place(&record).expect("the form to_record writes");
+                assert_eq!(seen(&fast), seen(&Fields::parse(&record).unwrap().as_ref()));
+                records.push(record);
+            }
+        }
+        // Valid records in another form go to the full decoder: an extra key, a text key.
+        let mut value = cbor::decode(&records[0]).unwrap();
+        if let Value::Map(entries) = &mut value {
+            entries.push((cbor::int(9), Value::Null));
+            entries.push((Value::Text("x".into()), cbor::int(1)));
+        }
+        let other = cbor::encode(&value);
+        assert!(RecordRef::read_in_place(&other).is_none());
+        assert_eq!(
+            with_record(&other, seen).unwrap(),
+            with_record(&records[0], seen).unwrap()
+        );
+        records.push(other);
+
+        // Differential: every truncation, every one-byte change and every extra byte is accepted
+        // or refused by both paths alike, with the same fields.
+        for record in &records {
+            let mut variants = Vec::new();
+            for end in 0..record.len() {
+                variants.push(record[..end].to_vec());
+            }
+            for i in 0..record.len() {
+                for x in [0x01, 0x20, 0x80, 0xFF, 0x1F] {
+                    let mut v = record.clone();
+                    v[i] ^= x;
+                    variants.push(v);
+                }
+            }
+            let mut longer = record.clone();
+            longer.push(0);
+            variants.push(longer);
+            for v in variants {
+                let full = Fields::parse(&v).map(|f| seen(&f.as_ref()));
+                assert_eq!(with_record(&v, seen), full, "{v:02X?}");
+                if let Some(fast) = RecordRef::read_in_place(&v) {
+                    assert_eq!(Ok(seen(&fast)), full, "{v:02X?}");
+                }
+            }
+        }
     }
 
     #[test]

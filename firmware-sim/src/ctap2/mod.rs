@@ -17,7 +17,7 @@ use crate::cbor::{self, MapView};
 use crate::config::TokenConfig;
 use crate::credential::id;
 use crate::credential::resident::{
-    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable,
+    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
 };
 use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
@@ -362,34 +362,65 @@ impl Candidate {
 
 /// Every stored credential's record, without deriving keys.
 pub(crate) fn stored_infos(env: &mut Env<'_>) -> CtapResult<Vec<RecordInfo>> {
-    persist::list(env, NS_RESIDENT)?
-        .into_iter()
-        .map(|(k, v)| RecordInfo::from_record(&k, &v))
-        .collect()
+    let mut infos = Vec::new();
+    let mut damaged = None;
+    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
+        if damaged.is_none() {
+            match RecordInfo::from_record(k, v) {
+                Ok(info) => infos.push(info),
+                Err(e) => damaged = Some(e),
+            }
+        }
+    })?;
+    damaged.map_or(Ok(infos), Err)
 }
 
 /// How many stored credentials are discoverable (reads only each record's flag).
 pub(crate) fn discoverable_count(env: &mut Env<'_>) -> CtapResult<usize> {
     let mut count = 0;
-    for (_, v) in persist::list(env, NS_RESIDENT)? {
-        if record_is_discoverable(&v)? {
-            count += 1;
+    let mut damaged = None;
+    persist::for_each(env, NS_RESIDENT, &mut |_, v| {
+        if damaged.is_none() {
+            match record_is_discoverable(v) {
+                Ok(true) => count += 1,
+                Ok(false) => {}
+                Err(e) => damaged = Some(e),
+            }
         }
-    }
-    Ok(count)
+    })?;
+    damaged.map_or(Ok(count), Err)
 }
 
 /// The discoverable credentials of one relying party, most recently created first.
+///
+/// Every record is opened and checked (as far as [`RecordInfo::from_record`] checks), but a
+/// key is built only for this relying party's credentials.
 pub(crate) fn discoverable_for(
     env: &mut Env<'_>,
     rp_id: &str,
 ) -> CtapResult<Vec<ResidentCredential>> {
     let mut mine = Vec::new();
-    for (k, v) in persist::list(env, NS_RESIDENT)? {
-        let info = RecordInfo::from_record(&k, &v)?;
-        if info.discoverable && info.rp_id == rp_id {
-            mine.push(ResidentCredential::from_record(&k, &v)?);
+    let mut damaged = None;
+    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
+        if damaged.is_some() {
+            return;
         }
+        let found = with_record(v, |r| {
+            r.check_key()?;
+            if r.discoverable && r.rp_id == rp_id {
+                r.to_credential(k).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match found.and_then(|f| f) {
+            Ok(Some(c)) => mine.push(c),
+            Ok(None) => {}
+            Err(e) => damaged = Some(e),
+        }
+    })?;
+    if let Some(e) = damaged {
+        return Err(e);
     }
     mine.sort_by_key(|c| std::cmp::Reverse(c.created));
     Ok(mine)

@@ -126,6 +126,17 @@ pub trait RecordStore {
     fn get(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Lists every `(key, value)` of a namespace, in ascending key order.
     fn list(&self, ns: &str) -> Result<Records, StoreError>;
+    /// Calls `f` with every `(key, value)` of a namespace, in ascending key order: what
+    /// [`RecordStore::list`] returns, without collecting it (a store may hand every value out
+    /// of one reused buffer). On `Err`, `f` may have seen some records already; the caller
+    /// must then treat the whole namespace as unreadable, as a failed `list`.
+    fn for_each(&self, ns: &str, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<(), StoreError> {
+        for (key, mut value) in self.list(ns)? {
+            f(&key, &value);
+            value.zeroize();
+        }
+        Ok(())
+    }
     /// Applies a batch atomically.
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError>;
 }
