@@ -212,22 +212,26 @@ pub(crate) fn read_canonical_head(bytes: &[u8], pos: &mut usize) -> Option<(u8, 
     shortest.then_some((major, arg))
 }
 
-/// Reads a byte string (`major` 2) or text string (3) at `*pos` in canonical form, in place;
-/// text must be UTF-8. `None` for anything else.
-pub(crate) fn read_canonical_string<'a>(
-    bytes: &'a [u8],
-    pos: &mut usize,
-    major: u8,
-) -> Option<&'a [u8]> {
-    let (m, len) = read_canonical_head(bytes, pos)?;
-    if m != major || !(major == 2 || major == 3) {
+/// Reads a byte string at `*pos` in canonical form, in place; `None` for anything else.
+pub(crate) fn read_canonical_bytes<'a>(bytes: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let (major, len) = read_canonical_head(bytes, pos)?;
+    if major != 2 {
         return None;
     }
     let end = pos.checked_add(usize::try_from(len).ok()?)?;
     let s = bytes.get(*pos..end)?;
-    if major == 3 {
-        std::str::from_utf8(s).ok()?;
+    *pos = end;
+    Some(s)
+}
+
+/// Reads a text string at `*pos` in canonical form, in place; `None` for anything else.
+pub(crate) fn read_canonical_text<'a>(bytes: &'a [u8], pos: &mut usize) -> Option<&'a str> {
+    let (major, len) = read_canonical_head(bytes, pos)?;
+    if major != 3 {
+        return None;
     }
+    let end = pos.checked_add(usize::try_from(len).ok()?)?;
+    let s = std::str::from_utf8(bytes.get(*pos..end)?).ok()?;
     *pos = end;
     Some(s)
 }
@@ -522,20 +526,26 @@ mod tests {
             assert_eq!(read_canonical_head(bad, &mut 0), None, "{bad:02X?}");
         }
         let text = encode(&Value::Text("é".repeat(20)));
+        assert_eq!(read_canonical_bytes(&text, &mut 0), None);
+        let bytes = encode(&Value::Bytes(vec![0xFF; 300]));
         let mut pos = 0;
         assert_eq!(
-            read_canonical_string(&text, &mut pos, 3),
-            Some("é".repeat(20).as_bytes())
+            read_canonical_bytes(&bytes, &mut pos),
+            Some(&[0xFF; 300][..])
+        );
+        assert_eq!(pos, bytes.len());
+        assert_eq!(read_canonical_bytes(&bytes[..299], &mut 0), None);
+        assert_eq!(read_canonical_bytes(&[0x58, 0x01, 0x00], &mut 0), None);
+        let mut pos = 0;
+        assert_eq!(
+            read_canonical_text(&text, &mut pos),
+            Some("é".repeat(20).as_str())
         );
         assert_eq!(pos, text.len());
-        assert_eq!(read_canonical_string(&text, &mut 0, 2), None);
-        assert_eq!(read_canonical_string(&text[..10], &mut 0, 3), None);
-        assert_eq!(read_canonical_string(&[0x61, 0xFF], &mut 0, 3), None);
-        assert_eq!(
-            read_canonical_string(&[0x41, 0xFF], &mut 0, 2),
-            Some(&[0xFF][..])
-        );
-        assert_eq!(read_canonical_string(&[0x00], &mut 0, 0), None);
+        assert_eq!(read_canonical_text(&text[..10], &mut 0), None);
+        assert_eq!(read_canonical_text(&[0x61, 0xFF], &mut 0), None);
+        assert_eq!(read_canonical_text(&[0x41, 0x61], &mut 0), None);
+        assert_eq!(read_canonical_text(&[0x78, 0x01, 0x61], &mut 0), None);
     }
 
     #[test]

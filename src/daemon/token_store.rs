@@ -84,18 +84,12 @@ impl SqliteRecordStore {
 /// Associated data binding a sealed value to its record: tag, namespace, NUL, key.
 fn record_ad(full_ns: &str, key: &[u8]) -> Vec<u8> {
     let mut ad = Vec::with_capacity(RECORD_AD_TAG.len() + full_ns.len() + key.len() + 2);
-    write_record_ad(&mut ad, full_ns, key);
-    ad
-}
-
-/// [`record_ad`] into a reused buffer.
-fn write_record_ad(ad: &mut Vec<u8>, full_ns: &str, key: &[u8]) {
-    ad.clear();
     ad.extend_from_slice(RECORD_AD_TAG);
     ad.push(0);
     ad.extend_from_slice(full_ns.as_bytes());
     ad.push(0);
     ad.extend_from_slice(key);
+    ad
 }
 
 fn backend(e: crate::store::StoreError) -> StoreError {
@@ -129,11 +123,13 @@ impl RecordStore for SqliteRecordStore {
         // for the whole namespace; every value is authenticated before `f` sees it.
         let full = self.full_ns(ns)?;
         let opener = self.store.opener();
-        let mut ad = Vec::new();
+        let mut ad = record_ad(&full, b"");
+        let prefix = ad.len();
         let mut value = zeroize::Zeroizing::new(Vec::new());
         self.store
             .for_each(&full, |key, sealed| {
-                write_record_ad(&mut ad, &full, key);
+                ad.truncate(prefix);
+                ad.extend_from_slice(key);
                 opener.open_into(&ad, sealed, &mut value)?;
                 f(key, &value);
                 Ok::<(), crate::store::StoreError>(())

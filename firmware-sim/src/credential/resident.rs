@@ -123,9 +123,7 @@ impl<'a> RecordRef<'a> {
     /// The fields of a record in the form `to_record` writes, read in place; `None` for any
     /// other input, valid or not.
     fn read_in_place(bytes: &'a [u8]) -> Option<Self> {
-        let text = |pos: &mut usize| {
-            cbor::read_canonical_string(bytes, pos, 3).and_then(|s| std::str::from_utf8(s).ok())
-        };
+        let text = |pos: &mut usize| cbor::read_canonical_text(bytes, pos);
         let uint = |pos: &mut usize| match cbor::read_canonical_head(bytes, pos)? {
             (0, n) => Some(n),
             _ => None,
@@ -147,7 +145,7 @@ impl<'a> RecordRef<'a> {
             last = key;
             match key {
                 1 => rp_id = Some(text(&mut pos)?),
-                2 => user_id = Some(cbor::read_canonical_string(bytes, &mut pos, 2)?),
+                2 => user_id = Some(cbor::read_canonical_bytes(bytes, &mut pos)?),
                 3 => name = Some(text(&mut pos)?),
                 4 => display_name = Some(text(&mut pos)?),
                 5 => {
@@ -157,7 +155,7 @@ impl<'a> RecordRef<'a> {
                             .and_then(Algorithm::from_code)?,
                     )
                 }
-                6 => secret = Some(cbor::read_canonical_string(bytes, &mut pos, 2)?),
+                6 => secret = Some(cbor::read_canonical_bytes(bytes, &mut pos)?),
                 7 => created = Some(uint(&mut pos)?),
                 8 => {
                     discoverable = match bytes.get(pos)? {
