@@ -14,7 +14,6 @@
 pub mod client;
 pub mod server;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -895,6 +894,3 @@ async fn totp_fresh(State(d): St, Path(name): Path<String>, body: Bytes) -> ApiR
         }
     }
 }
-
-/// A map from key names to keys, as the daemon holds them.
-pub type KeyMap = BTreeMap<String, VirtualKey>;

@@ -311,7 +311,7 @@ impl VirtualKey {
     /// Starts a key from an opened device: binds its transports (inside the tokio runtime)
     /// and starts its thread. Fails with nothing left running.
     pub fn start(spec: KeySpec, device: Device) -> Result<VirtualKey, StartError> {
-        let presence = device_presence(&device);
+        let presence = device.presence().clone();
         let mut listening = Listening::default();
         let uhid = if spec.uhid {
             let t = UhidTransport::create(&uhid_config(&spec))?;
@@ -418,8 +418,4 @@ impl VirtualKey {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
-}
-
-fn device_presence(device: &Device) -> SharedPresence {
-    device.presence().clone()
 }
