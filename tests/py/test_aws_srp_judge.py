@@ -240,7 +240,8 @@ def test_saved_session_refresh_and_token(cli, judge):
     assert p.stdout == "" and "saved" in p.stderr
     old = cli.run("cognito", "token", "lee").stdout.strip()
     assert old in judge.access
-    sessions = json.loads(cli.run("cognito", "sessions").stdout)
+    sessions = json.loads(cli.run("cognito", "sessions", "--json").stdout)
+    assert cli.run("cognito", "sessions").stdout.split()[:5] == ["NAME", "USER", "POOL", "EXPIRES", "lee"]
     assert sessions[0]["name"] == "lee" and sessions[0]["username"] == "lee"
     assert "token" not in json.dumps(sessions).lower().replace("tokens", "")
     cli.run("cognito", "refresh", "--session", "lee")
