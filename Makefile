@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench
+.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench lint
 
 deps:
 	bash scripts/install-deps.sh
@@ -14,8 +14,15 @@ build: deps
 demo: build
 	./target/debug/authsim demo
 
+# Every target is built (benches and examples too, so they are linted under .ci/run's clippy
+# wrapper and cannot rot); then the tests run.
 test-rust:
+	$(CARGO) test --workspace --locked --all-targets --no-run
 	$(CARGO) test --workspace --locked
+
+# cargo clippy on every target, warnings denied (.ci/run does this inside the test build).
+lint:
+	source scripts/clippy-env.sh && $(CARGO) build --workspace --locked --all-targets
 
 test-keyring:
 	bash scripts/test-keyring.sh
@@ -39,9 +46,8 @@ bench: deps
 	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/daemon_bench.py
 	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/aws_bench.py
 
+# Each part says how long it took (the CI log shows where the time goes).
 test: build
-	$(MAKE) --no-print-directory test-rust
-	$(MAKE) --no-print-directory test-keyring
-	$(MAKE) --no-print-directory test-py
-	$(MAKE) --no-print-directory test-js
-	$(MAKE) --no-print-directory test-qemu
+	@for t in test-rust test-keyring test-py test-js test-qemu; do \
+	  s=$$(date +%s); $(MAKE) --no-print-directory $$t || exit 1; \
+	  echo "make test: $$t took $$(( $$(date +%s) - s )) s"; done
