@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench lint
+.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -51,3 +51,21 @@ test: build
 	@for t in test-rust test-keyring test-py test-js test-qemu; do \
 	  s=$$(date +%s); $(MAKE) --no-print-directory $$t || exit 1; \
 	  echo "make test: $$t took $$(( $$(date +%s) - s )) s"; done
+
+# Installs the release binary, its man pages and shell completions under PREFIX (default
+# ~/.local; `sudo make install PREFIX=/usr/local` for every user). DESTDIR stages a package.
+PREFIX ?= $(HOME)/.local
+install:
+	$(CARGO) build --locked --release --bin authsim
+	install -Dm755 target/release/authsim $(DESTDIR)$(PREFIX)/bin/authsim
+	target/release/authsim man --dir $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	target/release/authsim completions bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/authsim
+	target/release/authsim completions zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_authsim
+	target/release/authsim completions fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/authsim.fish
+
+# The documentation's own test: every shell block of README.md runs, every link inside the
+# repository resolves, completions and man pages are produced (scripts/doc-check.sh).
+doc-check: build
+	bash scripts/doc-check.sh
