@@ -1,18 +1,6 @@
 //! The token's configuration: a plain struct fixed at construction.
 
-use crate::attestation::AttestationPki;
-
-/// Which attestation statement `authenticatorMakeCredential` returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum AttestationMode {
-    /// fmt "none" with an empty statement.
-    None,
-    /// fmt "packed", signed by the new credential's own key (no x5c).
-    SelfAttestation,
-    /// fmt "packed", signed by the batch key with the batch certificate in x5c.
-    #[default]
-    Batch,
-}
+use crate::attestation::{AttestationMode, AttestationPki};
 
 /// How signature counters advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

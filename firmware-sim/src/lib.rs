@@ -50,8 +50,10 @@ pub mod testing;
 pub mod testing;
 mod token;
 
-pub use attestation::{AttestationError, AttestationPki, PkiParams, create_attestation_pki};
-pub use config::{AttestationMode, CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
+pub use attestation::{
+    AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,
+};
+pub use config::{CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
 pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;
