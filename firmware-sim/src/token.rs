@@ -29,7 +29,10 @@ pub enum TokenError {
 
 /// Distinguishes a store failure from damaged content after a failed load.
 fn store_error(env: &mut Env<'_>) -> TokenError {
-    match env.store.get("meta", b"master-secret") {
+    match env
+        .store
+        .get(crate::persist::NS_META, crate::persist::KEY_MASTER)
+    {
         Err(e) => TokenError::Store(e),
         Ok(_) => TokenError::Corrupt("persistent state could not be loaded".into()),
     }

@@ -9,10 +9,11 @@ use super::{
 use crate::attestation;
 use crate::cbor::{self, MapView};
 use crate::credential::id;
-use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential, truncate_utf8};
+use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::persist::{self, NS_COUNTERS, NS_RESIDENT};
+use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
+use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::status::{CtapResult, StatusCode};
 
 /// authData flag bits (WebAuthn §6.1).
@@ -188,7 +189,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         }
         if let Some(old) = replaced {
             batch.delete(NS_RESIDENT, &old.id);
-            batch.delete(NS_COUNTERS, &counter::counter_key(&old.id));
+            batch.delete(NS_COUNTERS, &counter_key(&old.id));
         }
         let created = existing.iter().map(|c| c.created).max().unwrap_or(0) + 1;
         let record = ResidentCredential {
@@ -198,6 +199,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
             key: key.clone(),
             created,
             discoverable: true,
+            extras: CredentialExtras::default(),
         };
         batch.put(NS_RESIDENT, &new_id, record.to_record());
         new_id

@@ -16,11 +16,11 @@ use sha2::{Digest, Sha256};
 use crate::cbor::{self, MapView};
 use crate::config::TokenConfig;
 use crate::credential::id;
-use crate::credential::resident::{
-    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
-};
 use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
+use crate::persist::record::{
+    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
+};
 use crate::persist::{self, NS_RESIDENT, Persistent};
 use crate::status::{CtapResult, StatusCode};
 

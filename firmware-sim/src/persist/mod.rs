@@ -1,9 +1,14 @@
-//! The token's persistent state in the record store: layout, first-boot creation, loading.
+//! The token's persistent state in the record store: every namespace and key it writes (this
+//! module is the only place they are named), first-boot creation and loading.
 //!
 //! Namespaces: `meta` (master secret, global counter), `attestation` (the per-installation CA
-//! and batch certificate), `rk` (resident credentials keyed by credential id) and `ctr`
-//! (per-credential counters keyed by SHA-256 of the credential id).
+//! and batch certificate), `rk` (stored credentials keyed by credential id, in the versioned
+//! format of [`record`]) and `ctr` (per-credential counters keyed by SHA-256 of the credential
+//! id).
 
+pub(crate) mod record;
+
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::attestation::{AttestationPki, PkiParams};
@@ -24,6 +29,13 @@ pub(crate) const NS_ATTESTATION: &str = "attestation";
 pub(crate) const KEY_PKI: &[u8] = b"pki";
 /// Key of the master secret record.
 pub(crate) const KEY_MASTER: &[u8] = b"master-secret";
+/// Key of the token-wide signature counter (global counter mode).
+pub(crate) const KEY_GLOBAL_COUNTER: &[u8] = b"global-counter";
+
+/// The store key of a credential's own counter (namespace `ctr`).
+pub(crate) fn counter_key(credential_id: &[u8]) -> Vec<u8> {
+    Sha256::digest(credential_id).to_vec()
+}
 
 /// Reads a record; store failures become `CTAP1_ERR_OTHER`.
 pub(crate) fn get(env: &mut Env<'_>, ns: &str, key: &[u8]) -> CtapResult<Option<Vec<u8>>> {
