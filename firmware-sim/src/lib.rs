@@ -22,7 +22,7 @@
 //! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
 //! - `ctap2/`: one file per command family; `ctap1`: U2F.
 //! - [`credential`]: keys (also as PKCS#8), sealed credential ids, stored records, counters.
-//! - `manage`: credentials imported, listed and removed through a control API
+//! - `admin`: credentials imported, listed and removed through a control API
 //!   ([`Token::import_credential`], [`Token::import_credentials`] for many in one commit,
 //!   [`Token::credentials`], [`Token::remove_credential`]).
 //! - [`attestation`]: the attestation CA, batch certificate and statements.
@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 pub mod attestation;
 pub mod cbor;
 mod config;
@@ -39,8 +40,6 @@ mod ctap1;
 mod ctap2;
 pub mod ctaphid;
 pub mod env;
-mod fsck;
-mod manage;
 mod persist;
 mod status;
 #[cfg(feature = "testing")]
@@ -50,6 +49,8 @@ pub mod testing;
 pub mod testing;
 mod token;
 
+pub use admin::import::{ImportError, ImportedCredential};
+pub use admin::{ResidentCredentialInfo, StoreSummary, TokenError};
 pub use attestation::{
     AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,
 };
@@ -58,9 +59,9 @@ pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;
 pub use ctap2::command as ctap2_command;
-pub use manage::{ImportError, ImportedCredential};
+pub use ctaphid::Report;
 pub use status::StatusCode;
-pub use token::{Report, ResidentCredentialInfo, StoreSummary, Token, TokenError};
+pub use token::Token;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::{ResidentCredentialInfo, StoreSummary, TokenError};
 use crate::config::TokenConfig;
 use crate::credential::counter;
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
@@ -10,7 +11,6 @@ use crate::persist::record::{RecordInfo, ResidentCredential, with_record};
 use crate::persist::{
     KEY_GLOBAL_COUNTER, KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT,
 };
-use crate::token::{ResidentCredentialInfo, StoreSummary, TokenError};
 use crate::{attestation::AttestationPki, cbor};
 
 fn corrupt(what: &str) -> TokenError {
