@@ -37,7 +37,7 @@ pub mod cbor;
 mod config;
 pub mod credential;
 mod ctap1;
-mod ctap2;
+pub mod ctap2;
 pub mod ctaphid;
 pub mod env;
 mod persist;

@@ -1,9 +1,5 @@
 //! The user account a credential belongs to.
 
-use ciborium::value::Value;
-
-use crate::cbor;
-
 /// The user entity remembered with a resident credential.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct UserEntity {
@@ -13,22 +9,6 @@ pub struct UserEntity {
     pub name: Option<String>,
     /// The display name, truncated to 64 bytes.
     pub display_name: Option<String>,
-}
-
-impl UserEntity {
-    /// The entity as CBOR; names only when `with_names` (they identify the user).
-    pub(crate) fn to_cbor(&self, with_names: bool) -> Value {
-        let mut entries = vec![("id", Value::Bytes(self.id.clone()))];
-        if with_names {
-            if let Some(n) = &self.name {
-                entries.push(("name", Value::Text(n.clone())));
-            }
-            if let Some(d) = &self.display_name {
-                entries.push(("displayName", Value::Text(d.clone())));
-            }
-        }
-        cbor::text_map(entries)
-    }
 }
 
 /// Truncates `s` to at most `max` bytes without splitting a character.

@@ -4,14 +4,11 @@ use std::collections::VecDeque;
 
 use ciborium::value::Value;
 
-use super::make_credential::{FLAG_UP, FLAG_UV};
-use super::{
-    Authenticator, Candidate, Continuation, Step, Wait, check_pin_uv_auth, client_data_hash,
-    decode_params, discoverable_for, find_listed, parse_descriptor, parse_options, response,
-    rp_id_hash,
-};
-use crate::cbor::{self, MapView};
-use crate::credential::counter;
+use super::auth_data::{AuthenticatorData, flags};
+use super::lookup::{Candidate, discoverable_for, find_listed};
+use super::messages::{CredentialDescriptor, GetAssertionRequest, GetAssertionResponse, Message};
+use super::{Authenticator, Continuation, Step, Wait, check_pin_uv_auth, response, rp_id_hash};
+use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
 use crate::status::{CtapResult, StatusCode};
 
@@ -58,16 +55,11 @@ pub(crate) fn begin(
     cid: u32,
     params: &[u8],
 ) -> CtapResult<Step> {
-    let value = decode_params(params)?;
-    let map = MapView::new(&value)?;
-    let rp_id = cbor::as_text(map.int_key(0x01).ok_or(StatusCode::MissingParameter)?)?.to_owned();
-    let client_data_hash = client_data_hash(&map, 0x02)?;
-    let allow_list = map.int_key(0x03).map(cbor::as_array).transpose()?;
-    if let Some(ext) = map.int_key(0x04) {
-        MapView::new(ext)?;
-    }
-    let options = parse_options(map.int_key(0x05))?;
-    check_pin_uv_auth(&map, 0x06, 0x07)?;
+    let req = GetAssertionRequest::from_cbor(params)?;
+    let rp_id = req.rp_id;
+    let client_data_hash = req.client_data_hash;
+    let options = req.options;
+    check_pin_uv_auth(req.pin_uv_auth_param.as_deref(), req.pin_uv_auth_protocol)?;
 
     // Step 4: options, in the specification's order.
     let uv = options.uv.unwrap_or(false);
@@ -80,13 +72,9 @@ pub(crate) fn begin(
     let up = options.up.unwrap_or(true);
 
     let rp_hash = rp_id_hash(&rp_id);
-    let mut listed = Vec::new();
-    for descriptor in allow_list.unwrap_or(&[]) {
-        if let Some(id) = parse_descriptor(descriptor)? {
-            listed.push(id);
-        }
-    }
-    let discoverable = allow_list.is_none_or(|l| l.is_empty());
+    let allow_list = req.allow_list.unwrap_or_default();
+    let listed = allow_list.iter().filter(|d| d.is_public_key());
+    let discoverable = allow_list.is_empty();
     let candidates = if discoverable {
         // Only discoverable credentials, most recently created first.
         discoverable_for(env, &rp_id)?
@@ -95,8 +83,8 @@ pub(crate) fn begin(
             .collect()
     } else {
         let mut found = Vec::new();
-        for id in &listed {
-            if let Some(c) = find_listed(auth, env, id, &rp_id, &rp_hash)? {
+        for descriptor in listed {
+            if let Some(c) = find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)? {
                 found.push(c);
                 break;
             }
@@ -216,39 +204,35 @@ fn assertion(
     number_of_credentials: Option<usize>,
     with_names: bool,
 ) -> CtapResult<Value> {
-    let mut flags = 0;
+    let mut flag_bits = 0;
     if up {
-        flags |= FLAG_UP;
+        flag_bits |= flags::UP;
     }
     if uv {
-        flags |= FLAG_UV;
+        flag_bits |= flags::UV;
     }
     // Persisted before the signature that carries it exists.
     let sign_count = counter::next_for_signature(env, auth.config.counter_mode, &candidate.id)?;
-    let mut auth_data = Vec::with_capacity(37);
-    auth_data.extend_from_slice(rp_hash);
-    auth_data.push(flags);
-    auth_data.extend_from_slice(&sign_count.to_be_bytes());
-    let mut signed = auth_data.clone();
+    let auth_data = AuthenticatorData::new(*rp_hash, flag_bits, sign_count).to_bytes();
+    let mut signed = Vec::with_capacity(auth_data.len() + client_data_hash.len());
+    signed.extend_from_slice(&auth_data);
     signed.extend_from_slice(client_data_hash);
     let signature = candidate.key.sign(&signed);
 
-    let mut entries = vec![
-        (
-            0x01,
-            cbor::text_map(vec![
-                ("id", Value::Bytes(candidate.id.clone())),
-                ("type", Value::Text("public-key".into())),
-            ]),
-        ),
-        (0x02, Value::Bytes(auth_data)),
-        (0x03, Value::Bytes(signature)),
-    ];
-    if let Some(user) = &candidate.user {
-        entries.push((0x04, user.to_cbor(with_names)));
+    // Names identify the user: only after verification with several accounts to choose from.
+    let user = candidate.user.as_ref().map(|u| UserEntity {
+        id: u.id.clone(),
+        name: u.name.clone().filter(|_| with_names),
+        display_name: u.display_name.clone().filter(|_| with_names),
+    });
+    Ok(GetAssertionResponse {
+        credential: CredentialDescriptor::public_key(&candidate.id),
+        auth_data,
+        signature,
+        user,
+        number_of_credentials: number_of_credentials.map(|n| n as u64),
+        user_selected: None,
+        large_blob_key: None,
     }
-    if let Some(n) = number_of_credentials {
-        entries.push((0x05, cbor::int(n as i64)));
-    }
-    Ok(cbor::int_map(entries))
+    .to_value())
 }

@@ -2,10 +2,9 @@
 
 use ciborium::value::Value;
 
-use super::{
-    Authenticator, MAX_CREDENTIAL_COUNT_IN_LIST, MAX_CREDENTIAL_ID_LEN, discoverable_count,
-};
-use crate::cbor;
+use super::lookup::discoverable_count;
+use super::messages::{GetInfoResponse, Message, PubKeyCredParam};
+use super::{Authenticator, MAX_CREDENTIAL_COUNT_IN_LIST, MAX_CREDENTIAL_ID_LEN};
 use crate::config::Protocol;
 use crate::credential::Algorithm;
 use crate::ctaphid::MAX_MESSAGE_LEN;
@@ -16,63 +15,50 @@ use crate::status::CtapResult;
 pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<Value> {
     let config = &auth.config;
     let mut options = vec![
-        ("rk", Value::Bool(config.resident_keys)),
-        ("up", Value::Bool(true)),
-        ("plat", Value::Bool(false)),
+        ("rk".to_owned(), config.resident_keys),
+        ("up".to_owned(), true),
+        ("plat".to_owned(), false),
     ];
     let ctap21 = config.protocol != Protocol::Ctap2_0;
     if config.user_verification {
-        options.push(("uv", Value::Bool(true)));
+        options.push(("uv".to_owned(), true));
         // Non-discoverable credentials can be made without UV; discoverable ones need it.
         // (The option is CTAP 2.1's; a CTAP 2.0 token does not know it.)
         if ctap21 {
-            options.push(("makeCredUvNotRqd", Value::Bool(true)));
+            options.push(("makeCredUvNotRqd".to_owned(), true));
         }
     }
-    let algorithms = Algorithm::ALL
-        .iter()
-        .map(|alg| {
-            cbor::text_map(vec![
-                ("alg", cbor::int(alg.cose_id())),
-                ("type", Value::Text("public-key".into())),
-            ])
-        })
-        .collect();
     let versions = if ctap21 {
         vec!["FIDO_2_0", "FIDO_2_1", "U2F_V2"]
     } else {
         vec!["U2F_V2", "FIDO_2_0"]
     };
-    let mut entries = vec![
-        (
-            0x01,
-            Value::Array(
-                versions
-                    .into_iter()
-                    .map(|v| Value::Text(v.into()))
-                    .collect(),
-            ),
-        ),
-        (0x03, Value::Bytes(config.aaguid.to_vec())),
-        (0x04, cbor::text_map(options)),
-        (0x05, cbor::int(MAX_MESSAGE_LEN as i64)),
-    ];
+    let mut info = GetInfoResponse {
+        versions: versions.into_iter().map(str::to_owned).collect(),
+        aaguid: config.aaguid,
+        options: Some(options),
+        max_msg_size: Some(MAX_MESSAGE_LEN as u64),
+        ..GetInfoResponse::default()
+    };
     if !ctap21 {
         // CTAP 2.0 (§5.4) defines members 0x01..=0x06 only.
-        return Ok(cbor::int_map(entries));
+        return Ok(info.to_value());
     }
-    entries.extend([
-        (0x07, cbor::int(MAX_CREDENTIAL_COUNT_IN_LIST as i64)),
-        (0x08, cbor::int(MAX_CREDENTIAL_ID_LEN as i64)),
-        (0x09, Value::Array(vec![Value::Text("usb".into())])),
-        (0x0A, Value::Array(algorithms)),
-        (0x0E, cbor::int(i64::from(config.firmware_version))),
-    ]);
+    info.max_credential_count_in_list = Some(MAX_CREDENTIAL_COUNT_IN_LIST as u64);
+    info.max_credential_id_length = Some(MAX_CREDENTIAL_ID_LEN as u64);
+    info.transports = Some(vec!["usb".to_owned()]);
+    info.algorithms = Some(
+        Algorithm::ALL
+            .iter()
+            .map(|alg| PubKeyCredParam::public_key(alg.cose_id()))
+            .collect(),
+    );
+    info.firmware_version = Some(u64::from(config.firmware_version));
     if config.resident_keys {
         let max = config.max_resident_credentials;
         // Imported non-discoverable credentials take no discoverable slot.
         let used = discoverable_count(env)?;
-        entries.push((0x14, cbor::int(max.saturating_sub(used) as i64)));
+        info.remaining_discoverable_credentials = Some(max.saturating_sub(used) as u64);
     }
-    Ok(cbor::int_map(entries))
+    Ok(info.to_value())
 }

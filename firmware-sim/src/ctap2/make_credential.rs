@@ -2,12 +2,11 @@
 
 use ciborium::value::Value;
 
-use super::{
-    Authenticator, Continuation, Wait, check_pin_uv_auth, client_data_hash, decode_params,
-    find_listed, parse_descriptor, parse_options, rp_id_hash, stored_infos,
-};
+use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
+use super::lookup::{find_listed, stored_infos};
+use super::messages::{MakeCredentialRequest, MakeCredentialResponse, Message};
+use super::{Authenticator, Continuation, Wait, check_pin_uv_auth, rp_id_hash};
 use crate::attestation;
-use crate::cbor::{self, MapView};
 use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
@@ -16,15 +15,6 @@ use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredenti
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::status::{CtapResult, StatusCode};
 
-/// authData flag bits (WebAuthn §6.1).
-pub(crate) const FLAG_UP: u8 = 0x01;
-/// User verified.
-pub(crate) const FLAG_UV: u8 = 0x04;
-/// Attested credential data included.
-pub(crate) const FLAG_AT: u8 = 0x40;
-
-/// Longest user handle (WebAuthn: at most 64 bytes).
-const MAX_USER_ID_LEN: usize = 64;
 /// Stored user names are cut to this many bytes (CTAP 2.1 allows truncation to 64).
 const MAX_NAME_LEN: usize = 64;
 
@@ -47,68 +37,28 @@ impl Plan {
     }
 }
 
-fn optional_text(map: &MapView<'_>, key: &str) -> CtapResult<Option<String>> {
-    map.text_key(key)
-        .map(|v| cbor::as_text(v).map(str::to_owned))
-        .transpose()
-}
-
 /// Validates the request (CTAP 2.1 §6.1.2 steps 1–12) and asks for the user.
 pub(crate) fn begin(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
     params: &[u8],
 ) -> CtapResult<Wait> {
-    let value = decode_params(params)?;
-    let map = MapView::new(&value)?;
-
-    // Parameter presence and types.
-    let client_data_hash = client_data_hash(&map, 0x01)?;
-    let rp = MapView::new(map.int_key(0x02).ok_or(StatusCode::MissingParameter)?)?;
-    let rp_id = cbor::as_text(rp.text_key("id").ok_or(StatusCode::MissingParameter)?)?.to_owned();
-    optional_text(&rp, "name")?;
-    optional_text(&rp, "icon")?;
-    let user_map = MapView::new(map.int_key(0x03).ok_or(StatusCode::MissingParameter)?)?;
-    let user_id = cbor::as_bytes(
-        user_map
-            .text_key("id")
-            .ok_or(StatusCode::MissingParameter)?,
-    )?;
-    if user_id.len() > MAX_USER_ID_LEN {
-        return Err(StatusCode::InvalidLength);
-    }
-    let user = UserEntity {
-        id: user_id.to_vec(),
-        name: optional_text(&user_map, "name")?.map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
-        display_name: optional_text(&user_map, "displayName")?
-            .map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
-    };
-    optional_text(&user_map, "icon")?;
-    let cred_params = cbor::as_array(map.int_key(0x04).ok_or(StatusCode::MissingParameter)?)?;
-    let exclude_list = map.int_key(0x05).map(cbor::as_array).transpose()?;
-    if let Some(ext) = map.int_key(0x06) {
-        // No extension is implemented; unknown extensions are ignored.
-        MapView::new(ext)?;
-    }
-    let options = parse_options(map.int_key(0x07))?;
+    let req = MakeCredentialRequest::from_cbor(params)?;
 
     // Steps 1–2: pinUvAuthParam (no PIN/UV auth protocol is implemented).
-    check_pin_uv_auth(&map, 0x08, 0x09)?;
+    check_pin_uv_auth(req.pin_uv_auth_param.as_deref(), req.pin_uv_auth_protocol)?;
 
     // Step 3: the first supported algorithm in the caller's order.
-    let mut chosen = None;
-    for entry in cred_params {
-        let entry = MapView::new(entry)?;
-        let kind = cbor::as_text(entry.text_key("type").ok_or(StatusCode::MissingParameter)?)?;
-        let alg = cbor::as_int(entry.text_key("alg").ok_or(StatusCode::MissingParameter)?)?;
-        if chosen.is_none() && kind == "public-key" {
-            chosen = Algorithm::from_cose_id(alg);
-        }
-    }
-    let alg = chosen.ok_or(StatusCode::UnsupportedAlgorithm)?;
+    let alg = req
+        .pub_key_cred_params
+        .iter()
+        .filter(|p| p.kind == "public-key")
+        .find_map(|p| Algorithm::from_cose_id(i128::from(p.alg)))
+        .ok_or(StatusCode::UnsupportedAlgorithm)?;
 
     // Step 5: options.
     let config = &auth.config;
+    let options = req.options;
     let resident = options.rk.unwrap_or(false);
     if resident && !config.resident_keys {
         return Err(StatusCode::UnsupportedOption);
@@ -127,17 +77,18 @@ pub(crate) fn begin(
         return Err(StatusCode::OperationDenied);
     }
     // Step 8: enterprise attestation is not supported.
-    if map.int_key(0x0A).is_some() {
+    if req.enterprise_attestation.is_some() {
         return Err(StatusCode::InvalidParameter);
     }
 
+    let rp_id = req.rp.id;
     let rp_hash = rp_id_hash(&rp_id);
     // Step 12: the exclude list.
-    for descriptor in exclude_list.unwrap_or(&[]) {
-        let Some(cred_id) = parse_descriptor(descriptor)? else {
+    for descriptor in req.exclude_list.iter().flatten() {
+        if !descriptor.is_public_key() {
             continue;
-        };
-        if find_listed(auth, env, &cred_id, &rp_id, &rp_hash)?.is_some() {
+        }
+        if find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?.is_some() {
             return Ok(Wait {
                 purpose: PresencePurpose::ExcludedCredential,
                 rp_id: Some(rp_id),
@@ -147,6 +98,14 @@ pub(crate) fn begin(
         }
     }
 
+    let user = UserEntity {
+        id: req.user.id,
+        name: req.user.name.map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
+        display_name: req
+            .user
+            .display_name
+            .map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
+    };
     // Step 13: user presence (and verification, when asked).
     Ok(Wait {
         purpose: PresencePurpose::MakeCredential,
@@ -155,7 +114,7 @@ pub(crate) fn begin(
         cont: Continuation::MakeCredential(Box::new(Plan {
             rp_id,
             rp_hash,
-            client_data_hash,
+            client_data_hash: req.client_data_hash,
             user,
             alg,
             resident,
@@ -213,18 +172,22 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         persist::commit(env, &batch)?;
     }
 
-    let mut flags = FLAG_UP | FLAG_AT;
+    let mut flag_bits = flags::UP;
     if plan.uv {
-        flags |= FLAG_UV;
+        flag_bits |= flags::UV;
     }
-    let mut auth_data = Vec::with_capacity(200);
-    auth_data.extend_from_slice(&plan.rp_hash);
-    auth_data.push(flags);
-    auth_data.extend_from_slice(&sign_count.to_be_bytes());
-    auth_data.extend_from_slice(&auth.config.aaguid);
-    auth_data.extend_from_slice(&(credential_id.len() as u16).to_be_bytes());
-    auth_data.extend_from_slice(&credential_id);
-    auth_data.extend_from_slice(&cbor::encode(&key.cose_public_key()?));
+    let auth_data = AuthenticatorData {
+        rp_id_hash: plan.rp_hash,
+        flags: flag_bits,
+        sign_count,
+        attested: Some(AttestedCredentialData {
+            aaguid: auth.config.aaguid,
+            credential_id,
+            public_key: key.cose_public_key()?,
+        }),
+        extensions: None,
+    }
+    .to_bytes();
 
     let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
     let (fmt, att_stmt) = attestation::statement(
@@ -235,9 +198,12 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         &plan.client_data_hash,
     )
     .map_err(|_| StatusCode::Other)?;
-    Ok(cbor::int_map(vec![
-        (0x01, Value::Text(fmt.to_owned())),
-        (0x02, Value::Bytes(auth_data)),
-        (0x03, att_stmt),
-    ]))
+    Ok(MakeCredentialResponse {
+        fmt: fmt.to_owned(),
+        auth_data,
+        att_stmt,
+        ep_att: None,
+        large_blob_key: None,
+    }
+    .to_value())
 }

@@ -1,27 +1,30 @@
-//! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share.
+//! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share; the typed messages
+//! ([`messages`]) and authenticator data ([`auth_data`]) a host uses too.
 //!
 //! A command either answers at once ([`Step::Reply`]) or needs the user first
 //! ([`Step::Wait`]). The CTAPHID layer then keeps the transaction pending, polls user presence
 //! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
 
+pub mod auth_data;
 pub(crate) mod get_assertion;
 pub(crate) mod get_info;
+pub(crate) mod lookup;
 pub(crate) mod make_credential;
+pub mod messages;
 pub(crate) mod reset;
 pub(crate) mod selection;
+
+pub use auth_data::{AttestedCredentialData, AuthDataError, AuthenticatorData, flags};
 
 use ciborium::value::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cbor::{self, MapView};
+use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
-use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
-use crate::persist::record::{
-    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
-};
-use crate::persist::{self, NS_RESIDENT, Persistent};
+use crate::persist::record::RESIDENT_ID_LEN;
+use crate::persist::{self, Persistent};
 use crate::status::{CtapResult, StatusCode};
 
 /// CTAP2 command bytes.
@@ -233,60 +236,8 @@ pub(crate) fn rp_id_hash(rp_id: &str) -> [u8; 32] {
     Sha256::digest(rp_id.as_bytes()).into()
 }
 
-/// Decodes the parameters of a command that requires a CBOR map.
-pub(crate) fn decode_params(params: &[u8]) -> CtapResult<Value> {
-    let value = cbor::decode(params)?;
-    if !matches!(value, Value::Map(_)) {
-        return Err(StatusCode::CborUnexpectedType);
-    }
-    Ok(value)
-}
-
-/// The clientDataHash parameter: a 32-byte byte string.
-pub(crate) fn client_data_hash(map: &MapView<'_>, key: i64) -> CtapResult<Vec<u8>> {
-    let hash = cbor::as_bytes(map.int_key(key).ok_or(StatusCode::MissingParameter)?)?;
-    if hash.len() != 32 {
-        return Err(StatusCode::InvalidLength);
-    }
-    Ok(hash.to_vec())
-}
-
-/// Options present in a request; absent keys are `None`, unknown keys are ignored.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Options {
-    pub rk: Option<bool>,
-    pub up: Option<bool>,
-    pub uv: Option<bool>,
-}
-
-/// Parses an options map (text keys, boolean values).
-pub(crate) fn parse_options(value: Option<&Value>) -> CtapResult<Options> {
-    let Some(value) = value else {
-        return Ok(Options::default());
-    };
-    let map = MapView::new(value)?;
-    let mut options = Options::default();
-    for (k, v) in map.entries() {
-        let key = cbor::as_text(k)?;
-        let flag = cbor::as_bool(v)?;
-        match key {
-            "rk" => options.rk = Some(flag),
-            "up" => options.up = Some(flag),
-            "uv" => options.uv = Some(flag),
-            _ => {}
-        }
-    }
-    Ok(options)
-}
-
 /// Checks pinUvAuthParam / pinUvAuthProtocol on a token without PIN/UV auth protocols.
-pub(crate) fn check_pin_uv_auth(
-    map: &MapView<'_>,
-    param_key: i64,
-    protocol_key: i64,
-) -> CtapResult<()> {
-    let param = map.int_key(param_key).map(cbor::as_bytes).transpose()?;
-    let protocol = map.int_key(protocol_key).map(cbor::as_int).transpose()?;
+pub(crate) fn check_pin_uv_auth(param: Option<&[u8]>, protocol: Option<u64>) -> CtapResult<()> {
     if param.is_some() {
         // No pinUvAuthProtocol is supported, so a present one is invalid.
         return match protocol {
@@ -295,133 +246,4 @@ pub(crate) fn check_pin_uv_auth(
         };
     }
     Ok(())
-}
-
-/// Parses a PublicKeyCredentialDescriptor; `None` for types other than "public-key".
-pub(crate) fn parse_descriptor(value: &Value) -> CtapResult<Option<Vec<u8>>> {
-    let map = MapView::new(value)?;
-    let kind = cbor::as_text(map.text_key("type").ok_or(StatusCode::MissingParameter)?)?;
-    let id = cbor::as_bytes(map.text_key("id").ok_or(StatusCode::MissingParameter)?)?;
-    if let Some(t) = map.text_key("transports") {
-        cbor::as_array(t)?;
-    }
-    Ok((kind == "public-key").then(|| id.to_vec()))
-}
-
-/// A credential the token can sign with.
-#[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub id: Vec<u8>,
-    pub key: PrivateKey,
-    /// The user entity of a resident credential.
-    pub user: Option<UserEntity>,
-}
-
-/// Finds the credential a listed id denotes for this relying party, if it is one of ours: a
-/// stored credential (discoverable or not, any id length) or a sealed non-resident id.
-pub(crate) fn find_listed(
-    auth: &mut Authenticator,
-    env: &mut Env<'_>,
-    id: &[u8],
-    rp_id: &str,
-    rp_hash: &[u8; 32],
-) -> CtapResult<Option<Candidate>> {
-    if id.is_empty() || id.len() > MAX_CREDENTIAL_ID_LEN {
-        return Ok(None);
-    }
-    if let Some(bytes) = persist::get(env, NS_RESIDENT, id)? {
-        let rc = ResidentCredential::from_record(id, &bytes)?;
-        if rc.rp_id == rp_id {
-            return Ok(Some(Candidate::from_stored(rc)));
-        }
-        // Another relying party's stored credential; a sealed id cannot be that.
-        return Ok(None);
-    }
-    let persistent = auth.load(env)?;
-    Ok(
-        id::unwrap(&persistent.wrap_key, id, rp_hash).map(|u| Candidate {
-            id: id.to_vec(),
-            key: u.key,
-            user: None,
-        }),
-    )
-}
-
-impl Candidate {
-    /// A stored credential as a signing candidate; the user entity goes with it when there is
-    /// one (always for discoverable credentials).
-    pub(crate) fn from_stored(rc: ResidentCredential) -> Self {
-        let user = (rc.discoverable || !rc.user.id.is_empty()).then_some(rc.user);
-        Candidate {
-            id: rc.id,
-            key: rc.key,
-            user,
-        }
-    }
-}
-
-/// Every stored credential's record, without deriving keys.
-pub(crate) fn stored_infos(env: &mut Env<'_>) -> CtapResult<Vec<RecordInfo>> {
-    let mut infos = Vec::new();
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
-        if damaged.is_none() {
-            match RecordInfo::from_record(k, v) {
-                Ok(info) => infos.push(info),
-                Err(e) => damaged = Some(e),
-            }
-        }
-    })?;
-    damaged.map_or(Ok(infos), Err)
-}
-
-/// How many stored credentials are discoverable (reads only each record's flag).
-pub(crate) fn discoverable_count(env: &mut Env<'_>) -> CtapResult<usize> {
-    let mut count = 0;
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |_, v| {
-        if damaged.is_none() {
-            match record_is_discoverable(v) {
-                Ok(true) => count += 1,
-                Ok(false) => {}
-                Err(e) => damaged = Some(e),
-            }
-        }
-    })?;
-    damaged.map_or(Ok(count), Err)
-}
-
-/// The discoverable credentials of one relying party, most recently created first.
-///
-/// Every record is opened and checked (as far as [`RecordInfo::from_record`] checks), but a
-/// key is built only for this relying party's credentials.
-pub(crate) fn discoverable_for(
-    env: &mut Env<'_>,
-    rp_id: &str,
-) -> CtapResult<Vec<ResidentCredential>> {
-    let mut mine = Vec::new();
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
-        if damaged.is_some() {
-            return;
-        }
-        let found = with_record(v, |r| {
-            r.check_key()?;
-            if r.discoverable && r.rp_id == rp_id {
-                r.to_credential(k).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
-        match found.and_then(|f| f) {
-            Ok(Some(c)) => mine.push(c),
-            Ok(None) => {}
-            Err(e) => damaged = Some(e),
-        }
-    })?;
-    if let Some(e) = damaged {
-        return Err(e);
-    }
-    mine.sort_by_key(|c| std::cmp::Reverse(c.created));
-    Ok(mine)
 }
