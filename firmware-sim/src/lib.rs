@@ -33,6 +33,7 @@
 
 mod admin;
 pub mod attestation;
+pub mod capabilities;
 pub mod cbor;
 mod config;
 pub mod credential;
@@ -40,6 +41,7 @@ mod ctap1;
 pub mod ctap2;
 pub mod ctaphid;
 pub mod env;
+mod extensions;
 mod persist;
 mod status;
 #[cfg(feature = "testing")]
@@ -54,6 +56,7 @@ pub use admin::{ResidentCredentialInfo, StoreSummary, TokenError};
 pub use attestation::{
     AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,
 };
+pub use capabilities::Capabilities;
 pub use config::{CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
 pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;

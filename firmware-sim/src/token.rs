@@ -3,6 +3,7 @@
 
 use crate::admin::import::{BatchFailure, ImportError, ImportedCredential};
 use crate::admin::{self, ResidentCredentialInfo, StoreSummary, TokenError, store_error};
+use crate::capabilities::Capabilities;
 use crate::config::TokenConfig;
 use crate::ctap2::Authenticator;
 use crate::ctaphid::Report;
@@ -41,6 +42,11 @@ impl Token {
     /// The configuration the token was built with.
     pub fn config(&self) -> &TokenConfig {
         &self.app.config
+    }
+
+    /// What the token can do (what getInfo reports and dispatch serves).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.app.caps
     }
 
     /// Simulates unplugging and replugging: drops channels, any message being received, any

@@ -6,30 +6,41 @@ use ciborium::value::Value;
 
 use super::auth_data::{AuthenticatorData, flags};
 use super::lookup::{Candidate, discoverable_for, find_listed};
-use super::messages::{CredentialDescriptor, GetAssertionRequest, GetAssertionResponse, Message};
+use super::messages::{
+    CredentialDescriptor, Extensions, GetAssertionRequest, GetAssertionResponse, Message,
+};
 use super::{Authenticator, Continuation, Step, Wait, check_pin_uv_auth, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
+use crate::extensions::{self, GaContext};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
 pub(crate) const NEXT_ASSERTION_TIMEOUT_MS: u64 = 30_000;
 
+/// What every assertion of one getAssertion request signs over and reports.
+#[derive(Debug)]
+struct Signing {
+    rp_id: String,
+    rp_hash: [u8; 32],
+    client_data_hash: Vec<u8>,
+    extensions: Option<Extensions>,
+    up: bool,
+    uv: bool,
+}
+
 /// A located set of credentials waiting for the user.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    rp_hash: [u8; 32],
-    client_data_hash: Vec<u8>,
+    signing: Signing,
     candidates: Vec<Candidate>,
-    up: bool,
-    uv: bool,
     discoverable: bool,
 }
 
 impl Plan {
     /// Whether built-in user verification was requested.
     pub(crate) fn uv(&self) -> bool {
-        self.uv
+        self.signing.uv
     }
 }
 
@@ -38,12 +49,9 @@ impl Plan {
 pub(crate) struct NextState {
     /// The channel that ran getAssertion; others may not continue it.
     pub cid: u32,
-    rp_hash: [u8; 32],
-    client_data_hash: Vec<u8>,
+    signing: Signing,
     remaining: VecDeque<Candidate>,
     total: usize,
-    up: bool,
-    uv: bool,
     last_ms: u64,
 }
 
@@ -57,49 +65,59 @@ pub(crate) fn begin(
 ) -> CtapResult<Step> {
     let req = GetAssertionRequest::from_cbor(params)?;
     let rp_id = req.rp_id;
-    let client_data_hash = req.client_data_hash;
     let options = req.options;
     check_pin_uv_auth(req.pin_uv_auth_param.as_deref(), req.pin_uv_auth_protocol)?;
 
     // Step 4: options, in the specification's order.
     let uv = options.uv.unwrap_or(false);
-    if uv && !auth.config.user_verification {
+    if uv && !auth.caps.user_verification {
         return Err(StatusCode::InvalidOption);
     }
     if options.rk.is_some() {
         return Err(StatusCode::UnsupportedOption);
     }
     let up = options.up.unwrap_or(true);
+    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
+        extension.check_get_assertion(input)?;
+    }
 
     let rp_hash = rp_id_hash(&rp_id);
     let allow_list = req.allow_list.unwrap_or_default();
-    let listed = allow_list.iter().filter(|d| d.is_public_key());
     let discoverable = allow_list.is_empty();
+    let usable = |c: &Candidate| extensions::usable(&auth.config, &c.extras, uv, !discoverable);
     let candidates = if discoverable {
         // Only discoverable credentials, most recently created first.
-        discoverable_for(env, &rp_id)?
+        let mut found: Vec<Candidate> = discoverable_for(env, &rp_id)?
             .into_iter()
             .map(Candidate::from_stored)
-            .collect()
+            .collect();
+        found.retain(usable);
+        found
     } else {
-        let mut found = Vec::new();
-        for descriptor in listed {
-            if let Some(c) = find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)? {
-                found.push(c);
+        let mut found = None;
+        for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
+            if let Some(c) = find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?
+                && extensions::usable(&auth.config, &c.extras, uv, true)
+            {
+                found = Some(c);
                 break;
             }
         }
-        found
+        found.into_iter().collect()
     };
     if candidates.is_empty() {
         return Err(StatusCode::NoCredentials);
     }
     let plan = Plan {
-        rp_hash,
-        client_data_hash,
+        signing: Signing {
+            rp_id: rp_id.clone(),
+            rp_hash,
+            client_data_hash: req.client_data_hash,
+            extensions: req.extensions,
+            up,
+            uv,
+        },
         candidates,
-        up,
-        uv,
         discoverable,
     };
     if up || uv {
@@ -126,30 +144,18 @@ pub(crate) fn finish(
     let total = plan.candidates.len();
     let mut remaining: VecDeque<Candidate> = plan.candidates.into();
     let first = remaining.pop_front().ok_or(StatusCode::NoCredentials)?;
-    let with_names = plan.uv && plan.discoverable && total > 1;
-    let number = (plan.discoverable && total > 1).then_some(total);
-    let body = assertion(
-        auth,
-        env,
-        &plan.rp_hash,
-        &plan.client_data_hash,
-        &first,
-        plan.up,
-        plan.uv,
-        number,
-        with_names,
-    )?;
+    let several = plan.discoverable && total > 1;
+    let with_names = plan.signing.uv && several;
+    let number = several.then_some(total);
+    let body = assertion(auth, env, &plan.signing, &first, number, with_names)?;
     auth.next_assertion = if remaining.is_empty() {
         None
     } else {
         Some(NextState {
             cid,
-            rp_hash: plan.rp_hash,
-            client_data_hash: plan.client_data_hash,
+            signing: plan.signing,
             remaining,
             total,
-            up: plan.up,
-            uv: plan.uv,
             last_ms: env.clock.now_ms(),
         })
     };
@@ -173,18 +179,8 @@ pub(crate) fn next(auth: &mut Authenticator, env: &mut Env<'_>, cid: u32) -> Cta
     let Some(candidate) = state.remaining.pop_front() else {
         return Err(StatusCode::NotAllowed);
     };
-    let with_names = state.uv && state.total > 1;
-    let body = assertion(
-        auth,
-        env,
-        &state.rp_hash,
-        &state.client_data_hash,
-        &candidate,
-        state.up,
-        state.uv,
-        None,
-        with_names,
-    )?;
+    let with_names = state.signing.uv && state.total > 1;
+    let body = assertion(auth, env, &state.signing, &candidate, None, with_names)?;
     state.last_ms = now;
     if !state.remaining.is_empty() {
         auth.next_assertion = Some(state);
@@ -192,31 +188,44 @@ pub(crate) fn next(auth: &mut Authenticator, env: &mut Env<'_>, cid: u32) -> Cta
     Ok(body)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One assertion by `candidate`: its counter advanced and committed, extensions run, signed.
 fn assertion(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
-    rp_hash: &[u8; 32],
-    client_data_hash: &[u8],
+    signing: &Signing,
     candidate: &Candidate,
-    up: bool,
-    uv: bool,
     number_of_credentials: Option<usize>,
     with_names: bool,
 ) -> CtapResult<Value> {
     let mut flag_bits = 0;
-    if up {
+    if signing.up {
         flag_bits |= flags::UP;
     }
-    if uv {
+    if signing.uv {
         flag_bits |= flags::UV;
+    }
+    let mut outputs = Vec::new();
+    for (extension, input) in extensions::requested(&auth.config, signing.extensions.as_ref()) {
+        let mut ctx = GaContext {
+            rp_id: &signing.rp_id,
+            uv: signing.uv,
+            extras: &candidate.extras,
+            rng: &mut *env.rng,
+        };
+        if let Some(output) = extension.get_assertion(input, &mut ctx)? {
+            outputs.push((extension.id().to_owned(), output));
+        }
     }
     // Persisted before the signature that carries it exists.
     let sign_count = counter::next_for_signature(env, auth.config.counter_mode, &candidate.id)?;
-    let auth_data = AuthenticatorData::new(*rp_hash, flag_bits, sign_count).to_bytes();
-    let mut signed = Vec::with_capacity(auth_data.len() + client_data_hash.len());
+    let mut data = AuthenticatorData::new(signing.rp_hash, flag_bits, sign_count);
+    if !outputs.is_empty() {
+        data.extensions = Some(Extensions(outputs));
+    }
+    let auth_data = data.to_bytes();
+    let mut signed = Vec::with_capacity(auth_data.len() + signing.client_data_hash.len());
     signed.extend_from_slice(&auth_data);
-    signed.extend_from_slice(client_data_hash);
+    signed.extend_from_slice(&signing.client_data_hash);
     let signature = candidate.key.sign(&signed);
 
     // Names identify the user: only after verification with several accounts to choose from.

@@ -5,7 +5,9 @@ use super::{Authenticator, MAX_CREDENTIAL_ID_LEN};
 use crate::credential::id;
 use crate::credential::{PrivateKey, UserEntity};
 use crate::env::Env;
-use crate::persist::record::{RecordInfo, ResidentCredential, record_is_discoverable, with_record};
+use crate::persist::record::{
+    CredentialExtras, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
+};
 use crate::persist::{self, NS_RESIDENT};
 use crate::status::CtapResult;
 
@@ -16,6 +18,8 @@ pub(crate) struct Candidate {
     pub key: PrivateKey,
     /// The user entity of a resident credential.
     pub user: Option<UserEntity>,
+    /// Extension and backup data (default for sealed ids, which carry none).
+    pub extras: CredentialExtras,
 }
 
 /// Finds the credential a listed id denotes for this relying party, if it is one of ours: a
@@ -44,6 +48,7 @@ pub(crate) fn find_listed(
             id: id.to_vec(),
             key: u.key,
             user: None,
+            extras: CredentialExtras::default(),
         }),
     )
 }
@@ -57,6 +62,7 @@ impl Candidate {
             id: rc.id,
             key: rc.key,
             user,
+            extras: rc.extras,
         }
     }
 }

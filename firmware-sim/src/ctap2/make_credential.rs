@@ -4,13 +4,14 @@ use ciborium::value::Value;
 
 use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
 use super::lookup::{find_listed, stored_infos};
-use super::messages::{MakeCredentialRequest, MakeCredentialResponse, Message};
+use super::messages::{Extensions, MakeCredentialRequest, MakeCredentialResponse, Message};
 use super::{Authenticator, Continuation, Wait, check_pin_uv_auth, rp_id_hash};
 use crate::attestation;
 use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
+use crate::extensions::{self, McContext};
 use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::status::{CtapResult, StatusCode};
@@ -28,6 +29,7 @@ pub(crate) struct Plan {
     alg: Algorithm,
     resident: bool,
     uv: bool,
+    extensions: Option<Extensions>,
 }
 
 impl Plan {
@@ -80,6 +82,9 @@ pub(crate) fn begin(
     if req.enterprise_attestation.is_some() {
         return Err(StatusCode::InvalidParameter);
     }
+    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
+        extension.check_make_credential(input)?;
+    }
 
     let rp_id = req.rp.id;
     let rp_hash = rp_id_hash(&rp_id);
@@ -119,6 +124,7 @@ pub(crate) fn begin(
             alg,
             resident,
             uv,
+            extensions: req.extensions,
         })),
     })
 }
@@ -128,6 +134,21 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     auth.load(env)?;
     let key = PrivateKey::generate(plan.alg, env.rng)?;
     let mode = auth.config.counter_mode;
+    // Step 15: extensions, which may add to what the credential stores.
+    let mut extras = CredentialExtras::default();
+    let mut outputs = Vec::new();
+    for (extension, input) in extensions::requested(&auth.config, plan.extensions.as_ref()) {
+        let mut ctx = McContext {
+            rp_id: &plan.rp_id,
+            resident: plan.resident,
+            uv: plan.uv,
+            extras: &mut extras,
+            rng: &mut *env.rng,
+        };
+        if let Some(output) = extension.make_credential(input, &mut ctx)? {
+            outputs.push((extension.id().to_owned(), output));
+        }
+    }
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
@@ -158,7 +179,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
             key: key.clone(),
             created,
             discoverable: true,
-            extras: CredentialExtras::default(),
+            extras,
         };
         batch.put(NS_RESIDENT, &new_id, record.to_record());
         new_id
@@ -185,7 +206,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
             credential_id,
             public_key: key.cose_public_key()?,
         }),
-        extensions: None,
+        extensions: (!outputs.is_empty()).then_some(Extensions(outputs)),
     }
     .to_bytes();
 

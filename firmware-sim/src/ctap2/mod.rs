@@ -6,6 +6,7 @@
 //! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
 
 pub mod auth_data;
+pub mod command;
 pub(crate) mod get_assertion;
 pub(crate) mod get_info;
 pub(crate) mod lookup;
@@ -19,6 +20,7 @@ pub use auth_data::{AttestedCredentialData, AuthDataError, AuthenticatorData, fl
 use ciborium::value::Value;
 use sha2::{Digest, Sha256};
 
+use crate::capabilities::Capabilities;
 use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
@@ -27,34 +29,15 @@ use crate::persist::record::RESIDENT_ID_LEN;
 use crate::persist::{self, Persistent};
 use crate::status::{CtapResult, StatusCode};
 
-/// CTAP2 command bytes.
-pub mod command {
-    /// authenticatorMakeCredential.
-    pub const MAKE_CREDENTIAL: u8 = 0x01;
-    /// authenticatorGetAssertion.
-    pub const GET_ASSERTION: u8 = 0x02;
-    /// authenticatorGetInfo.
-    pub const GET_INFO: u8 = 0x04;
-    /// authenticatorClientPIN (not implemented).
-    pub const CLIENT_PIN: u8 = 0x06;
-    /// authenticatorReset.
-    pub const RESET: u8 = 0x07;
-    /// authenticatorGetNextAssertion.
-    pub const GET_NEXT_ASSERTION: u8 = 0x08;
-    /// authenticatorSelection.
-    pub const SELECTION: u8 = 0x0B;
-}
-
-/// The longest credential id the token accepts or produces (reported by getInfo).
-pub const MAX_CREDENTIAL_ID_LEN: usize = 128;
-/// The number of credentials per allow/exclude list the token promises to handle.
-pub(crate) const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
+pub use crate::capabilities::MAX_CREDENTIAL_ID_LEN;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
 const _: () = assert!(RESIDENT_ID_LEN <= MAX_CREDENTIAL_ID_LEN);
 
 /// The firmware's application state: configuration, loaded secrets and volatile command state.
 pub(crate) struct Authenticator {
     pub config: TokenConfig,
+    /// What this key does, decided from `config` once.
+    pub caps: Capabilities,
     pub persistent: Option<Persistent>,
     pub boot_ms: u64,
     pub next_assertion: Option<get_assertion::NextState>,
@@ -64,6 +47,7 @@ pub(crate) struct Authenticator {
 impl Authenticator {
     pub(crate) fn new(config: TokenConfig, now_ms: u64) -> Self {
         Self {
+            caps: Capabilities::from_config(&config),
             config,
             persistent: None,
             boot_ms: now_ms,
@@ -161,6 +145,9 @@ pub(crate) fn process(
     {
         auth.next_assertion = None;
     }
+    if !auth.caps.serves(command) {
+        return Step::Reply(response(Err(StatusCode::InvalidCommand)));
+    }
     let started = match command {
         command::GET_INFO => Ok(Step::Reply(response(
             get_info::process(auth, env).map(Some),
@@ -171,10 +158,6 @@ pub(crate) fn process(
             get_assertion::next(auth, env, cid).map(Some),
         ))),
         command::RESET => reset::begin(auth, env).map(Step::Wait),
-        // authenticatorSelection is new in CTAP 2.1.
-        command::SELECTION if auth.config.protocol == crate::config::Protocol::Ctap2_0 => {
-            Err(StatusCode::InvalidCommand)
-        }
         command::SELECTION => Ok(Step::Wait(selection::begin())),
         _ => Err(StatusCode::InvalidCommand),
     };

@@ -311,7 +311,7 @@ impl Channels {
         payload.extend_from_slice(&[major, minor, build]);
         // CTAP 2.1 §11.2.9.1.3: CAPABILITY_CBOR when CTAPHID_CBOR is implemented;
         // CAPABILITY_NMSG only when CTAPHID_MSG is NOT implemented (every mode here speaks U2F).
-        let capabilities = if app.config.protocol.speaks_ctap2() {
+        let capabilities = if app.caps.speaks_ctap2() {
             capability::WINK | capability::CBOR
         } else {
             capability::WINK
@@ -356,7 +356,7 @@ impl Channels {
                 let response = ctap1::process(app, env, &payload);
                 out.extend(ctaphid::fragment(cid, cmd::MSG, &response));
             }
-            cmd::CBOR if !app.config.protocol.speaks_ctap2() => {
+            cmd::CBOR if !app.caps.speaks_ctap2() => {
                 // A U2F-only device does not implement CTAPHID_CBOR at all.
                 out.push(ctaphid::error_report(cid, err::INVALID_CMD))
             }
