@@ -43,6 +43,7 @@ pub mod ctaphid;
 pub mod env;
 mod extensions;
 mod persist;
+mod pin;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
