@@ -74,7 +74,8 @@ impl Capabilities {
         let versions = match config.protocol {
             Protocol::U2f => vec!["U2F_V2"],
             Protocol::Ctap2_0 => vec!["U2F_V2", "FIDO_2_0"],
-            Protocol::Ctap2_1 => vec!["FIDO_2_0", "FIDO_2_1", "U2F_V2"],
+            // As shipping keys list them: some hosts compare the array in order.
+            Protocol::Ctap2_1 => vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"],
         };
         let mut commands = Vec::new();
         if ctap2 {
@@ -86,9 +87,20 @@ impl Capabilities {
                 command::GET_NEXT_ASSERTION,
             ]);
         }
+        let client_pin = ctap21 && config.client_pin;
+        // pinUvAuthToken comes with clientPin, or with built-in UV alone.
+        let pin_uv_auth_token = client_pin || (ctap21 && config.user_verification);
+        // authenticatorConfig is authorised by a pinUvAuthToken (acfg).
+        let authenticator_config = pin_uv_auth_token;
         if ctap21 {
             // authenticatorSelection is new in CTAP 2.1.
             commands.push(command::SELECTION);
+        }
+        if pin_uv_auth_token {
+            commands.push(command::CLIENT_PIN);
+        }
+        if authenticator_config {
+            commands.push(command::CONFIG);
         }
         let mut caps = Self {
             protocol: config.protocol,
@@ -96,18 +108,25 @@ impl Capabilities {
             commands,
             resident_keys: config.resident_keys,
             user_verification: config.user_verification,
-            client_pin: false,
-            pin_uv_auth_token: false,
+            client_pin,
+            pin_uv_auth_token,
             // Non-discoverable credentials can be made without UV; discoverable ones need it.
-            // (The option is CTAP 2.1's.)
-            make_cred_uv_not_rqd: ctap21 && config.user_verification,
-            authenticator_config: false,
-            always_uv: false,
-            set_min_pin_length: false,
-            enterprise_attestation: false,
+            // (The option is CTAP 2.1's; getInfo reports it false while alwaysUv is on.)
+            make_cred_uv_not_rqd: ctap21 && (client_pin || config.user_verification),
+            authenticator_config,
+            always_uv: authenticator_config,
+            set_min_pin_length: client_pin && authenticator_config,
+            enterprise_attestation: authenticator_config && config.enterprise_attestation,
             credential_management: false,
             large_blobs: false,
-            pin_uv_auth_protocols: Vec::new(),
+            pin_uv_auth_protocols: if pin_uv_auth_token {
+                crate::pin::protocol::SUPPORTED
+                    .iter()
+                    .map(|p| p.number())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             extensions: Vec::new(),
             algorithms: Algorithm::ALL.to_vec(),
             max_msg_size: MAX_MESSAGE_LEN,
@@ -161,7 +180,24 @@ mod tests {
         assert!(v20.serves(command::GET_INFO) && !v20.serves(command::SELECTION));
         assert!(!v20.make_cred_uv_not_rqd);
         let v21 = caps(Protocol::Ctap2_1);
-        assert!(v21.serves(command::SELECTION) && !v21.serves(command::CLIENT_PIN));
+        assert!(v21.serves(command::SELECTION) && v21.serves(command::CLIENT_PIN));
+        assert!(v21.client_pin && v21.pin_uv_auth_token && v21.serves(command::CONFIG));
+        assert_eq!(v21.pin_uv_auth_protocols, [2, 1]);
+        assert_eq!(v21.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
+        assert!(!v21.enterprise_attestation);
         assert_eq!(v21.max_credential_id_length, MAX_CREDENTIAL_ID_LEN);
+        // Without clientPin and without built-in UV there is nothing to authorise a token.
+        let bare = Capabilities::from_config(&TokenConfig {
+            client_pin: false,
+            ..TokenConfig::default()
+        });
+        assert!(!bare.serves(command::CLIENT_PIN) && !bare.serves(command::CONFIG));
+        assert!(bare.pin_uv_auth_protocols.is_empty() && !bare.make_cred_uv_not_rqd);
+        let uv_only = Capabilities::from_config(&TokenConfig {
+            client_pin: false,
+            user_verification: true,
+            ..TokenConfig::default()
+        });
+        assert!(uv_only.pin_uv_auth_token && !uv_only.client_pin);
     }
 }

@@ -6,10 +6,12 @@ use ciborium::value::Value;
 
 use super::auth_data::{AuthenticatorData, flags};
 use super::lookup::{Candidate, discoverable_for, find_listed};
+use super::messages::permission;
 use super::messages::{
     CredentialDescriptor, Extensions, GetAssertionRequest, GetAssertionResponse, Message,
 };
-use super::{Authenticator, Continuation, Step, Wait, check_pin_uv_auth, response, rp_id_hash};
+use super::pin_uv::{self, Verification};
+use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
 use crate::extensions::{self, GaContext};
@@ -26,7 +28,7 @@ struct Signing {
     client_data_hash: Vec<u8>,
     extensions: Option<Extensions>,
     up: bool,
-    uv: bool,
+    verification: Verification,
 }
 
 /// A located set of credentials waiting for the user.
@@ -40,7 +42,7 @@ pub(crate) struct Plan {
 impl Plan {
     /// Whether built-in user verification was requested.
     pub(crate) fn uv(&self) -> bool {
-        self.signing.uv
+        self.signing.verification.built_in
     }
 }
 
@@ -56,7 +58,8 @@ pub(crate) struct NextState {
 }
 
 /// Validates the request, locates credentials (CTAP 2.1 §6.2.2), and waits for the user when
-/// presence or verification is wanted; a silent (`up=false`) request answers at once.
+/// presence or built-in verification is wanted; a silent (`up=false`) request, or one whose
+/// pinUvAuthToken remembers the user as present, answers at once.
 pub(crate) fn begin(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
@@ -65,11 +68,19 @@ pub(crate) fn begin(
 ) -> CtapResult<Step> {
     let req = GetAssertionRequest::from_cbor(params)?;
     let rp_id = req.rp_id;
-    let options = req.options;
-    check_pin_uv_auth(req.pin_uv_auth_param.as_deref(), req.pin_uv_auth_protocol)?;
+    let param = req.pin_uv_auth_param.as_deref();
 
-    // Step 4: options, in the specification's order.
-    let uv = options.uv.unwrap_or(false);
+    // Step 1: the zero-length pinUvAuthParam probe.
+    if let Some(wait) = pin_uv::probe(auth, param, &rp_id) {
+        return Ok(Step::Wait(wait));
+    }
+    // Step 2: the pinUvAuthProtocol.
+    let protocol = pin_uv::param_protocol(auth, param, req.pin_uv_auth_protocol)?;
+
+    // Step 4: options, in the specification's order; a pinUvAuthParam takes precedence over
+    // "uv".
+    let options = req.options;
+    let mut uv = options.uv.unwrap_or(false) && param.is_none();
     if uv && !auth.caps.user_verification {
         return Err(StatusCode::InvalidOption);
     }
@@ -77,27 +88,64 @@ pub(crate) fn begin(
         return Err(StatusCode::UnsupportedOption);
     }
     let up = options.up.unwrap_or(true);
+    let protection = pin_uv::protection(auth, env)?;
+
+    // Step 5: alwaysUv (for requests that want the user present).
+    if protection.always_uv && up {
+        if !protection.protected {
+            return Err(pin_uv::uv_required(auth));
+        }
+        if param.is_none() && !uv {
+            if !auth.caps.user_verification {
+                return Err(pin_uv::uv_required(auth));
+            }
+            uv = true;
+        }
+    }
     for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
         extension.check_get_assertion(input)?;
     }
 
+    // Step 6: user verification, by the token or built in.
+    let mut verification = Verification::default();
+    if protection.protected {
+        if let (Some(param), Some(protocol)) = (param, protocol) {
+            verification.cached_presence = pin_uv::verify_token(
+                auth,
+                env,
+                protocol,
+                param,
+                &req.client_data_hash,
+                permission::GA,
+                &rp_id,
+            )?;
+            verification.by_token = true;
+        } else if uv {
+            if protection.uv_retries == 0 {
+                return Err(pin_uv::uv_refused(&protection));
+            }
+            verification.built_in = true;
+        }
+    }
+
+    // Step 7: the applicable credentials.
     let rp_hash = rp_id_hash(&rp_id);
     let allow_list = req.allow_list.unwrap_or_default();
     let discoverable = allow_list.is_empty();
-    let usable = |c: &Candidate| extensions::usable(&auth.config, &c.extras, uv, !discoverable);
+    let verified = verification.uv();
     let candidates = if discoverable {
         // Only discoverable credentials, most recently created first.
         let mut found: Vec<Candidate> = discoverable_for(env, &rp_id)?
             .into_iter()
             .map(Candidate::from_stored)
             .collect();
-        found.retain(usable);
+        found.retain(|c| extensions::usable(&auth.config, &c.extras, verified, false));
         found
     } else {
         let mut found = None;
         for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
             if let Some(c) = find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?
-                && extensions::usable(&auth.config, &c.extras, uv, true)
+                && extensions::usable(&auth.config, &c.extras, verified, true)
             {
                 found = Some(c);
                 break;
@@ -115,16 +163,19 @@ pub(crate) fn begin(
             client_data_hash: req.client_data_hash,
             extensions: req.extensions,
             up,
-            uv,
+            verification,
         },
         candidates,
         discoverable,
     };
-    if up || uv {
+    // Steps 8–9: presence (with built-in verification when asked), unless not wanted or the
+    // token remembers the user as present.
+    let touch = (up && !verification.cached_presence) || verification.built_in;
+    if touch {
         Ok(Step::Wait(Wait {
             purpose: PresencePurpose::GetAssertion,
             rp_id: Some(rp_id),
-            uv,
+            uv: verification.built_in,
             cont: Continuation::GetAssertion(Box::new(plan)),
         }))
     } else {
@@ -141,11 +192,18 @@ pub(crate) fn finish(
     cid: u32,
     plan: Plan,
 ) -> CtapResult<Value> {
+    if plan.signing.up {
+        // Step 9.4: presence was collected (or remembered); the token is used up.
+        pin_uv::consume_token(auth);
+    }
+    if plan.signing.verification.built_in {
+        pin_uv::uv_succeeded(auth, env)?;
+    }
     let total = plan.candidates.len();
     let mut remaining: VecDeque<Candidate> = plan.candidates.into();
     let first = remaining.pop_front().ok_or(StatusCode::NoCredentials)?;
     let several = plan.discoverable && total > 1;
-    let with_names = plan.signing.uv && several;
+    let with_names = plan.signing.verification.uv() && several;
     let number = several.then_some(total);
     let body = assertion(auth, env, &plan.signing, &first, number, with_names)?;
     auth.next_assertion = if remaining.is_empty() {
@@ -179,7 +237,7 @@ pub(crate) fn next(auth: &mut Authenticator, env: &mut Env<'_>, cid: u32) -> Cta
     let Some(candidate) = state.remaining.pop_front() else {
         return Err(StatusCode::NotAllowed);
     };
-    let with_names = state.signing.uv && state.total > 1;
+    let with_names = state.signing.verification.uv() && state.total > 1;
     let body = assertion(auth, env, &state.signing, &candidate, None, with_names)?;
     state.last_ms = now;
     if !state.remaining.is_empty() {
@@ -198,17 +256,18 @@ fn assertion(
     with_names: bool,
 ) -> CtapResult<Value> {
     let mut flag_bits = 0;
-    if signing.up {
+    // Step 8: built-in verification is a touch too.
+    if signing.up || signing.verification.built_in {
         flag_bits |= flags::UP;
     }
-    if signing.uv {
+    if signing.verification.uv() {
         flag_bits |= flags::UV;
     }
     let mut outputs = Vec::new();
     for (extension, input) in extensions::requested(&auth.config, signing.extensions.as_ref()) {
         let mut ctx = GaContext {
             rp_id: &signing.rp_id,
-            uv: signing.uv,
+            uv: signing.verification.uv(),
             extras: &candidate.extras,
             rng: &mut *env.rng,
         };

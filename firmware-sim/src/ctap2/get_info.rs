@@ -1,4 +1,5 @@
-//! authenticatorGetInfo (0x04): what the token supports, from its capabilities and state.
+//! authenticatorGetInfo (0x04): what the token supports (its capabilities) and the state that
+//! changes at run time (PIN set, alwaysUv, minimum PIN length, enterprise attestation).
 
 use ciborium::value::Value;
 
@@ -11,7 +12,13 @@ use crate::status::CtapResult;
 
 /// Builds the getInfo response map.
 pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<Value> {
+    let state = if auth.caps.pin_uv_auth_token {
+        Some(auth.pin.state(env, &auth.config)?.clone())
+    } else {
+        None
+    };
     let caps = &auth.caps;
+    let always_uv = state.as_ref().is_some_and(|s| s.always_uv);
     let mut options = vec![
         ("rk".to_owned(), caps.resident_keys),
         ("up".to_owned(), true),
@@ -20,8 +27,35 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
     if caps.user_verification {
         options.push(("uv".to_owned(), true));
     }
+    if caps.client_pin {
+        options.push((
+            "clientPin".to_owned(),
+            state.as_ref().is_some_and(|s| s.pin_set()),
+        ));
+        // mc and ga permissions are granted through clientPin.
+        options.push(("noMcGaPermissionsWithClientPin".to_owned(), false));
+    }
+    if caps.pin_uv_auth_token {
+        options.push(("pinUvAuthToken".to_owned(), true));
+    }
     if caps.make_cred_uv_not_rqd {
-        options.push(("makeCredUvNotRqd".to_owned(), true));
+        // Under alwaysUv every credential needs user verification.
+        options.push(("makeCredUvNotRqd".to_owned(), !always_uv));
+    }
+    if caps.authenticator_config {
+        options.push(("authnrCfg".to_owned(), true));
+    }
+    if caps.always_uv {
+        options.push(("alwaysUv".to_owned(), always_uv));
+    }
+    if caps.set_min_pin_length {
+        options.push(("setMinPINLength".to_owned(), true));
+    }
+    if caps.enterprise_attestation {
+        options.push((
+            "ep".to_owned(),
+            state.as_ref().is_some_and(|s| s.enterprise_attestation),
+        ));
     }
     let mut info = GetInfoResponse {
         versions: caps.versions.iter().map(|v| (*v).to_owned()).collect(),
@@ -37,6 +71,9 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
     if !caps.extensions.is_empty() {
         info.extensions = Some(caps.extensions.iter().map(|e| (*e).to_owned()).collect());
     }
+    if !caps.pin_uv_auth_protocols.is_empty() {
+        info.pin_uv_auth_protocols = Some(caps.pin_uv_auth_protocols.clone());
+    }
     info.max_credential_count_in_list = Some(caps.max_credential_count_in_list as u64);
     info.max_credential_id_length = Some(caps.max_credential_id_length as u64);
     info.transports = Some(caps.transports.iter().map(|t| (*t).to_owned()).collect());
@@ -46,6 +83,10 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
             .map(|alg| PubKeyCredParam::public_key(alg.cose_id()))
             .collect(),
     );
+    if let Some(state) = state.as_ref().filter(|_| caps.client_pin) {
+        info.force_pin_change = Some(state.force_pin_change);
+        info.min_pin_length = Some(u64::from(state.min_pin_length));
+    }
     info.firmware_version = Some(u64::from(auth.config.firmware_version));
     if caps.resident_keys {
         let max = caps.max_resident_credentials;

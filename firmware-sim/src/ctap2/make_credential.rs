@@ -4,8 +4,10 @@ use ciborium::value::Value;
 
 use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
 use super::lookup::{find_listed, stored_infos};
+use super::messages::permission;
 use super::messages::{Extensions, MakeCredentialRequest, MakeCredentialResponse, Message};
-use super::{Authenticator, Continuation, Wait, check_pin_uv_auth, rp_id_hash};
+use super::pin_uv::{self, Verification};
+use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::attestation;
 use crate::credential::id;
 use crate::credential::user::truncate_utf8;
@@ -28,27 +30,33 @@ pub(crate) struct Plan {
     user: UserEntity,
     alg: Algorithm,
     resident: bool,
-    uv: bool,
+    verification: Verification,
     extensions: Option<Extensions>,
 }
 
 impl Plan {
     /// Whether built-in user verification was requested.
     pub(crate) fn uv(&self) -> bool {
-        self.uv
+        self.verification.built_in
     }
 }
 
-/// Validates the request (CTAP 2.1 §6.1.2 steps 1–12) and asks for the user.
+/// Validates the request (CTAP 2.1 §6.1.2 steps 1–12) and asks for the user, or finishes at
+/// once when a pinUvAuthToken remembers the user as present.
 pub(crate) fn begin(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
     params: &[u8],
-) -> CtapResult<Wait> {
+) -> CtapResult<Step> {
     let req = MakeCredentialRequest::from_cbor(params)?;
+    let param = req.pin_uv_auth_param.as_deref();
 
-    // Steps 1–2: pinUvAuthParam (no PIN/UV auth protocol is implemented).
-    check_pin_uv_auth(req.pin_uv_auth_param.as_deref(), req.pin_uv_auth_protocol)?;
+    // Step 1: the zero-length pinUvAuthParam probe.
+    if let Some(wait) = pin_uv::probe(auth, param, &req.rp.id) {
+        return Ok(Step::Wait(wait));
+    }
+    // Step 2: the pinUvAuthProtocol.
+    let protocol = pin_uv::param_protocol(auth, param, req.pin_uv_auth_protocol)?;
 
     // Step 3: the first supported algorithm in the caller's order.
     let alg = req
@@ -58,27 +66,45 @@ pub(crate) fn begin(
         .find_map(|p| Algorithm::from_cose_id(i128::from(p.alg)))
         .ok_or(StatusCode::UnsupportedAlgorithm)?;
 
-    // Step 5: options.
-    let config = &auth.config;
+    // Step 5: options; a pinUvAuthParam takes precedence over "uv".
     let options = req.options;
     let resident = options.rk.unwrap_or(false);
-    if resident && !config.resident_keys {
+    let mut uv = options.uv.unwrap_or(false) && param.is_none();
+    if uv && !auth.caps.user_verification {
+        return Err(StatusCode::InvalidOption);
+    }
+    if resident && !auth.caps.resident_keys {
         return Err(StatusCode::UnsupportedOption);
     }
     if options.up == Some(false) {
         return Err(StatusCode::InvalidOption);
     }
-    let uv = options.uv.unwrap_or(false);
-    if uv && !config.user_verification {
-        return Err(StatusCode::InvalidOption);
+    let protection = pin_uv::protection(auth, env)?;
+
+    // Step 6: alwaysUv.
+    if protection.always_uv {
+        if !protection.protected {
+            return Err(pin_uv::uv_required(auth));
+        }
+        if param.is_none() && !uv {
+            if !auth.caps.user_verification {
+                return Err(pin_uv::uv_required(auth));
+            }
+            uv = true;
+        }
     }
-    // Step 7 (makeCredUvNotRqd is true): a token protected by user verification makes
-    // discoverable credentials only with it. Without clientPin the answer is
-    // CTAP2_ERR_OPERATION_DENIED (CTAP2_ERR_PUAT_REQUIRED would send the platform to a PIN).
-    if config.user_verification && !uv && resident {
-        return Err(StatusCode::OperationDenied);
+    // Steps 7, 8 and 10: a key protected by user verification makes discoverable credentials
+    // only with it, and non-discoverable ones without it only while makeCredUvNotRqd holds
+    // (not under alwaysUv). The answer sends the platform to a PIN when one is set.
+    let uv_not_required = !protection.always_uv;
+    if protection.protected && !uv && param.is_none() && (resident || !uv_not_required) {
+        return Err(if protection.pin_set {
+            StatusCode::PuatRequired
+        } else {
+            StatusCode::OperationDenied
+        });
     }
-    // Step 8: enterprise attestation is not supported.
+    // Step 9: enterprise attestation is not supported.
     if req.enterprise_attestation.is_some() {
         return Err(StatusCode::InvalidParameter);
     }
@@ -87,6 +113,28 @@ pub(crate) fn begin(
     }
 
     let rp_id = req.rp.id;
+    // Step 11: user verification, by the token or built in.
+    let mut verification = Verification::default();
+    if protection.protected {
+        if let (Some(param), Some(protocol)) = (param, protocol) {
+            verification.cached_presence = pin_uv::verify_token(
+                auth,
+                env,
+                protocol,
+                param,
+                &req.client_data_hash,
+                permission::MC,
+                &rp_id,
+            )?;
+            verification.by_token = true;
+        } else if uv {
+            if protection.uv_retries == 0 {
+                return Err(pin_uv::uv_refused(&protection));
+            }
+            verification.built_in = true;
+        }
+    }
+
     let rp_hash = rp_id_hash(&rp_id);
     // Step 12: the exclude list.
     for descriptor in req.exclude_list.iter().flatten() {
@@ -94,12 +142,15 @@ pub(crate) fn begin(
             continue;
         }
         if find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?.is_some() {
-            return Ok(Wait {
+            if verification.cached_presence {
+                return Err(StatusCode::CredentialExcluded);
+            }
+            return Ok(Step::Wait(Wait {
                 purpose: PresencePurpose::ExcludedCredential,
                 rp_id: Some(rp_id),
                 uv: false,
                 cont: Continuation::Excluded,
-            });
+            }));
         }
     }
 
@@ -111,26 +162,36 @@ pub(crate) fn begin(
             .display_name
             .map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
     };
-    // Step 13: user presence (and verification, when asked).
-    Ok(Wait {
+    let plan = Plan {
+        rp_id: rp_id.clone(),
+        rp_hash,
+        client_data_hash: req.client_data_hash,
+        user,
+        alg,
+        resident,
+        verification,
+        extensions: req.extensions,
+    };
+    // Steps 13–14: user presence (with built-in verification when asked), unless the token
+    // remembers the user as present.
+    if verification.cached_presence {
+        return Ok(Step::Reply(response(finish(auth, env, plan).map(Some))));
+    }
+    Ok(Step::Wait(Wait {
         purpose: PresencePurpose::MakeCredential,
-        rp_id: Some(rp_id.clone()),
-        uv,
-        cont: Continuation::MakeCredential(Box::new(Plan {
-            rp_id,
-            rp_hash,
-            client_data_hash: req.client_data_hash,
-            user,
-            alg,
-            resident,
-            uv,
-            extensions: req.extensions,
-        })),
-    })
+        rp_id: Some(rp_id),
+        uv: verification.built_in,
+        cont: Continuation::MakeCredential(Box::new(plan)),
+    }))
 }
 
 /// Creates, stores and attests the credential once the user approved.
 pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) -> CtapResult<Value> {
+    // Step 14.4: presence was collected; the token is used up.
+    pin_uv::consume_token(auth);
+    if plan.verification.built_in {
+        pin_uv::uv_succeeded(auth, env)?;
+    }
     auth.load(env)?;
     let key = PrivateKey::generate(plan.alg, env.rng)?;
     let mode = auth.config.counter_mode;
@@ -141,7 +202,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         let mut ctx = McContext {
             rp_id: &plan.rp_id,
             resident: plan.resident,
-            uv: plan.uv,
+            uv: plan.verification.uv(),
             extras: &mut extras,
             rng: &mut *env.rng,
         };
@@ -194,7 +255,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     }
 
     let mut flag_bits = flags::UP;
-    if plan.uv {
+    if plan.verification.uv() {
         flag_bits |= flags::UV;
     }
     let auth_data = AuthenticatorData {

@@ -6,12 +6,15 @@
 //! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
 
 pub mod auth_data;
+pub(crate) mod client_pin;
 pub mod command;
+pub(crate) mod config_cmd;
 pub(crate) mod get_assertion;
 pub(crate) mod get_info;
 pub(crate) mod lookup;
 pub(crate) mod make_credential;
 pub mod messages;
+pub(crate) mod pin_uv;
 pub(crate) mod reset;
 pub(crate) mod selection;
 
@@ -27,7 +30,10 @@ use crate::credential::id;
 use crate::env::{Env, PresencePurpose};
 use crate::persist::record::RESIDENT_ID_LEN;
 use crate::persist::{self, Persistent};
+use crate::pin::PinRuntime;
+use crate::pin::state::{PinState, check_new_pin};
 use crate::status::{CtapResult, StatusCode};
+use messages::Message;
 
 pub use crate::capabilities::MAX_CREDENTIAL_ID_LEN;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
@@ -41,6 +47,8 @@ pub(crate) struct Authenticator {
     pub persistent: Option<Persistent>,
     pub boot_ms: u64,
     pub next_assertion: Option<get_assertion::NextState>,
+    /// PIN/UV auth state of this power-up (and the persisted PIN state, cached).
+    pub pin: PinRuntime,
     next_presence_id: u64,
 }
 
@@ -52,6 +60,7 @@ impl Authenticator {
             persistent: None,
             boot_ms: now_ms,
             next_assertion: None,
+            pin: PinRuntime::default(),
             next_presence_id: 1,
         }
     }
@@ -60,13 +69,30 @@ impl Authenticator {
     pub(crate) fn power_cycle(&mut self, now_ms: u64) {
         self.persistent = None;
         self.next_assertion = None;
+        // Key-agreement keys and pinUvAuthTokens are made again at power-up; the mismatch
+        // count starts over (retries are persisted).
+        self.pin.reset();
         self.boot_ms = now_ms;
     }
 
     /// Loads (or creates at first boot) the persistent secrets.
     pub(crate) fn load(&mut self, env: &mut Env<'_>) -> CtapResult<&Persistent> {
         if self.persistent.is_none() {
-            self.persistent = Some(persist::load_or_create(env, &self.config)?);
+            let config = &self.config;
+            let mut first_boot = |batch: &mut crate::env::WriteBatch| {
+                // A PIN given in the configuration is set at first boot, in the same commit.
+                let initial = config.initial_pin.as_ref().filter(|_| self.caps.client_pin);
+                let mut state = PinState::initial(config);
+                if let Some(pin) = initial
+                    && let Ok(code_points) = check_new_pin(pin.as_bytes(), state.min_pin_length)
+                {
+                    state.set_pin(pin.as_bytes(), code_points);
+                    state.stage(batch);
+                }
+            };
+            self.persistent = Some(persist::load_or_create(env, config, &mut first_boot)?);
+            // The first boot may have written the PIN state.
+            self.pin.forget_state();
         }
         self.persistent.as_ref().ok_or(StatusCode::Other)
     }
@@ -98,6 +124,10 @@ pub(crate) enum Continuation {
     GetAssertion(Box<get_assertion::Plan>),
     Reset,
     Selection,
+    /// The zero-length pinUvAuthParam probe: the touch only selects this authenticator.
+    PinProbe,
+    /// getPinUvAuthTokenUsingUvWithPermissions waiting for built-in user verification.
+    UvToken(Box<client_pin::UvTokenPlan>),
 }
 
 /// How a user-presence wait ended.
@@ -152,13 +182,17 @@ pub(crate) fn process(
         command::GET_INFO => Ok(Step::Reply(response(
             get_info::process(auth, env).map(Some),
         ))),
-        command::MAKE_CREDENTIAL => make_credential::begin(auth, env, params).map(Step::Wait),
+        command::MAKE_CREDENTIAL => make_credential::begin(auth, env, params),
         command::GET_ASSERTION => get_assertion::begin(auth, env, cid, params),
         command::GET_NEXT_ASSERTION => Ok(Step::Reply(response(
             get_assertion::next(auth, env, cid).map(Some),
         ))),
         command::RESET => reset::begin(auth, env).map(Step::Wait),
         command::SELECTION => Ok(Step::Wait(selection::begin())),
+        command::CLIENT_PIN => client_pin::process(auth, env, params),
+        command::CONFIG => {
+            config_cmd::process(auth, env, params).map(|()| Step::Reply(response(Ok(None))))
+        }
         _ => Err(StatusCode::InvalidCommand),
     };
     match started {
@@ -179,11 +213,25 @@ pub(crate) fn resume(
         (Outcome::Cancelled, _) => Err(StatusCode::KeepaliveCancel),
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
+        // The probe: the touch selected this key; now the platform must get a PIN/UV token.
+        (Outcome::Approved, Continuation::PinProbe) => Err(pin_uv::probe_answer(auth, env)),
+        (Outcome::Denied | Outcome::TimedOut, Continuation::PinProbe) => {
+            Err(StatusCode::OperationDenied)
+        }
         (Outcome::Denied, _) => Err(StatusCode::OperationDenied),
-        // Failed built-in user verification (makeCredential step 11.2.3 / getAssertion step
-        // 6.2.3 of CTAP 2.1: not a timeout, no clientPin, no uvRetries counter that could reach
-        // 0): "Otherwise, end the operation by returning CTAP2_ERR_OPERATION_DENIED."
-        (Outcome::UvFailed, _) => Err(StatusCode::OperationDenied),
+        // Failed built-in UV for a token: getPinUvAuthTokenUsingUvWithPermissions step 10.
+        (Outcome::UvFailed, Continuation::UvToken(_)) => match client_pin::uv_failed(auth, env) {
+            Ok(0) => Err(StatusCode::UvBlocked),
+            Ok(_) => Err(StatusCode::UvInvalid),
+            Err(e) => Err(e),
+        },
+        // Failed built-in UV in makeCredential (step 11.2.3) or getAssertion (step 6.2.3): one
+        // UV attempt is gone.
+        (Outcome::UvFailed, _) => Err(pin_uv::uv_failed(auth, env)),
+        (Outcome::TimedOut, Continuation::UvToken(_)) => Err(StatusCode::UserActionTimeout),
+        (Outcome::Approved, Continuation::UvToken(plan)) => {
+            client_pin::finish_uv_token(auth, env, *plan).map(|r| Some(r.to_value()))
+        }
         // Built-in user verification that times out is a user action timeout (getAssertion
         // step 6.2.3.1); a presence check that times out is a refusal (makeCredential step 14:
         // "If the user declines permission, or the operation times out, then end the operation
@@ -217,16 +265,4 @@ pub(crate) fn resume(
 /// SHA-256 of an RP id.
 pub(crate) fn rp_id_hash(rp_id: &str) -> [u8; 32] {
     Sha256::digest(rp_id.as_bytes()).into()
-}
-
-/// Checks pinUvAuthParam / pinUvAuthProtocol on a token without PIN/UV auth protocols.
-pub(crate) fn check_pin_uv_auth(param: Option<&[u8]>, protocol: Option<u64>) -> CtapResult<()> {
-    if param.is_some() {
-        // No pinUvAuthProtocol is supported, so a present one is invalid.
-        return match protocol {
-            None => Err(StatusCode::MissingParameter),
-            Some(_) => Err(StatusCode::InvalidParameter),
-        };
-    }
-    Ok(())
 }

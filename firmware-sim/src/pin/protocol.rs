@@ -44,7 +44,9 @@ pub(crate) trait PinUvAuthProtocol: Sync {
     fn encrypt(&self, key: &[u8], rng: &mut dyn Rng, plaintext: &[u8]) -> CtapResult<Vec<u8>>;
     /// decrypt(key, ciphertext); an error for a malformed ciphertext.
     fn decrypt(&self, key: &[u8], ciphertext: &[u8]) -> CtapResult<Zeroizing<Vec<u8>>>;
-    /// authenticate(key, message): the MAC a platform sends as pinUvAuthParam.
+    /// authenticate(key, message): the MAC a platform sends as pinUvAuthParam (the platform's
+    /// half of the protocol; the authenticator only verifies).
+    #[allow(dead_code)]
     fn authenticate(&self, key: &[u8], message: &[u8]) -> Vec<u8>;
     /// verify(key, message, signature): `CTAP2_ERR_PIN_AUTH_INVALID` unless `signature` is
     /// authenticate(key, message) (compared in constant time).
