@@ -53,12 +53,13 @@ pub mod testing;
 mod token;
 
 pub use admin::import::{ImportError, ImportedCredential};
+pub use admin::pin::{PinError, check_pin};
 pub use admin::{ResidentCredentialInfo, StoreSummary, TokenError};
 pub use attestation::{
     AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,
 };
 pub use capabilities::Capabilities;
-pub use config::{CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
+pub use config::{CounterMode, DEFAULT_AAGUID, Protocol, SecretPin, TokenConfig};
 pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;

@@ -2,6 +2,7 @@
 //! for a control API (`admin`).
 
 use crate::admin::import::{BatchFailure, ImportError, ImportedCredential};
+use crate::admin::pin::PinError;
 use crate::admin::{self, ResidentCredentialInfo, StoreSummary, TokenError, store_error};
 use crate::capabilities::Capabilities;
 use crate::config::TokenConfig;
@@ -176,6 +177,17 @@ impl Token {
         // A saved getNextAssertion list must not sign with a removed credential.
         self.app.next_assertion = None;
         admin::import::remove(&mut env.env(), id)
+    }
+
+    /// Sets the PIN of a key that has none (provisioning from a control API, as setPIN would):
+    /// at least the minimum PIN length in code points, at most 63 bytes.
+    pub fn set_pin(&mut self, env: &mut impl Environment, pin: &str) -> Result<(), PinError> {
+        admin::pin::set_pin(&mut self.app, &mut env.env(), pin)
+    }
+
+    /// The PIN retries left; `None` when the key has no clientPin or no PIN is set.
+    pub fn pin_retries(&mut self, env: &mut impl Environment) -> Result<Option<u8>, TokenError> {
+        admin::pin::pin_retries(&mut self.app, &mut env.env())
     }
 
     /// Removes every stored credential (and their counters); returns how many.

@@ -5,6 +5,7 @@
 
 pub(crate) mod fsck;
 pub(crate) mod import;
+pub(crate) mod pin;
 
 use thiserror::Error;
 

@@ -87,7 +87,7 @@ fn requested_protocol(req: &ClientPinRequest) -> CtapResult<&'static dyn PinUvAu
 }
 
 fn get_pin_retries(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<ClientPinResponse> {
-    let retries = auth.pin.state(env, &auth.config)?.pin_retries;
+    let retries = auth.pin_state(env)?.pin_retries;
     Ok(ClientPinResponse {
         pin_retries: Some(u64::from(retries)),
         power_cycle_state: Some(auth.pin.consecutive_mismatches >= MAX_CONSECUTIVE_MISMATCHES),
@@ -96,7 +96,7 @@ fn get_pin_retries(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<Cl
 }
 
 fn get_uv_retries(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<ClientPinResponse> {
-    let retries = auth.pin.state(env, &auth.config)?.uv_retries;
+    let retries = auth.pin_state(env)?.uv_retries;
     Ok(ClientPinResponse {
         uv_retries: Some(u64::from(retries)),
         ..ClientPinResponse::default()
@@ -168,7 +168,7 @@ fn set_pin(
     };
     let protocol = requested_protocol(req)?;
     // Step 3 (CTAP 2.1; 2.0 answered CTAP2_ERR_NOT_ALLOWED): a PIN exists already.
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     if state.pin_set() {
         return Err(StatusCode::PinAuthInvalid);
     }
@@ -192,7 +192,7 @@ fn check_pin(
     shared: &SharedSecret,
     pin_hash_enc: &[u8],
 ) -> CtapResult<()> {
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     state.pin_retries = state.pin_retries.saturating_sub(1);
     auth.pin.commit_state(env, state.clone())?;
     let hash = protocol.decrypt(shared.as_bytes(), pin_hash_enc);
@@ -213,7 +213,7 @@ fn check_pin(
 
 /// The checks every subcommand that takes the current PIN makes before decapsulating.
 fn pin_usable(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<()> {
-    let state = auth.pin.state(env, &auth.config)?;
+    let state = auth.pin_state(env)?;
     if !state.pin_set() {
         return Err(StatusCode::PinNotSet);
     }
@@ -248,7 +248,7 @@ fn change_pin(
     check_pin(auth, env, protocol, &shared, pin_hash_enc)?;
 
     // The PIN was right: retries back to the maximum, whether or not the new PIN is accepted.
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     state.pin_retries = MAX_PIN_RETRIES;
     let checked = new_pin(protocol, &shared, new_pin_enc, state.min_pin_length).and_then(
         |(pin, code_points)| {
@@ -317,7 +317,7 @@ fn get_pin_token(
     pin_usable(auth, env)?;
     let shared = shared_secret(auth, env, protocol, req)?;
     check_pin(auth, env, protocol, &shared, pin_hash_enc)?;
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     state.pin_retries = MAX_PIN_RETRIES;
     // A correct PIN also gives built-in UV its attempts back.
     state.uv_retries = MAX_UV_RETRIES;
@@ -374,7 +374,7 @@ fn begin_uv_token(
     };
     let protocol = requested_protocol(req)?;
     check_permissions(auth, permissions)?;
-    if auth.pin.state(env, &auth.config)?.uv_retries == 0 {
+    if auth.pin_state(env)?.uv_retries == 0 {
         return Err(StatusCode::UvBlocked);
     }
     let shared = shared_secret(auth, env, protocol, req)?;
@@ -398,7 +398,7 @@ pub(crate) fn finish_uv_token(
     env: &mut Env<'_>,
     plan: UvTokenPlan,
 ) -> CtapResult<ClientPinResponse> {
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     if state.uv_retries != MAX_UV_RETRIES {
         state.uv_retries = MAX_UV_RETRIES;
         auth.pin.commit_state(env, state)?;
@@ -417,7 +417,7 @@ pub(crate) fn finish_uv_token(
 /// Built-in user verification failed: one UV attempt is gone (committed). Returns how many are
 /// left.
 pub(crate) fn uv_failed(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<u8> {
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     state.uv_retries = state.uv_retries.saturating_sub(1);
     let left = state.uv_retries;
     auth.pin.commit_state(env, state)?;

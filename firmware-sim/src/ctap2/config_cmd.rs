@@ -23,7 +23,7 @@ pub(crate) fn process(
         .filter(|s| *s != ConfigSubCommand::VendorPrototype)
         .ok_or(StatusCode::InvalidSubcommand)?;
     authorise(auth, env, &req)?;
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     match sub {
         ConfigSubCommand::EnableEnterpriseAttestation => {
             if !auth.caps.enterprise_attestation {

@@ -13,7 +13,7 @@ use crate::status::CtapResult;
 /// Builds the getInfo response map.
 pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<Value> {
     let state = if auth.caps.pin_uv_auth_token {
-        Some(auth.pin.state(env, &auth.config)?.clone())
+        Some(auth.pin_state(env)?.clone())
     } else {
         None
     };

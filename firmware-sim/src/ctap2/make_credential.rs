@@ -8,7 +8,7 @@ use super::messages::permission;
 use super::messages::{Extensions, MakeCredentialRequest, MakeCredentialResponse, Message};
 use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
-use crate::attestation;
+use crate::attestation::{self, AttestationMode};
 use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
@@ -32,6 +32,7 @@ pub(crate) struct Plan {
     resident: bool,
     verification: Verification,
     extensions: Option<Extensions>,
+    enterprise: bool,
 }
 
 impl Plan {
@@ -104,10 +105,18 @@ pub(crate) fn begin(
             StatusCode::OperationDenied
         });
     }
-    // Step 9: enterprise attestation is not supported.
-    if req.enterprise_attestation.is_some() {
-        return Err(StatusCode::InvalidParameter);
-    }
+    // Step 9: enterprise attestation, when the key can and it was enabled.
+    let enterprise = match req.enterprise_attestation {
+        None => false,
+        Some(_) if !(auth.caps.enterprise_attestation && protection.enterprise_attestation) => {
+            return Err(StatusCode::InvalidParameter);
+        }
+        // Vendor-facilitated: only for RP IDs built into the key, and there are none.
+        Some(1) => false,
+        // Platform-managed: the platform vouches for the RP.
+        Some(2) => true,
+        Some(_) => return Err(StatusCode::InvalidOption),
+    };
     for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
         extension.check_make_credential(input)?;
     }
@@ -171,6 +180,7 @@ pub(crate) fn begin(
         resident,
         verification,
         extensions: req.extensions,
+        enterprise,
     };
     // Steps 13–14: user presence (with built-in verification when asked), unless the token
     // remembers the user as present.
@@ -272,8 +282,14 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     .to_bytes();
 
     let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
+    // An enterprise attestation is the batch certificate's, whatever the key's usual mode.
+    let att_mode = if plan.enterprise {
+        AttestationMode::Batch
+    } else {
+        auth.config.attestation
+    };
     let (fmt, att_stmt) = attestation::statement(
-        auth.config.attestation,
+        att_mode,
         &persistent.pki,
         &key,
         &auth_data,
@@ -284,7 +300,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         fmt: fmt.to_owned(),
         auth_data,
         att_stmt,
-        ep_att: None,
+        ep_att: plan.enterprise.then_some(true),
         large_blob_key: None,
     }
     .to_value())

@@ -97,6 +97,13 @@ impl Authenticator {
         self.persistent.as_ref().ok_or(StatusCode::Other)
     }
 
+    /// The persisted PIN/UV and configuration state (first boot happens first: it may set an
+    /// initial PIN).
+    pub(crate) fn pin_state(&mut self, env: &mut Env<'_>) -> CtapResult<&mut PinState> {
+        self.load(env)?;
+        self.pin.state(env, &self.config)
+    }
+
     /// A fresh id for a user-presence request.
     pub(crate) fn new_presence_id(&mut self) -> u64 {
         let id = self.next_presence_id;

@@ -38,6 +38,8 @@ pub(crate) struct Protection {
     pub always_uv: bool,
     /// Built-in UV attempts left.
     pub uv_retries: u8,
+    /// Enterprise attestation enabled.
+    pub enterprise_attestation: bool,
 }
 
 /// Reads the protection state (no PIN state before CTAP 2.1: only built-in UV).
@@ -49,14 +51,16 @@ pub(crate) fn protection(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapRes
             protected: built_in,
             always_uv: false,
             uv_retries: u8::MAX,
+            enterprise_attestation: false,
         });
     }
-    let state = auth.pin.state(env, &auth.config)?;
+    let state = auth.pin_state(env)?;
     Ok(Protection {
         pin_set: state.pin_set(),
         protected: state.pin_set() || built_in,
         always_uv: state.always_uv,
         uv_retries: state.uv_retries,
+        enterprise_attestation: state.enterprise_attestation,
     })
 }
 
@@ -190,7 +194,7 @@ pub(crate) fn uv_succeeded(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapR
     if !auth.caps.pin_uv_auth_token {
         return Ok(());
     }
-    let mut state = auth.pin.state(env, &auth.config)?.clone();
+    let mut state = auth.pin_state(env)?.clone();
     if state.uv_retries != MAX_UV_RETRIES {
         state.uv_retries = MAX_UV_RETRIES;
         auth.pin.commit_state(env, state)?;
