@@ -1,7 +1,8 @@
 //! The authsim token as firmware would be: 64-byte HID reports in, 64-byte HID reports out.
 //!
 //! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
-//! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection) and CTAP1/U2F.
+//! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection, and CTAP 2.1
+//! clientPIN with PIN/UV auth protocols 1 and 2 and authenticatorConfig) and CTAP1/U2F.
 //! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
 //! source, user presence and a record store with atomic commits.
 //!
@@ -17,14 +18,20 @@
 //! assert!(info.is_some());
 //! ```
 //!
-//! Module plan:
+//! Module plan (imports run one way: token → ctaphid channels and admin → ctap2 → the rest):
 //! - [`env`](mod@env): one small trait per outside service.
-//! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
-//! - `ctap2/`: one file per command family; `ctap1`: U2F.
-//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, stored records, counters.
+//! - [`ctaphid`]: framing, and the channel engine (channels, transactions, keepalives).
+//! - [`ctap2`]: one file per command family, with the public typed messages
+//!   ([`ctap2::messages`]) and authenticator data ([`ctap2::auth_data`]); `ctap1`: U2F.
+//! - [`capabilities`]: what a key does, from its configuration; getInfo and dispatch read it.
+//! - `pin`: the two PIN/UV auth protocols behind one trait, the pinUvAuthToken state, the
+//!   persisted PIN state. `extensions`: one seam, one file per extension.
+//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, users, counters.
+//! - `persist`: every store key and the versioned credential record.
 //! - `admin`: credentials imported, listed and removed through a control API
 //!   ([`Token::import_credential`], [`Token::import_credentials`] for many in one commit,
-//!   [`Token::credentials`], [`Token::remove_credential`]).
+//!   [`Token::credentials`], [`Token::remove_credential`]), PIN provisioning
+//!   ([`Token::set_pin`]), the store check.
 //! - [`attestation`]: the attestation CA, batch certificate and statements.
 //! - [`cbor`]: canonical CTAP2 CBOR.
 //! - [`testing`]: in-memory environment and a host-side client.

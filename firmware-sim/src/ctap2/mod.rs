@@ -1,9 +1,9 @@
 //! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share; the typed messages
 //! ([`messages`]) and authenticator data ([`auth_data`]) a host uses too.
 //!
-//! A command either answers at once ([`Step::Reply`]) or needs the user first
-//! ([`Step::Wait`]). The CTAPHID layer then keeps the transaction pending, polls user presence
-//! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
+//! A command either answers at once (`Step::Reply`) or needs the user first
+//! (`Step::Wait`). The CTAPHID layer then keeps the transaction pending, polls user presence
+//! from `Token::tick`, and calls `resume` with the outcome, which produces the response.
 
 pub mod auth_data;
 pub(crate) mod client_pin;
