@@ -91,68 +91,32 @@ pub(crate) fn begin(
     let protection = pin_uv::protection(auth, env)?;
 
     // Step 5: alwaysUv (for requests that want the user present).
-    if protection.always_uv && up {
-        if !protection.protected {
-            return Err(pin_uv::uv_required(auth));
-        }
-        if param.is_none() && !uv {
-            if !auth.caps.user_verification {
-                return Err(pin_uv::uv_required(auth));
-            }
-            uv = true;
-        }
+    if up {
+        uv = pin_uv::always_uv(auth, &protection, param, uv)?;
     }
     for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
         extension.check_get_assertion(input)?;
     }
 
     // Step 6: user verification, by the token or built in.
-    let mut verification = Verification::default();
-    if protection.protected {
-        if let (Some(param), Some(protocol)) = (param, protocol) {
-            verification.cached_presence = pin_uv::verify_token(
-                auth,
-                env,
-                protocol,
-                param,
-                &req.client_data_hash,
-                permission::GA,
-                &rp_id,
-            )?;
-            verification.by_token = true;
-        } else if uv {
-            if protection.uv_retries == 0 {
-                return Err(pin_uv::uv_refused(&protection));
-            }
-            verification.built_in = true;
-        }
-    }
+    let verification = pin_uv::verify(
+        auth,
+        env,
+        &protection,
+        &pin_uv::Request {
+            param: param.zip(protocol),
+            uv,
+            client_data_hash: &req.client_data_hash,
+            permission: permission::GA,
+            rp_id: &rp_id,
+        },
+    )?;
 
     // Step 7: the applicable credentials.
     let rp_hash = rp_id_hash(&rp_id);
     let allow_list = req.allow_list.unwrap_or_default();
     let discoverable = allow_list.is_empty();
-    let verified = verification.uv();
-    let candidates = if discoverable {
-        // Only discoverable credentials, most recently created first.
-        let mut found: Vec<Candidate> = discoverable_for(env, &rp_id)?
-            .into_iter()
-            .map(Candidate::from_stored)
-            .collect();
-        found.retain(|c| extensions::usable(&auth.config, &c.extras, verified, false));
-        found
-    } else {
-        let mut found = None;
-        for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
-            if let Some(c) = find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?
-                && extensions::usable(&auth.config, &c.extras, verified, true)
-            {
-                found = Some(c);
-                break;
-            }
-        }
-        found.into_iter().collect()
-    };
+    let candidates = locate(auth, env, &rp_id, &rp_hash, &allow_list, verification.uv())?;
     if candidates.is_empty() {
         return Err(StatusCode::NoCredentials);
     }
@@ -303,4 +267,32 @@ fn assertion(
         large_blob_key: None,
     }
     .to_value())
+}
+
+/// Step 7: the credentials a request may use: the first listed one that is ours (and usable),
+/// or without a list every discoverable one, most recently created first.
+fn locate(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+    allow_list: &[CredentialDescriptor],
+    verified: bool,
+) -> CtapResult<Vec<Candidate>> {
+    if allow_list.is_empty() {
+        let mut found: Vec<Candidate> = discoverable_for(env, rp_id)?
+            .into_iter()
+            .map(Candidate::from_stored)
+            .collect();
+        found.retain(|c| extensions::usable(&auth.config, &c.extras, verified, false));
+        return Ok(found);
+    }
+    for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
+        if let Some(c) = find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?
+            && extensions::usable(&auth.config, &c.extras, verified, true)
+        {
+            return Ok(vec![c]);
+        }
+    }
+    Ok(Vec::new())
 }

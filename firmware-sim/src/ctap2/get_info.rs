@@ -6,8 +6,10 @@ use ciborium::value::Value;
 use super::Authenticator;
 use super::lookup::discoverable_count;
 use super::messages::{GetInfoResponse, Message, PubKeyCredParam};
+use crate::capabilities::Capabilities;
 use crate::env::Env;
 use crate::extensions;
+use crate::pin::state::PinState;
 use crate::status::CtapResult;
 
 /// Builds the getInfo response map.
@@ -18,45 +20,7 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
         None
     };
     let caps = &auth.caps;
-    let always_uv = state.as_ref().is_some_and(|s| s.always_uv);
-    let mut options = vec![
-        ("rk".to_owned(), caps.resident_keys),
-        ("up".to_owned(), true),
-        ("plat".to_owned(), false),
-    ];
-    if caps.user_verification {
-        options.push(("uv".to_owned(), true));
-    }
-    if caps.client_pin {
-        options.push((
-            "clientPin".to_owned(),
-            state.as_ref().is_some_and(|s| s.pin_set()),
-        ));
-        // mc and ga permissions are granted through clientPin.
-        options.push(("noMcGaPermissionsWithClientPin".to_owned(), false));
-    }
-    if caps.pin_uv_auth_token {
-        options.push(("pinUvAuthToken".to_owned(), true));
-    }
-    if caps.make_cred_uv_not_rqd {
-        // Under alwaysUv every credential needs user verification.
-        options.push(("makeCredUvNotRqd".to_owned(), !always_uv));
-    }
-    if caps.authenticator_config {
-        options.push(("authnrCfg".to_owned(), true));
-    }
-    if caps.always_uv {
-        options.push(("alwaysUv".to_owned(), always_uv));
-    }
-    if caps.set_min_pin_length {
-        options.push(("setMinPINLength".to_owned(), true));
-    }
-    if caps.enterprise_attestation {
-        options.push((
-            "ep".to_owned(),
-            state.as_ref().is_some_and(|s| s.enterprise_attestation),
-        ));
-    }
+    let options = options(caps, state.as_ref());
     let mut info = GetInfoResponse {
         versions: caps.versions.iter().map(|v| (*v).to_owned()).collect(),
         aaguid: auth.config.aaguid,
@@ -98,4 +62,45 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
         extension.info(&mut info);
     }
     Ok(info.to_value())
+}
+
+/// The options: what the key claims, and the state of what can change.
+fn options(caps: &Capabilities, state: Option<&PinState>) -> Vec<(String, bool)> {
+    let always_uv = state.is_some_and(|s| s.always_uv);
+    let mut options = vec![
+        ("rk".to_owned(), caps.resident_keys),
+        ("up".to_owned(), true),
+        ("plat".to_owned(), false),
+    ];
+    if caps.user_verification {
+        options.push(("uv".to_owned(), true));
+    }
+    if caps.client_pin {
+        options.push(("clientPin".to_owned(), state.is_some_and(|s| s.pin_set())));
+        // mc and ga permissions are granted through clientPin.
+        options.push(("noMcGaPermissionsWithClientPin".to_owned(), false));
+    }
+    if caps.pin_uv_auth_token {
+        options.push(("pinUvAuthToken".to_owned(), true));
+    }
+    if caps.make_cred_uv_not_rqd {
+        // Under alwaysUv every credential needs user verification.
+        options.push(("makeCredUvNotRqd".to_owned(), !always_uv));
+    }
+    if caps.authenticator_config {
+        options.push(("authnrCfg".to_owned(), true));
+    }
+    if caps.always_uv {
+        options.push(("alwaysUv".to_owned(), always_uv));
+    }
+    if caps.set_min_pin_length {
+        options.push(("setMinPINLength".to_owned(), true));
+    }
+    if caps.enterprise_attestation {
+        options.push((
+            "ep".to_owned(),
+            state.is_some_and(|s| s.enterprise_attestation),
+        ));
+    }
+    options
 }

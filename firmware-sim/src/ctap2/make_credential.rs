@@ -5,7 +5,9 @@ use ciborium::value::Value;
 use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
 use super::lookup::{find_listed, stored_infos};
 use super::messages::permission;
-use super::messages::{Extensions, MakeCredentialRequest, MakeCredentialResponse, Message};
+use super::messages::{
+    CredentialDescriptor, Extensions, MakeCredentialRequest, MakeCredentialResponse, Message,
+};
 use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::attestation::{self, AttestationMode};
@@ -67,44 +69,7 @@ pub(crate) fn begin(
         .find_map(|p| Algorithm::from_cose_id(i128::from(p.alg)))
         .ok_or(StatusCode::UnsupportedAlgorithm)?;
 
-    // Step 5: options; a pinUvAuthParam takes precedence over "uv".
-    let options = req.options;
-    let resident = options.rk.unwrap_or(false);
-    let mut uv = options.uv.unwrap_or(false) && param.is_none();
-    if uv && !auth.caps.user_verification {
-        return Err(StatusCode::InvalidOption);
-    }
-    if resident && !auth.caps.resident_keys {
-        return Err(StatusCode::UnsupportedOption);
-    }
-    if options.up == Some(false) {
-        return Err(StatusCode::InvalidOption);
-    }
-    let protection = pin_uv::protection(auth, env)?;
-
-    // Step 6: alwaysUv.
-    if protection.always_uv {
-        if !protection.protected {
-            return Err(pin_uv::uv_required(auth));
-        }
-        if param.is_none() && !uv {
-            if !auth.caps.user_verification {
-                return Err(pin_uv::uv_required(auth));
-            }
-            uv = true;
-        }
-    }
-    // Steps 7, 8 and 10: a key protected by user verification makes discoverable credentials
-    // only with it, and non-discoverable ones without it only while makeCredUvNotRqd holds
-    // (not under alwaysUv). The answer sends the platform to a PIN when one is set.
-    let uv_not_required = !protection.always_uv;
-    if protection.protected && !uv && param.is_none() && (resident || !uv_not_required) {
-        return Err(if protection.pin_set {
-            StatusCode::PuatRequired
-        } else {
-            StatusCode::OperationDenied
-        });
-    }
+    let (resident, uv, protection) = options(auth, env, &req)?;
     // Step 9: enterprise attestation, when the key can and it was enabled.
     let enterprise = match req.enterprise_attestation {
         None => false,
@@ -123,44 +88,33 @@ pub(crate) fn begin(
 
     let rp_id = req.rp.id;
     // Step 11: user verification, by the token or built in.
-    let mut verification = Verification::default();
-    if protection.protected {
-        if let (Some(param), Some(protocol)) = (param, protocol) {
-            verification.cached_presence = pin_uv::verify_token(
-                auth,
-                env,
-                protocol,
-                param,
-                &req.client_data_hash,
-                permission::MC,
-                &rp_id,
-            )?;
-            verification.by_token = true;
-        } else if uv {
-            if protection.uv_retries == 0 {
-                return Err(pin_uv::uv_refused(&protection));
-            }
-            verification.built_in = true;
-        }
-    }
+    let verification = pin_uv::verify(
+        auth,
+        env,
+        &protection,
+        &pin_uv::Request {
+            param: param.zip(protocol),
+            uv,
+            client_data_hash: &req.client_data_hash,
+            permission: permission::MC,
+            rp_id: &rp_id,
+        },
+    )?;
 
     let rp_hash = rp_id_hash(&rp_id);
     // Step 12: the exclude list.
-    for descriptor in req.exclude_list.iter().flatten() {
-        if !descriptor.is_public_key() {
-            continue;
+    let listed = req.exclude_list.as_deref().unwrap_or_default();
+    if excluded(auth, env, listed, &rp_id, &rp_hash)? {
+        // The touch only paces probing of the list; a remembered touch needs none.
+        if verification.cached_presence {
+            return Err(StatusCode::CredentialExcluded);
         }
-        if find_listed(auth, env, &descriptor.id, &rp_id, &rp_hash)?.is_some() {
-            if verification.cached_presence {
-                return Err(StatusCode::CredentialExcluded);
-            }
-            return Ok(Step::Wait(Wait {
-                purpose: PresencePurpose::ExcludedCredential,
-                rp_id: Some(rp_id),
-                uv: false,
-                cont: Continuation::Excluded,
-            }));
-        }
+        return Ok(Step::Wait(Wait {
+            purpose: PresencePurpose::ExcludedCredential,
+            rp_id: Some(rp_id),
+            uv: false,
+            cont: Continuation::Excluded,
+        }));
     }
 
     let user = UserEntity {
@@ -195,6 +149,59 @@ pub(crate) fn begin(
     }))
 }
 
+/// Whether the exclude list names a credential of ours for this relying party.
+fn excluded(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    list: &[CredentialDescriptor],
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+) -> CtapResult<bool> {
+    for descriptor in list.iter().filter(|d| d.is_public_key()) {
+        if find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Steps 5–8 and 10: the options (a pinUvAuthParam takes precedence over "uv"), alwaysUv, and
+/// whether user verification may be missing. Returns (rk, uv, the key's protection).
+fn options(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    req: &MakeCredentialRequest,
+) -> CtapResult<(bool, bool, pin_uv::Protection)> {
+    let param = req.pin_uv_auth_param.as_deref();
+    let options = req.options;
+    let resident = options.rk.unwrap_or(false);
+    let uv = options.uv.unwrap_or(false) && param.is_none();
+    if uv && !auth.caps.user_verification {
+        return Err(StatusCode::InvalidOption);
+    }
+    if resident && !auth.caps.resident_keys {
+        return Err(StatusCode::UnsupportedOption);
+    }
+    if options.up == Some(false) {
+        return Err(StatusCode::InvalidOption);
+    }
+    let protection = pin_uv::protection(auth, env)?;
+    // Step 6: alwaysUv.
+    let uv = pin_uv::always_uv(auth, &protection, param, uv)?;
+    // Steps 7, 8 and 10: a key protected by user verification makes discoverable credentials
+    // only with it, and non-discoverable ones without it only while makeCredUvNotRqd holds
+    // (not under alwaysUv). The answer sends the platform to a PIN when one is set.
+    let uv_not_required = !protection.always_uv;
+    if protection.protected && !uv && param.is_none() && (resident || !uv_not_required) {
+        return Err(if protection.pin_set {
+            StatusCode::PuatRequired
+        } else {
+            StatusCode::OperationDenied
+        });
+    }
+    Ok((resident, uv, protection))
+}
+
 /// Creates, stores and attests the credential once the user approved.
 pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) -> CtapResult<Value> {
     // Step 14.4: presence was collected; the token is used up.
@@ -223,37 +230,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
-        let existing = stored_infos(env)?;
-        let replaced = existing
-            .iter()
-            .find(|c| c.discoverable && c.rp_id == plan.rp_id && c.user_id == plan.user.id);
-        let discoverable = existing.iter().filter(|c| c.discoverable).count();
-        if replaced.is_none() && discoverable >= auth.config.max_resident_credentials {
-            return Err(StatusCode::KeyStoreFull);
-        }
-        let mut new_id = vec![0u8; RESIDENT_ID_LEN];
-        loop {
-            env.rng.fill_bytes(&mut new_id);
-            if !existing.iter().any(|c| c.id == new_id) {
-                break;
-            }
-        }
-        if let Some(old) = replaced {
-            batch.delete(NS_RESIDENT, &old.id);
-            batch.delete(NS_COUNTERS, &counter_key(&old.id));
-        }
-        let created = existing.iter().map(|c| c.created).max().unwrap_or(0) + 1;
-        let record = ResidentCredential {
-            id: new_id.clone(),
-            rp_id: plan.rp_id.clone(),
-            user: plan.user.clone(),
-            key: key.clone(),
-            created,
-            discoverable: true,
-            extras,
-        };
-        batch.put(NS_RESIDENT, &new_id, record.to_record());
-        new_id
+        store_resident(auth, env, &plan, &key, extras, &mut batch)?
     } else {
         let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
         id::wrap(&persistent.wrap_key, env.rng, &plan.rp_hash, &key, 0)?
@@ -304,4 +281,47 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         large_blob_key: None,
     }
     .to_value())
+}
+
+/// Step 17: a discoverable credential, replacing the one of the same (rpId, user handle), in
+/// `batch`; returns its new id (`CTAP2_ERR_KEY_STORE_FULL` when no slot is left).
+fn store_resident(
+    auth: &Authenticator,
+    env: &mut Env<'_>,
+    plan: &Plan,
+    key: &PrivateKey,
+    extras: CredentialExtras,
+    batch: &mut WriteBatch,
+) -> CtapResult<Vec<u8>> {
+    let existing = stored_infos(env)?;
+    let replaced = existing
+        .iter()
+        .find(|c| c.discoverable && c.rp_id == plan.rp_id && c.user_id == plan.user.id);
+    let discoverable = existing.iter().filter(|c| c.discoverable).count();
+    if replaced.is_none() && discoverable >= auth.config.max_resident_credentials {
+        return Err(StatusCode::KeyStoreFull);
+    }
+    let mut new_id = vec![0u8; RESIDENT_ID_LEN];
+    loop {
+        env.rng.fill_bytes(&mut new_id);
+        if !existing.iter().any(|c| c.id == new_id) {
+            break;
+        }
+    }
+    if let Some(old) = replaced {
+        batch.delete(NS_RESIDENT, &old.id);
+        batch.delete(NS_COUNTERS, &counter_key(&old.id));
+    }
+    let created = existing.iter().map(|c| c.created).max().unwrap_or(0) + 1;
+    let record = ResidentCredential {
+        id: new_id.clone(),
+        rp_id: plan.rp_id.clone(),
+        user: plan.user.clone(),
+        key: key.clone(),
+        created,
+        discoverable: true,
+        extras,
+    };
+    batch.put(NS_RESIDENT, &new_id, record.to_record());
+    Ok(new_id)
 }

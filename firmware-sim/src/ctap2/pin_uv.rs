@@ -115,6 +115,76 @@ pub(crate) fn uv_required(auth: &Authenticator) -> StatusCode {
     }
 }
 
+/// alwaysUv (makeCredential step 6, getAssertion step 5): a key that is not protected cannot
+/// serve the request; without a pinUvAuthParam, built-in UV is used if the key has it (returns
+/// the "uv" option to use).
+pub(crate) fn always_uv(
+    auth: &Authenticator,
+    protection: &Protection,
+    param: Option<&[u8]>,
+    uv: bool,
+) -> CtapResult<bool> {
+    if !protection.always_uv {
+        return Ok(uv);
+    }
+    if !protection.protected {
+        return Err(uv_required(auth));
+    }
+    if param.is_none() && !uv {
+        if !auth.caps.user_verification {
+            return Err(uv_required(auth));
+        }
+        return Ok(true);
+    }
+    Ok(uv)
+}
+
+/// What a request authorises (makeCredential step 11, getAssertion step 6): on a protected key,
+/// a pinUvAuthParam is verified against the token, or built-in UV is arranged for the wait.
+pub(crate) struct Request<'a> {
+    /// The pinUvAuthParam and its protocol, if sent.
+    pub param: Option<(&'a [u8], &'static dyn PinUvAuthProtocol)>,
+    /// Whether built-in UV was asked for ("uv", after alwaysUv).
+    pub uv: bool,
+    /// The clientDataHash the parameter authenticates.
+    pub client_data_hash: &'a [u8],
+    /// The permission the token needs (mc or ga).
+    pub permission: u64,
+    /// The relying party.
+    pub rp_id: &'a str,
+}
+
+/// Step 11 / 6: the request's user verification.
+pub(crate) fn verify(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    protection: &Protection,
+    req: &Request<'_>,
+) -> CtapResult<Verification> {
+    let mut verification = Verification::default();
+    if !protection.protected {
+        return Ok(verification);
+    }
+    if let Some((param, protocol)) = req.param {
+        verification.cached_presence = verify_token(
+            auth,
+            env,
+            protocol,
+            param,
+            req.client_data_hash,
+            req.permission,
+            req.rp_id,
+        )?;
+        verification.by_token = true;
+    } else if req.uv {
+        if protection.uv_retries == 0 {
+            return Err(uv_refused(protection));
+        }
+        verification.built_in = true;
+    }
+    Ok(verification)
+}
+
 /// Verifies a pinUvAuthParam over `client_data_hash` with the token of `protocol` (steps
 /// 11.1 / 6.1): the token must be in use, hold `permission`, be bound to `rp_id` or to no RP
 /// (it is then bound to `rp_id`), and still carry the user's verification. Every failure is
