@@ -827,6 +827,16 @@ fn always_uv_requires_a_token_for_every_registration_and_sign_in() {
     let t = pin_token(&mut token, &mut env, &host, 2, PIN, None, None).unwrap();
     let ga = Ga::new(RP).allow(&reg.id).with_token(2, &t);
     assert_eq!(ga_status(&mut token, &mut env, &host, &ga), OK);
+    // U2F verifies no user: no registration while alwaysUv is on (the version still answers).
+    let mut register = vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x40];
+    register.extend_from_slice(&[3u8; 64]);
+    register.extend_from_slice(&[0x00, 0x00]);
+    let msg = firmware_sim::ctaphid::cmd::MSG;
+    let reply = host.request(&mut token, &mut env, msg, &register).unwrap();
+    assert_eq!(reply.payload, [0x69, 0x85], "SW_CONDITIONS_NOT_SATISFIED");
+    let version = [0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00];
+    let reply = host.request(&mut token, &mut env, msg, &version).unwrap();
+    assert_eq!(reply.payload, b"U2F_V2\x90\x00");
 }
 
 #[test]
