@@ -28,6 +28,7 @@ use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
 use crate::env::{Env, PresencePurpose};
+use crate::extensions::{self, Extension};
 use crate::persist::record::RESIDENT_ID_LEN;
 use crate::persist::{self, Persistent};
 use crate::pin::PinRuntime;
@@ -44,6 +45,8 @@ pub(crate) struct Authenticator {
     pub config: TokenConfig,
     /// What this key does, decided from `config` once.
     pub caps: Capabilities,
+    /// The extensions `caps` supports.
+    pub extensions: Vec<&'static dyn Extension>,
     pub persistent: Option<Persistent>,
     pub boot_ms: u64,
     pub next_assertion: Option<get_assertion::NextState>,
@@ -54,8 +57,10 @@ pub(crate) struct Authenticator {
 
 impl Authenticator {
     pub(crate) fn new(config: TokenConfig, now_ms: u64) -> Self {
+        let caps = Capabilities::from_config(&config);
         Self {
-            caps: Capabilities::from_config(&config),
+            extensions: extensions::supported(&caps),
+            caps,
             config,
             persistent: None,
             boot_ms: now_ms,
@@ -218,6 +223,9 @@ pub(crate) fn resume(
 ) -> Vec<u8> {
     let result = match (outcome, cont) {
         (Outcome::Cancelled, _) => Err(StatusCode::KeepaliveCancel),
+        // An excluded credential that needs user verification (credProtect level 3) asked for
+        // built-in UV, which failed: a failed UV attempt, and no word about the list.
+        (Outcome::UvFailed, Continuation::Excluded) => Err(pin_uv::uv_failed(auth, env)),
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
         // The probe: the touch selected this key; now the platform must get a PIN/UV token.
