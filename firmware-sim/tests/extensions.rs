@@ -145,6 +145,14 @@ fn cred_protect_levels_decide_what_get_assertion_finds() {
         assert_ids(&mut token, &mut env, &host, None, false),
         Ok(vec![l1.id.clone()])
     );
+    // The control API's listing shows the levels.
+    let listed: Vec<Option<u8>> = token
+        .credentials(&mut env)
+        .unwrap()
+        .iter()
+        .map(|c| c.cred_protect)
+        .collect();
+    assert_eq!(listed, [Some(1), Some(2), Some(3)]);
     // With it, all three, newest first, and numberOfCredentials counts them.
     assert_eq!(
         assert_ids(&mut token, &mut env, &host, None, true),
@@ -312,6 +320,14 @@ fn cred_blob_is_stored_returned_and_refused_when_too_long() {
             full.auth_data.extension("credBlob"),
             Some(&Value::Bool(true))
         );
+        if rk {
+            let listed = token.credentials(&mut env).unwrap();
+            assert!(
+                listed
+                    .iter()
+                    .any(|c| c.credential_id == full.id && c.has_cred_blob)
+            );
+        }
         let ad = read(&mut token, &mut env, &full, Value::Bool(true));
         assert_eq!(
             ad.extension("credBlob"),

@@ -219,6 +219,9 @@ def test_cred_protect_levels_are_enforced(daemons):
     reg3 = c.make_credential(creation(credentialProtectionPolicy="userVerificationRequired",
                                       enforceCredentialProtectionPolicy=True))
     assert auth_data_extensions(reg3)["credProtect"] == 3
+    # The control API lists the stored (discoverable) one with its level.
+    status, listed, _ = d.api("GET", "/webauthn/authenticator/extkey/credentials")
+    assert status == 200 and [c.get("credProtect") for c in listed] == [2]
 
     ctap = Ctap2(open_device(sock))
     # Without user verification: level 2 is not discovered, but found through an allow list;
@@ -265,6 +268,9 @@ def test_cred_blob_is_stored_and_returned(daemons):
     assert auth_data_extensions(reg)["credBlob"] is True
     got = c.get_assertion(request(allow=[reg.raw_id], getCredBlob=True)).get_response(0)
     assert got.response.authenticator_data.extensions["credBlob"] == blob
+    status, listed, _ = d.api("GET", "/webauthn/authenticator/extkey/credentials")
+    assert status == 200 and [c["hasCredBlob"] for c in listed] == [True]
+    assert "credProtect" not in listed[0]
     # Over maxCredBlobLength (python-fido2 would not send it, so by hand): not stored.
     ctap = Ctap2(open_device(sock))
     att = ctap.make_credential(os.urandom(32), RP, {"id": b"long", "name": "l"}, ES256,
