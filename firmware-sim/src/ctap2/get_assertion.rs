@@ -14,7 +14,7 @@ use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
-use crate::extensions::{self, CheckContext, GaContext, Requested};
+use crate::extensions::{self, GaContext, Operation, Requested};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
@@ -93,20 +93,8 @@ pub(crate) fn begin(
     if up {
         uv = pin_uv::always_uv(auth, &protection, param, uv)?;
     }
-    // The extensions' inputs, checked before the user is asked (hmac-secret's salts are
-    // authenticated and decrypted here).
-    let requested = extensions::check(
-        &auth.extensions,
-        req.extensions.as_ref(),
-        &mut CheckContext {
-            inputs: req.extensions.as_ref().unwrap_or(&extensions::NO_INPUTS),
-            up,
-            caps: &auth.caps,
-            pin: &mut auth.pin,
-            rng: &mut *env.rng,
-        },
-        |e, input, ctx| e.check_get_assertion(input, ctx),
-    )?;
+    let requested =
+        auth.check_extensions(env, Operation::GetAssertion, req.extensions.as_ref(), up)?;
 
     // Step 6: user verification, by the token or built in.
     let verification = pin_uv::verify(

@@ -15,7 +15,7 @@ use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::extensions::{self, CheckContext, McContext, Requested};
+use crate::extensions::{self, McContext, Operation, Requested};
 use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::pin::state::PinState;
@@ -83,19 +83,11 @@ pub(crate) fn begin(
         Some(2) => true,
         Some(_) => return Err(StatusCode::InvalidOption),
     };
-    // The extensions' inputs, checked before the user is asked (hmac-secret-mc's salts are
-    // authenticated and decrypted here).
-    let requested = extensions::check(
-        &auth.extensions,
+    let requested = auth.check_extensions(
+        env,
+        Operation::MakeCredential,
         req.extensions.as_ref(),
-        &mut CheckContext {
-            inputs: req.extensions.as_ref().unwrap_or(&extensions::NO_INPUTS),
-            up: true,
-            caps: &auth.caps,
-            pin: &mut auth.pin,
-            rng: &mut *env.rng,
-        },
-        |e, input, ctx| e.check_make_credential(input, ctx),
+        true,
     )?;
 
     let rp_id = req.rp.id;
@@ -116,19 +108,8 @@ pub(crate) fn begin(
     let rp_hash = rp_id_hash(&rp_id);
     // Step 12: the exclude list.
     let listed = req.exclude_list.as_deref().unwrap_or_default();
-    if let Some(needs_uv) = excluded(auth, env, listed, &rp_id, &rp_hash, &verification)? {
-        // The touch only paces probing of the list; a remembered touch needs none.
-        if verification.cached_presence {
-            return Err(StatusCode::CredentialExcluded);
-        }
-        return Ok(Step::Wait(Wait {
-            purpose: PresencePurpose::ExcludedCredential,
-            rp_id: Some(rp_id),
-            // A credential that needs user verification excludes only once built-in UV
-            // succeeds (a failure is a failed UV attempt, not an answer about the list).
-            uv: needs_uv,
-            cont: Continuation::Excluded,
-        }));
+    if let Some(step) = exclude_step(auth, env, listed, &rp_id, &rp_hash, &verification)? {
+        return Ok(step);
     }
 
     let user = UserEntity {
@@ -161,6 +142,33 @@ pub(crate) fn begin(
         uv: verification.built_in,
         cont: Continuation::MakeCredential(Box::new(plan)),
     }))
+}
+
+/// Step 12: when the exclude list names a credential of ours that the request may see, the touch
+/// that ends the request with `CTAP2_ERR_CREDENTIAL_EXCLUDED` (it only paces probing of the
+/// list; a remembered touch needs none).
+fn exclude_step(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    list: &[CredentialDescriptor],
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+    verification: &Verification,
+) -> CtapResult<Option<Step>> {
+    let Some(needs_uv) = excluded(auth, env, list, rp_id, rp_hash, verification)? else {
+        return Ok(None);
+    };
+    if verification.cached_presence {
+        return Err(StatusCode::CredentialExcluded);
+    }
+    Ok(Some(Step::Wait(Wait {
+        purpose: PresencePurpose::ExcludedCredential,
+        rp_id: Some(rp_id.to_owned()),
+        // A credential that needs user verification excludes only once built-in UV succeeds
+        // (a failure is a failed UV attempt, not an answer about the list).
+        uv: needs_uv,
+        cont: Continuation::Excluded,
+    })))
 }
 
 /// Whether the exclude list names a credential of ours for this relying party that the request

@@ -28,13 +28,13 @@ use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
 use crate::env::{Env, PresencePurpose};
-use crate::extensions::{self, Extension};
+use crate::extensions::{self, Extension, Operation, Requested};
 use crate::persist::record::RESIDENT_ID_LEN;
 use crate::persist::{self, Persistent};
 use crate::pin::PinRuntime;
 use crate::pin::state::{PinState, check_new_pin};
 use crate::status::{CtapResult, StatusCode};
-use messages::Message;
+use messages::{Extensions, Message};
 
 pub use crate::capabilities::MAX_CREDENTIAL_ID_LEN;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
@@ -107,6 +107,26 @@ impl Authenticator {
     pub(crate) fn pin_state(&mut self, env: &mut Env<'_>) -> CtapResult<&mut PinState> {
         self.load(env)?;
         self.pin.state(env, &self.config)
+    }
+
+    /// Checks a request's extension inputs for `op` before the user is asked (hmac-secret's
+    /// salts are authenticated and decrypted here); an error ends the request, nothing changed.
+    pub(crate) fn check_extensions(
+        &mut self,
+        env: &mut Env<'_>,
+        op: Operation,
+        inputs: Option<&Extensions>,
+        up: bool,
+    ) -> CtapResult<Vec<Requested>> {
+        extensions::check(
+            op,
+            &self.extensions,
+            inputs,
+            up,
+            &self.caps,
+            &mut self.pin,
+            &mut *env.rng,
+        )
     }
 
     /// A fresh id for a user-presence request.

@@ -207,9 +207,6 @@ pub(crate) static ALL: &[&dyn Extension] = &[
     &min_pin_length::MinPinLength,
 ];
 
-/// The extensions map of a request that has none.
-pub(crate) static NO_INPUTS: Extensions = Extensions(Vec::new());
-
 /// The extensions a key with `caps` supports (the identifiers in `caps.extensions`).
 pub(crate) fn supported(caps: &Capabilities) -> Vec<&'static dyn Extension> {
     ALL.iter()
@@ -218,21 +215,43 @@ pub(crate) fn supported(caps: &Capabilities) -> Vec<&'static dyn Extension> {
         .collect()
 }
 
-/// Checks every supported extension present in a request's map (`check` is the check of
-/// makeCredential or of getAssertion); returns them with their inputs and what they kept.
+/// The command whose extension inputs are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// authenticatorMakeCredential.
+    MakeCredential,
+    /// authenticatorGetAssertion.
+    GetAssertion,
+}
+
+/// Checks every supported extension present in a request's map for `op`; returns them with
+/// their inputs and what they kept.
 pub(crate) fn check(
+    op: Operation,
     supported: &[&'static dyn Extension],
     inputs: Option<&Extensions>,
-    ctx: &mut CheckContext<'_>,
-    check: fn(&dyn Extension, &Value, &mut CheckContext<'_>) -> CtapResult<Option<Prepared>>,
+    up: bool,
+    caps: &Capabilities,
+    pin: &mut PinRuntime,
+    rng: &mut dyn Rng,
 ) -> CtapResult<Vec<Requested>> {
     let Some(inputs) = inputs.filter(|i| !i.is_empty()) else {
         return Ok(Vec::new());
     };
+    let mut ctx = CheckContext {
+        inputs,
+        up,
+        caps,
+        pin,
+        rng,
+    };
     let mut requested = Vec::new();
     for &extension in supported {
         if let Some(input) = inputs.get(extension.id()) {
-            let prepared = check(extension, input, ctx)?;
+            let prepared = match op {
+                Operation::MakeCredential => extension.check_make_credential(input, &mut ctx)?,
+                Operation::GetAssertion => extension.check_get_assertion(input, &mut ctx)?,
+            };
             requested.push(Requested {
                 extension,
                 input: input.clone(),

@@ -3,6 +3,7 @@
 //! token's own code).
 #![allow(dead_code)]
 
+pub mod hmac;
 pub mod pin;
 
 use ciborium::value::{Integer, Value};
