@@ -5,11 +5,14 @@
 //! most 57 + 128 × 59 = 7609 bytes.
 
 mod assembler;
+pub(crate) mod channels;
 
 pub(crate) use assembler::{Assembled, Assembler};
 
 /// Size of every HID report.
 pub const REPORT_LEN: usize = 64;
+/// One 64-byte HID report.
+pub type Report = [u8; REPORT_LEN];
 /// Data bytes in an initialization packet.
 pub const INIT_DATA_LEN: usize = REPORT_LEN - 7;
 /// Data bytes in a continuation packet.
