@@ -129,6 +129,14 @@ __doc_fail() {
   exit "$rc"
 }
 trap '__doc_fail $? $LINENO "$BASH_COMMAND"' ERR
+# Each block's start: remembered for failures, and the time the previous block took.
+__doc_at() {
+  local now=$EPOCHREALTIME
+  if [ "$__doc_block" != 0 ]; then
+    printf '%s %s\n' "$__doc_block" "$(( (${now/./} - ${__doc_t/./}) / 1000 ))" >> "$DOC_CHECK_TIMES"
+  fi
+  __doc_block=$1 __doc_t=$now
+}
 cd "$DOC_CHECK_ROOT"
 """
 
@@ -145,10 +153,10 @@ def build_script(readme_lines, blocks, prelude_path, name):
         if start == 1:
             fail(f"{name}:1: a README cannot open with a shell block")
         count += 1
-        script[start - 1] = f"__doc_block={start}"
+        script[start - 1] = f"__doc_at {start}"
         for no, text in body:
             script[no - 1] = text
-    return "\n".join(script) + "\n", count
+    return "\n".join(script) + "\n__doc_at end\n", count
 
 
 def sh_quote(s):
@@ -250,6 +258,8 @@ def check_readme(readme, verbose):
         with open(script_path, "w") as f:
             f.write(script)
         env = sandbox_env(sandbox, stubs)
+        times = os.path.join(sandbox, "block-times")
+        env["DOC_CHECK_TIMES"] = times
         env["DOC_CHECK_README"] = os.path.relpath(readme, ROOT) if readme.startswith(ROOT + os.sep) \
             else os.path.basename(readme)
         prefix, net = isolation()
@@ -286,6 +296,10 @@ def check_readme(readme, verbose):
             calls = [c for c in f.read().splitlines() if c]
         note(f"README: every sh block ran ({took:.1f} s); stubbed, not run: "
              + ("; ".join(calls) if calls else "nothing"))
+        with open(times) as f:
+            slowest = sorted((int(ms), line) for line, ms in (t.split() for t in f if t.strip()))
+        note("slowest blocks: " + ", ".join(f"README:{line} {ms / 1000:.1f} s"
+                                            for ms, line in reversed(slowest[-3:])))
         # The session must leave the repository as it found it (files go to $TMPDIR or $HOME).
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
                                cwd=ROOT, capture_output=True, text=True).stdout
