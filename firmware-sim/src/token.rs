@@ -142,8 +142,8 @@ impl Token {
         env: &mut impl Environment,
         cred: ImportedCredential,
     ) -> Result<(), ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, vec![cred])
             .map(|_| ())
             .map_err(BatchFailure::bare)
@@ -162,8 +162,8 @@ impl Token {
         env: &mut impl Environment,
         creds: Vec<ImportedCredential>,
     ) -> Result<usize, ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, creds)
             .map_err(BatchFailure::indexed)
     }
@@ -175,7 +175,7 @@ impl Token {
         id: &[u8],
     ) -> Result<bool, TokenError> {
         // A saved getNextAssertion list must not sign with a removed credential.
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove(&mut env.env(), id)
     }
 
@@ -195,7 +195,7 @@ impl Token {
         &mut self,
         env: &mut impl Environment,
     ) -> Result<usize, TokenError> {
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove_all(&mut env.env())
     }
 }

@@ -14,7 +14,7 @@ use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
-use crate::extensions::{self, GaContext};
+use crate::extensions::{self, GaContext, ResponseMembers};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
@@ -228,11 +228,13 @@ fn assertion(
         flag_bits |= flags::UV;
     }
     let mut outputs = Vec::new();
+    let mut members = ResponseMembers::default();
     for (extension, input) in extensions::requested(&auth.config, signing.extensions.as_ref()) {
         let mut ctx = GaContext {
             rp_id: &signing.rp_id,
             uv: signing.verification.uv(),
             extras: &candidate.extras,
+            members: &mut members,
             rng: &mut *env.rng,
         };
         if let Some(output) = extension.get_assertion(input, &mut ctx)? {
@@ -264,7 +266,7 @@ fn assertion(
         user,
         number_of_credentials: number_of_credentials.map(|n| n as u64),
         user_selected: None,
-        large_blob_key: None,
+        large_blob_key: members.large_blob_key(),
     }
     .to_value())
 }

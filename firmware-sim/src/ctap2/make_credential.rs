@@ -15,7 +15,7 @@ use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::extensions::{self, McContext};
+use crate::extensions::{self, McContext, ResponseMembers};
 use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::status::{CtapResult, StatusCode};
@@ -83,7 +83,7 @@ pub(crate) fn begin(
         Some(_) => return Err(StatusCode::InvalidOption),
     };
     for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
-        extension.check_make_credential(input)?;
+        extension.check_make_credential_for(input, resident)?;
     }
 
     let rp_id = req.rp.id;
@@ -215,12 +215,14 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     // Step 15: extensions, which may add to what the credential stores.
     let mut extras = CredentialExtras::default();
     let mut outputs = Vec::new();
+    let mut members = ResponseMembers::default();
     for (extension, input) in extensions::requested(&auth.config, plan.extensions.as_ref()) {
         let mut ctx = McContext {
             rp_id: &plan.rp_id,
             resident: plan.resident,
             uv: plan.verification.uv(),
             extras: &mut extras,
+            members: &mut members,
             rng: &mut *env.rng,
         };
         if let Some(output) = extension.make_credential(input, &mut ctx)? {
@@ -239,6 +241,10 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     // The credential (and the counter) are durable before the response exists.
     if !batch.is_empty() {
         persist::commit(env, &batch)?;
+    }
+    if plan.resident {
+        // A credential-management enumeration does not know the new credential.
+        auth.cred_mgmt = None;
     }
 
     let mut flag_bits = flags::UP;
@@ -278,7 +284,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         auth_data,
         att_stmt,
         ep_att: plan.enterprise.then_some(true),
-        large_blob_key: None,
+        large_blob_key: members.large_blob_key(),
     }
     .to_value())
 }

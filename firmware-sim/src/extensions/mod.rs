@@ -9,19 +9,36 @@
 //! (credProtect), and `info` adds its limits to getInfo. Identifiers not listed, or listed but
 //! unsupported by this key, are ignored, as the specification asks.
 //!
-//! Phase A lands the seam with no extension yet; credProtect, credBlob, hmac-secret,
-//! largeBlobKey and minPinLength each come as one file here.
+//! Implemented: largeBlobKey (`large_blob_key`).
+
+mod large_blob_key;
 
 use ciborium::value::Value;
+use zeroize::Zeroizing;
 
 use crate::config::TokenConfig;
 use crate::ctap2::messages::{Extensions, GetInfoResponse};
 use crate::env::Rng;
-use crate::persist::record::CredentialExtras;
+use crate::persist::record::{CRED_SECRET_LEN, CredentialExtras};
 use crate::status::CtapResult;
 
+/// What extensions add to a makeCredential or getAssertion response outside the signed
+/// authenticator data.
+#[derive(Default)]
+pub(crate) struct ResponseMembers {
+    /// largeBlobKey (makeCredential 0x05, getAssertion 0x07): a secret.
+    pub large_blob_key: Option<Zeroizing<[u8; CRED_SECRET_LEN]>>,
+}
+
+impl ResponseMembers {
+    /// The largeBlobKey member, as the response carries it.
+    pub(crate) fn large_blob_key(&self) -> Option<Vec<u8>> {
+        self.large_blob_key.as_ref().map(|k| k.to_vec())
+    }
+}
+
 /// What an extension sees of a makeCredential request.
-// Read by the extensions that fill `ALL` (none in this phase yet).
+// Some members are read by no implemented extension yet.
 #[allow(dead_code)]
 pub(crate) struct McContext<'a> {
     /// The relying party.
@@ -32,12 +49,14 @@ pub(crate) struct McContext<'a> {
     pub uv: bool,
     /// The new credential's stored extension data, to fill.
     pub extras: &'a mut CredentialExtras,
+    /// Response members outside the authenticator data, to fill.
+    pub members: &'a mut ResponseMembers,
     /// Randomness (for per-credential secrets).
     pub rng: &'a mut dyn Rng,
 }
 
 /// What an extension sees of a getAssertion request, for the credential chosen.
-// Read by the extensions that fill `ALL` (none in this phase yet).
+// Some members are read by no implemented extension yet.
 #[allow(dead_code)]
 pub(crate) struct GaContext<'a> {
     /// The relying party.
@@ -46,6 +65,8 @@ pub(crate) struct GaContext<'a> {
     pub uv: bool,
     /// The credential's stored extension data.
     pub extras: &'a CredentialExtras,
+    /// Response members outside the authenticator data, to fill.
+    pub members: &'a mut ResponseMembers,
     /// Randomness.
     pub rng: &'a mut dyn Rng,
 }
@@ -62,6 +83,14 @@ pub(crate) trait Extension: Sync {
     fn check_make_credential(&self, input: &Value) -> CtapResult<()> {
         let _ = input;
         Ok(())
+    }
+
+    /// Checks the makeCredential input before the user is asked, knowing whether the new
+    /// credential is discoverable (`resident`); by default [`Extension::check_make_credential`].
+    /// This is what makeCredential calls.
+    fn check_make_credential_for(&self, input: &Value, resident: bool) -> CtapResult<()> {
+        let _ = resident;
+        self.check_make_credential(input)
     }
 
     /// Acts in makeCredential; returns the authenticator extension output, if any.
@@ -96,7 +125,7 @@ pub(crate) trait Extension: Sync {
 }
 
 /// Every extension the firmware implements.
-pub(crate) static ALL: &[&dyn Extension] = &[];
+pub(crate) static ALL: &[&dyn Extension] = &[&large_blob_key::LargeBlobKey];
 
 /// The extensions a key with `config` supports.
 pub(crate) fn supported(config: &TokenConfig) -> impl Iterator<Item = &'static dyn Extension> + '_ {
