@@ -42,7 +42,12 @@ pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
         hid_socket: spec.hid_socket.clone(),
         hid_udp: spec.hid_udp,
         product_name: spec.product_name.clone(),
-        extensions: Vec::new(),
+        extensions: spec
+            .capabilities()
+            .extensions
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect(),
         listening: ListeningInfo {
             uhid: k.listening.uhid.clone(),
             hid_socket: k.listening.hid_socket.clone(),
@@ -84,13 +89,6 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
     {
         return Err(ApiError::bad(format!(
             "transport {t:?}: authsim keys are USB HID devices; use \"usb\""
-        )));
-    }
-    if let Some(ext) = n.extensions
-        && !ext.is_empty()
-    {
-        return Err(ApiError::bad(format!(
-            "extensions {ext:?}: this authenticator implements no CTAP extensions yet; pass []"
         )));
     }
     if n.default_backup_eligibility == Some(true) || n.default_backup_state == Some(true) {
@@ -152,6 +150,20 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
         spec.hid_socket = Some(d.run_dir.join(format!("hid-{}.sock", spec.name)));
     }
     spec.validate().map_err(|e| ApiError::bad(e.0))?;
+    // A key supports the extensions of its protocol level and features; the list may only
+    // name some of them (CTAP identifiers, as getInfo lists them).
+    let supported = spec.capabilities().extensions;
+    if let Some(unknown) = n
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| !supported.contains(&e.as_str()))
+    {
+        return Err(ApiError::bad(format!(
+            "extensions: {unknown:?} is not an extension of this key (it has {supported:?}; \
+             CTAP identifiers, as getInfo lists them)"
+        )));
+    }
     Ok(spec)
 }
 
