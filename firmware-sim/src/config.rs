@@ -63,6 +63,12 @@ pub struct TokenConfig {
     pub enterprise_attestation: bool,
     /// Maximum number of resident credentials.
     pub max_resident_credentials: usize,
+    /// The backup eligibility (BE flag) of the credentials the token makes: a synced passkey
+    /// provider's credentials are eligible (WebDriver's `defaultBackupEligibility`).
+    pub backup_eligible: bool,
+    /// The backup state (BS flag) of the credentials the token makes (WebDriver's
+    /// `defaultBackupState`); only with `backup_eligible` (WebAuthn §6.1.3: BS needs BE).
+    pub backup_state: bool,
     /// Firmware version reported by authenticatorGetInfo.
     pub firmware_version: u32,
     /// CTAPHID device version (major, minor, build) reported by INIT.
@@ -128,6 +134,8 @@ impl Default for TokenConfig {
             always_uv: false,
             enterprise_attestation: false,
             max_resident_credentials: 100,
+            backup_eligible: false,
+            backup_state: false,
             firmware_version: 1,
             device_version: (0, 1, 0),
             user_presence_timeout_ms: 30_000,

@@ -62,8 +62,8 @@ pub mod testing;
 pub mod testing;
 mod token;
 
-pub use admin::import::{ImportError, ImportedCredential};
-pub use admin::pin::{PinError, check_pin};
+pub use admin::import::{ImportError, ImportOptions, ImportedCredential};
+pub use admin::pin::{PinError, PinStatus, check_pin};
 pub use admin::{ResidentCredentialInfo, StoreSummary, TokenError};
 pub use attestation::{
     AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,

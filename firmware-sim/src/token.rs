@@ -2,7 +2,7 @@
 //! for a control API (`admin`).
 
 use crate::admin::import::{BatchFailure, ImportError, ImportedCredential};
-use crate::admin::pin::PinError;
+use crate::admin::pin::{PinError, PinStatus};
 use crate::admin::{self, ResidentCredentialInfo, StoreSummary, TokenError, store_error};
 use crate::capabilities::Capabilities;
 use crate::config::TokenConfig;
@@ -195,6 +195,20 @@ impl Token {
     /// The PIN retries left; `None` when the key has no clientPin or no PIN is set.
     pub fn pin_retries(&mut self, env: &mut impl Environment) -> Result<Option<u8>, TokenError> {
         admin::pin::pin_retries(&mut self.app, &mut env.env())
+    }
+
+    /// The PIN and built-in UV state: whether a PIN is set, the PIN and UV retries left.
+    pub fn pin_status(&mut self, env: &mut impl Environment) -> Result<PinStatus, TokenError> {
+        admin::pin::pin_status(&mut self.app, &mut env.env())
+    }
+
+    /// A factory reset from the control API, as authenticatorReset does it (every credential,
+    /// the PIN and its retries, authenticatorConfig's settings and the large-blob array gone; a
+    /// new master secret), but without its power-up window and touch: the owner of the key asks,
+    /// not a host.
+    pub fn factory_reset(&mut self, env: &mut impl Environment) -> Result<(), TokenError> {
+        let mut env = env.env();
+        crate::ctap2::reset::finish(&mut self.app, &mut env).map_err(|_| store_error(&mut env))
     }
 
     /// Removes every stored credential (and their counters); returns how many.

@@ -192,6 +192,7 @@ fn metadata_counts_discoverable_credentials_only_with_either_command_and_protoco
                 .unwrap(),
                 sign_count: 0,
                 discoverable: false,
+                options: firmware_sim::ImportOptions::default(),
             },
         )
         .unwrap();
@@ -795,6 +796,7 @@ fn a_non_discoverable_credential_is_not_managed() {
             .unwrap(),
             sign_count: 0,
             discoverable: false,
+            options: firmware_sim::ImportOptions::default(),
         },
     )
     .unwrap();

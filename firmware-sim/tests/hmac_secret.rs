@@ -354,6 +354,7 @@ fn imported_credentials_derive_their_secrets_stably() {
         key: key.clone(),
         sign_count: 0,
         discoverable,
+        options: firmware_sim::ImportOptions::default(),
     };
     token
         .import_credential(&mut env, import(false, b"imported-1"))

@@ -41,6 +41,7 @@ fn non_discoverable(id: &[u8], key: PrivateKey, sign_count: u32) -> ImportedCred
         key,
         sign_count,
         discoverable: false,
+        options: firmware_sim::ImportOptions::default(),
     }
 }
 
@@ -52,6 +53,7 @@ fn discoverable(id: &[u8], user_id: &[u8], key: PrivateKey) -> ImportedCredentia
         key,
         sign_count: 0,
         discoverable: true,
+        options: firmware_sim::ImportOptions::default(),
     }
 }
 

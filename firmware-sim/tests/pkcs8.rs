@@ -148,6 +148,7 @@ fn an_imported_openssl_key_signs_assertions_that_verify_with_openssl_public_key(
                     key,
                     sign_count: 7,
                     discoverable: false,
+                    options: firmware_sim::ImportOptions::default(),
                 },
             )
             .unwrap();

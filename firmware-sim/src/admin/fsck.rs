@@ -169,6 +169,8 @@ pub(crate) fn credentials(
                 discoverable: c.discoverable,
                 cred_protect: c.extras.cred_protect,
                 has_cred_blob: c.extras.cred_blob.is_some(),
+                backup_eligible: c.extras.backup_eligible,
+                backup_state: c.extras.backup_state,
             })
         })
         .collect()

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use super::TokenError;
 use super::fsck::stored_infos;
+use crate::capabilities::Capabilities;
 use crate::config::{CounterMode, TokenConfig};
 use crate::credential::user::truncate_utf8;
 use crate::credential::{PrivateKey, UserEntity};
@@ -36,6 +37,49 @@ pub struct ImportedCredential {
     pub sign_count: u32,
     /// True: resident (found without an allow list); false: found only via an allow list.
     pub discoverable: bool,
+    /// What it carries beyond its key (backup flags, credBlob).
+    pub options: ImportOptions,
+}
+
+/// What an imported credential carries beyond its key and user: WebDriver Level 3's credential
+/// parameters `backupEligibility`, `backupState` and `credBlob`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Backup eligible (the BE flag); `None`: the key's default for new credentials.
+    pub backup_eligible: Option<bool>,
+    /// Backed up (the BS flag); `None`: the key's default (never without BE).
+    pub backup_state: Option<bool>,
+    /// A credBlob (at most the key's maxCredBlobLength; keys with the credBlob extension only).
+    pub cred_blob: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ImportOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("backup_eligible", &self.backup_eligible)
+            .field("backup_state", &self.backup_state)
+            .field("cred_blob_len", &self.cred_blob.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+impl ImportOptions {
+    /// The (BE, BS) a credential imported with these options gets on a key whose new
+    /// credentials get `defaults`: what is left out comes from the key, and BS is never set
+    /// without BE (asking for it is [`ImportError::BackupStateWithoutEligibility`]).
+    pub fn backup_flags(&self, defaults: (bool, bool)) -> Result<(bool, bool), ImportError> {
+        let eligible = self.backup_eligible.unwrap_or(defaults.0);
+        let state = match self.backup_state {
+            Some(true) if !eligible => return Err(ImportError::BackupStateWithoutEligibility),
+            Some(s) => s,
+            None => eligible && defaults.1,
+        };
+        Ok((eligible, state))
+    }
+
+    fn backup(&self, config: &TokenConfig) -> Result<(bool, bool), ImportError> {
+        self.backup_flags((config.backup_eligible, config.backup_state))
+    }
 }
 
 impl std::fmt::Debug for ImportedCredential {
@@ -48,6 +92,7 @@ impl std::fmt::Debug for ImportedCredential {
             .field("key", &self.key)
             .field("sign_count", &self.sign_count)
             .field("discoverable", &self.discoverable)
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -73,6 +118,22 @@ pub enum ImportError {
     /// Every discoverable credential slot is taken.
     #[error("the token's discoverable credential storage is full ({0} credentials)")]
     Full(usize),
+    /// Backed up (BS) but not backup eligible (BE): WebAuthn §6.1.3 forbids the combination.
+    #[error(
+        "a credential cannot be backed up (backupState) without being backup eligible (backupEligibility)"
+    )]
+    BackupStateWithoutEligibility,
+    /// The key has no credBlob extension.
+    #[error("this key has no credBlob extension (protocol ctap2_1 keys have it)")]
+    CredBlobUnsupported,
+    /// The credBlob is longer than the key's maxCredBlobLength.
+    #[error("credBlob must be at most {max} bytes (the key's maxCredBlobLength), got {len} bytes")]
+    CredBlobTooLong {
+        /// Its length.
+        len: usize,
+        /// The key's maxCredBlobLength.
+        max: usize,
+    },
     /// One entry of a batch import was refused (nothing of the batch was written).
     #[error("credential #{index}: {source}")]
     InBatch {
@@ -98,6 +159,18 @@ fn validate(config: &TokenConfig, cred: &ImportedCredential) -> Result<(), Impor
         && user.id.len() > MAX_USER_ID_LEN
     {
         return Err(ImportError::UserHandleTooLong(user.id.len()));
+    }
+    cred.options.backup(config)?;
+    if let Some(blob) = &cred.options.cred_blob {
+        let max = Capabilities::from_config(config)
+            .max_cred_blob_length
+            .ok_or(ImportError::CredBlobUnsupported)?;
+        if blob.len() > max {
+            return Err(ImportError::CredBlobTooLong {
+                len: blob.len(),
+                max,
+            });
+        }
     }
     if cred.discoverable {
         if cred.user.as_ref().is_none_or(|u| u.id.is_empty()) {
@@ -250,6 +323,8 @@ pub(crate) fn import_many(
                 origin: Origin::Batch(i),
             },
         );
+        // Checked by `validate`.
+        let (backup_eligible, backup_state) = cred.options.backup(config).unwrap_or_default();
         let record = ResidentCredential {
             id: cred.id,
             rp_id: cred.rp_id,
@@ -258,7 +333,12 @@ pub(crate) fn import_many(
             // Each import is newer than everything before it, as one by one.
             created: base_created + 1 + i as u64,
             discoverable: cred.discoverable,
-            extras: CredentialExtras::default(),
+            extras: CredentialExtras {
+                cred_blob: cred.options.cred_blob,
+                backup_eligible,
+                backup_state,
+                ..CredentialExtras::default()
+            },
         };
         records.push(Some((record, cred.sign_count)));
     }

@@ -65,6 +65,10 @@ pub struct ResidentCredentialInfo {
     pub cred_protect: Option<u8>,
     /// Whether it stores a credBlob.
     pub has_cred_blob: bool,
+    /// Backup eligible (the BE flag of its authenticator data).
+    pub backup_eligible: bool,
+    /// Backed up (the BS flag).
+    pub backup_state: bool,
 }
 
 impl From<StatusCode> for TokenError {

@@ -79,3 +79,40 @@ pub(crate) fn pin_retries(
     let state = auth.pin_state(env)?;
     Ok(state.pin_set().then_some(state.pin_retries))
 }
+
+/// A key's PIN and built-in UV state as a control API shows it (what getPINRetries and
+/// getUVRetries would answer, without a host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinStatus {
+    /// Whether a PIN is set (false also on a key without clientPin).
+    pub pin_set: bool,
+    /// PIN attempts left (8 when no PIN is set, as getPINRetries answers); `None` on a key
+    /// without clientPin.
+    pub pin_retries: Option<u8>,
+    /// Built-in UV attempts left; `None` on a key without built-in UV behind a pinUvAuthToken.
+    pub uv_retries: Option<u8>,
+}
+
+/// The key's [`PinStatus`].
+pub(crate) fn pin_status(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+) -> Result<PinStatus, TokenError> {
+    let caps = (
+        auth.caps.client_pin,
+        auth.caps.user_verification && auth.caps.pin_uv_auth_token,
+    );
+    if caps == (false, false) {
+        return Ok(PinStatus {
+            pin_set: false,
+            pin_retries: None,
+            uv_retries: None,
+        });
+    }
+    let state = auth.pin_state(env)?;
+    Ok(PinStatus {
+        pin_set: caps.0 && state.pin_set(),
+        pin_retries: caps.0.then_some(state.pin_retries),
+        uv_retries: caps.1.then_some(state.uv_retries),
+    })
+}

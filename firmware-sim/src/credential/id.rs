@@ -40,6 +40,10 @@ const TAG_LEN: usize = 16;
 
 /// Flag: the credential was registered through CTAP1/U2F.
 pub(crate) const FLAG_U2F: u8 = 0x01;
+/// Flag: the credential is backup eligible (the BE flag of its authenticator data).
+pub(crate) const FLAG_BACKUP_ELIGIBLE: u8 = 0x02;
+/// Flag: the credential is backed up (the BS flag of its authenticator data).
+pub(crate) const FLAG_BACKUP_STATE: u8 = 0x04;
 
 /// The AEAD key that seals credential ids, derived from the master secret.
 pub(crate) struct WrapKey(Zeroizing<[u8; 32]>);

@@ -27,6 +27,16 @@ pub mod flags {
     pub const ED: u8 = 0x80;
 }
 
+/// The BE and BS bits of a credential's backup eligibility and state (BS only with BE: WebAuthn
+/// §6.1.3 has a relying party refuse BS without BE).
+pub(crate) fn backup_flags(eligible: bool, backed_up: bool) -> u8 {
+    match (eligible, backed_up) {
+        (false, _) => 0,
+        (true, false) => flags::BE,
+        (true, true) => flags::BE | flags::BS,
+    }
+}
+
 /// The attested credential data of a registration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttestedCredentialData {

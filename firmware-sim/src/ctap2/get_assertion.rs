@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use ciborium::value::Value;
 
-use super::auth_data::{AuthenticatorData, flags};
+use super::auth_data::{AuthenticatorData, backup_flags, flags};
 use super::lookup::{Candidate, discoverable_for, find_listed};
 use super::messages::permission;
 use super::messages::{
@@ -216,7 +216,10 @@ fn assertion(
     number_of_credentials: Option<usize>,
     with_names: bool,
 ) -> CtapResult<Value> {
-    let mut flag_bits = 0;
+    let mut flag_bits = backup_flags(
+        candidate.extras.backup_eligible,
+        candidate.extras.backup_state,
+    );
     // Step 8: built-in verification is a touch too.
     if signing.up || signing.verification.built_in {
         flag_bits |= flags::UP;

@@ -18,7 +18,8 @@ pub(crate) struct Candidate {
     pub key: PrivateKey,
     /// The user entity of a resident credential.
     pub user: Option<UserEntity>,
-    /// Extension and backup data (of a sealed id: its credProtect level and credBlob only).
+    /// Extension and backup data (of a sealed id: its credProtect level, credBlob and backup
+    /// flags only).
     pub extras: CredentialExtras,
 }
 
@@ -51,6 +52,8 @@ pub(crate) fn find_listed(
             extras: CredentialExtras {
                 cred_protect: u.cred_protect,
                 cred_blob: u.cred_blob,
+                backup_eligible: u.flags & id::FLAG_BACKUP_ELIGIBLE != 0,
+                backup_state: u.flags & id::FLAG_BACKUP_STATE != 0,
                 ..CredentialExtras::default()
             },
         }),

@@ -2,7 +2,7 @@
 
 use ciborium::value::Value;
 
-use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
+use super::auth_data::{AttestedCredentialData, AuthenticatorData, backup_flags, flags};
 use super::lookup::{find_listed, stored_infos};
 use super::messages::permission;
 use super::messages::{
@@ -253,18 +253,29 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     let mode = auth.config.counter_mode;
     // Step 15: extensions, which may add to what the credential stores.
     let ExtensionResults {
-        extras,
+        mut extras,
         outputs,
         members,
     } = run_extensions(auth, env, &plan, &key, pin_state.as_ref())?;
+    // Backup eligibility and state are the key's, fixed for the credential's life.
+    extras.backup_eligible = auth.config.backup_eligible;
+    extras.backup_state = auth.config.backup_eligible && auth.config.backup_state;
     let mut batch = WriteBatch::new();
 
+    let backup = (extras.backup_eligible, extras.backup_state);
     let credential_id = if plan.resident {
         store_resident(auth, env, &plan, &key, extras, &mut batch)?
     } else {
         let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
+        let mut sealed_flags = 0;
+        if extras.backup_eligible {
+            sealed_flags |= id::FLAG_BACKUP_ELIGIBLE;
+        }
+        if extras.backup_state {
+            sealed_flags |= id::FLAG_BACKUP_STATE;
+        }
         let sealed = id::Sealed {
-            flags: 0,
+            flags: sealed_flags,
             cred_protect: extras.cred_protect,
             cred_blob: extras.cred_blob.as_deref(),
         };
@@ -280,7 +291,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         auth.cred_mgmt = None;
     }
 
-    let mut flag_bits = flags::UP;
+    let mut flag_bits = flags::UP | backup_flags(backup.0, backup.1);
     if plan.verification.uv() {
         flag_bits |= flags::UV;
     }
