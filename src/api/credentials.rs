@@ -29,6 +29,8 @@ fn credential_info(c: &firmware_sim::ResidentCredentialInfo) -> CredentialInfo {
         user_display_name: c.user.display_name.clone(),
         cred_protect: c.cred_protect,
         has_cred_blob: c.has_cred_blob,
+        backup_eligibility: c.backup_eligible,
+        backup_state: c.backup_state,
     }
 }
 
@@ -44,16 +46,22 @@ fn to_import(
     ),
     ApiError,
 > {
+    // WebDriver's largeBlob is the credential's entry in the key's large-blob array, which CTAP
+    // keeps encrypted under the credential's largeBlobKey after DEFLATE compression; an imported
+    // credential has no largeBlobKey, and minting one would make the key hand out a secret the
+    // importer never sees. A platform writes the entry with authenticatorLargeBlobs instead.
     if n.large_blob.is_some() {
         return Err(ApiError::bad(
-            "largeBlob: this authenticator has no largeBlob support",
+            "largeBlob: not accepted on import (a platform writes it through \
+             authenticatorLargeBlobs with the credential's largeBlobKey); use credBlob for a \
+             small per-credential value",
         ));
     }
-    if n.backup_eligibility == Some(true) || n.backup_state == Some(true) {
-        return Err(ApiError::bad(
-            "backup eligibility/state: a security key's credentials are device-bound",
-        ));
-    }
+    let cred_blob = n
+        .cred_blob
+        .as_deref()
+        .map(|b| decode_b64("credBlob", b))
+        .transpose()?;
     if n.rp_id.is_empty() {
         return Err(ApiError::bad("rpId must not be empty"));
     }
@@ -89,7 +97,10 @@ fn to_import(
         sign_count,
         discoverable: n.is_resident_credential,
         cred_protect: None,
-        has_cred_blob: false,
+        has_cred_blob: cred_blob.is_some(),
+        // Resolved against the key's defaults by `with_key_defaults`.
+        backup_eligible: false,
+        backup_state: false,
     };
     let imported = firmware_sim::ImportedCredential {
         id: cred_id,
@@ -98,8 +109,31 @@ fn to_import(
         key,
         sign_count,
         discoverable: n.is_resident_credential,
+        options: firmware_sim::ImportOptions {
+            backup_eligible: n.backup_eligibility,
+            backup_state: n.backup_state,
+            cred_blob,
+        },
     };
     Ok((imported, info))
+}
+
+/// Checks the backup flags of an import against key `k`'s defaults and puts the result in the
+/// view (BS without BE is a 400, as WebAuthn §6.1.3 forbids it).
+fn with_key_defaults(
+    k: &crate::daemon::keys::VirtualKey,
+    imported: &firmware_sim::ImportedCredential,
+    info: &mut firmware_sim::ResidentCredentialInfo,
+) -> Result<(), ApiError> {
+    let defaults = (
+        k.spec.default_backup_eligibility,
+        k.spec.default_backup_state,
+    );
+    (info.backup_eligible, info.backup_state) = imported
+        .options
+        .backup_flags(defaults)
+        .map_err(import_error)?;
+    Ok(())
 }
 
 fn import_error(e: firmware_sim::ImportError) -> ApiError {
@@ -111,9 +145,10 @@ fn import_error(e: firmware_sim::ImportError) -> ApiError {
 }
 
 pub(super) async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let (imported, info) = to_import(parse_body(&body)?)?;
+    let (imported, mut info) = to_import(parse_body(&body)?)?;
     let keys = d.keys.lock().await;
     let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    with_key_defaults(k, &imported, &mut info)?;
     k.call(move |dev| {
         let (token, env) = dev.parts();
         token.import_credential(env, imported)

@@ -20,10 +20,30 @@ use crate::daemon::presence::{Decision, PresencePolicy};
 
 type St = State<Arc<Daemon>>;
 
-/// A running key as the API shows it.
-pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
+/// A running key as the API shows it, with its PIN and UV retries read from its token.
+pub(super) async fn key_view(k: &VirtualKey) -> Result<KeyInfo, ApiError> {
+    let caps = k.spec.capabilities();
+    let pin = if caps.client_pin || (caps.user_verification && caps.pin_uv_auth_token) {
+        let status = k
+            .call(|dev| {
+                let (token, env) = dev.parts();
+                token.pin_status(env)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Some(status)
+    } else {
+        None
+    };
+    Ok(key_info(k, pin))
+}
+
+/// A running key as the API shows it; `pin` is its token's PIN status (`None`: it has none).
+fn key_info(k: &VirtualKey, pin: Option<firmware_sim::PinStatus>) -> KeyInfo {
     let spec = &k.spec;
     let presence = k.presence.policy();
+    let caps = spec.capabilities();
     KeyInfo {
         authenticator_id: spec.name.clone(),
         name: spec.name.clone(),
@@ -42,12 +62,12 @@ pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
         hid_socket: spec.hid_socket.clone(),
         hid_udp: spec.hid_udp,
         product_name: spec.product_name.clone(),
-        extensions: spec
-            .capabilities()
-            .extensions
-            .iter()
-            .map(|e| (*e).to_owned())
-            .collect(),
+        extensions: caps.extensions.iter().map(|e| (*e).to_owned()).collect(),
+        default_backup_eligibility: spec.default_backup_eligibility,
+        default_backup_state: spec.default_backup_state,
+        pin_set: pin.filter(|_| caps.client_pin).map(|p| p.pin_set),
+        pin_retries: pin.and_then(|p| p.pin_retries),
+        uv_retries: pin.and_then(|p| p.uv_retries),
         listening: ListeningInfo {
             uhid: k.listening.uhid.clone(),
             hid_socket: k.listening.hid_socket.clone(),
@@ -65,13 +85,17 @@ pub(super) fn no_key(id: &str) -> ApiError {
 
 pub(super) async fn list_keys(State(d): St) -> ApiResult {
     let keys = d.keys.lock().await;
-    Ok(ok(&keys.values().map(key_info).collect::<Vec<_>>()))
+    let mut views = Vec::with_capacity(keys.len());
+    for k in keys.values() {
+        views.push(key_view(k).await?);
+    }
+    Ok(ok(&views))
 }
 
 pub(super) async fn get_key(State(d): St, Path(id): Path<String>) -> ApiResult {
     let keys = d.keys.lock().await;
     let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&key_info(k)))
+    Ok(ok(&key_view(k).await?))
 }
 
 fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
@@ -91,10 +115,11 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
             "transport {t:?}: authsim keys are USB HID devices; use \"usb\""
         )));
     }
-    if n.default_backup_eligibility == Some(true) || n.default_backup_state == Some(true) {
-        return Err(ApiError::bad(
-            "backup eligibility/state: a security key's credentials are device-bound; pass false",
-        ));
+    if let Some(v) = n.default_backup_eligibility {
+        spec.default_backup_eligibility = v;
+    }
+    if let Some(v) = n.default_backup_state {
+        spec.default_backup_state = v;
     }
     if let Some(p) = n.protocol {
         spec.protocol = p;
@@ -220,7 +245,7 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
             return Err(ApiError::internal(format!("setting the PIN failed: {e}")));
         }
     }
-    let view = key_info(&key);
+    let view = key_view(&key).await?;
     keys.insert(key.spec.name.clone(), key);
     Ok(json_response(StatusCode::CREATED, &view))
 }
@@ -240,7 +265,7 @@ pub(super) async fn set_uv(State(d): St, Path(id): Path<String>, body: Bytes) ->
     let keys = d.keys.lock().await;
     let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
     k.presence.set_user_verified(b.is_user_verified);
-    Ok(ok(&key_info(k)))
+    Ok(ok(&key_view(k).await?))
 }
 
 fn pending_info(k: &VirtualKey) -> Vec<PendingInfo> {
@@ -323,5 +348,21 @@ pub(super) async fn power_cycle(State(d): St, Path(id): Path<String>) -> ApiResu
     let keys = d.keys.lock().await;
     let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
     k.power_cycle().await.map_err(ApiError::internal)?;
-    Ok(ok(&key_info(k)))
+    Ok(ok(&key_view(k).await?))
+}
+
+/// A factory reset from the owner: every credential, the PIN and its retries and what
+/// authenticatorConfig set are gone (as authenticatorReset, without its power-up window and
+/// touch, which guard against a host rather than the key's owner).
+pub(super) async fn reset_key(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    k.call(|dev| {
+        let (token, env) = dev.parts();
+        token.factory_reset(env)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(ok(&key_view(k).await?))
 }

@@ -85,6 +85,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             "/webauthn/authenticator/{id}/power-cycle",
             post(keys::power_cycle),
         )
+        .route("/webauthn/authenticator/{id}/reset", post(keys::reset_key))
         .route("/totp", get(totp::list_totp).post(totp::add_totp))
         .route(
             "/totp/{name}",

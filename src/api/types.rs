@@ -199,6 +199,19 @@ pub struct KeyInfo {
     pub product_name: String,
     /// CTAP extensions the key supports.
     pub extensions: Vec<String>,
+    /// WebDriver Level 3: the BE flag of new credentials.
+    pub default_backup_eligibility: bool,
+    /// WebDriver Level 3: the BS flag of new credentials.
+    pub default_backup_state: bool,
+    /// Whether a PIN is set (ctap2_1 keys with clientPin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_set: Option<bool>,
+    /// PIN attempts left (as getPINRetries answers; ctap2_1 keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_retries: Option<u8>,
+    /// Built-in UV attempts left (as getUVRetries answers; ctap2_1 keys with built-in UV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uv_retries: Option<u8>,
     /// Where it listens now.
     pub listening: ListeningInfo,
 }
@@ -221,9 +234,12 @@ pub struct NewCredential {
     /// The counter to start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_count: Option<u32>,
-    /// WebDriver's largeBlob (base64url).
+    /// WebDriver's largeBlob (base64url): refused, see `to_import` for why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_blob: Option<String>,
+    /// A credBlob (base64url, at most the key's maxCredBlobLength).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred_blob: Option<String>,
     /// The user's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
@@ -290,6 +306,12 @@ pub struct CredentialInfo {
     /// Whether it stores a credBlob.
     #[serde(default)]
     pub has_cred_blob: bool,
+    /// WebDriver Level 3: BE.
+    #[serde(default)]
+    pub backup_eligibility: bool,
+    /// WebDriver Level 3: BS.
+    #[serde(default)]
+    pub backup_state: bool,
 }
 
 /// The answer to a bulk import.

@@ -102,6 +102,14 @@ pub enum Cmd {
         /// The key's name.
         name: String,
     },
+    /// Factory-reset the key: every credential, the PIN and its retries are gone (as
+    /// authenticatorReset, without its 10-second window after power-up).
+    Reset {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Print the installation's attestation CA certificate (PEM), the trust anchor for
     /// "packed" x5c attestation; created on first use.
     AttestationCa {
@@ -131,7 +139,8 @@ pub enum CounterArg {
     PerCredential,
     /// One counter for the whole key.
     Global,
-    /// Always zero.
+    /// Always zero (as synced passkeys show).
+    #[value(alias = "zero")]
     AlwaysZero,
 }
 
@@ -170,6 +179,16 @@ pub struct AddArgs {
     /// Put the key on this loopback UDP address.
     #[arg(long, value_name = "127.0.0.1:PORT")]
     hid_udp: Option<std::net::SocketAddr>,
+    /// Give the key a PIN at once, read from standard input (one line; on a terminal, typed
+    /// without echo). ctap2_1 keys only.
+    #[arg(long)]
+    pin_stdin: bool,
+    /// Its credentials are backup eligible (BE), as a synced passkey provider's are.
+    #[arg(long)]
+    backup_eligible: bool,
+    /// Its credentials are backed up (BS); needs --backup-eligible.
+    #[arg(long, requires = "backup_eligible")]
+    backed_up: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -197,6 +216,9 @@ pub struct AddCredentialArgs {
     /// The signature counter to start from.
     #[arg(long, default_value_t = 0)]
     sign_count: u32,
+    /// A credBlob (base64url), at most the key's maxCredBlobLength.
+    #[arg(long)]
+    cred_blob: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -309,7 +331,7 @@ fn print_keys(keys: &[KeyInfo]) {
 }
 
 fn print_key(k: &KeyInfo) {
-    print_fields(&[
+    let mut fields = vec![
         ("name", k.name.clone()),
         ("protocol", protocol_name(k.protocol).to_owned()),
         ("aaguid", k.aaguid.clone()),
@@ -334,7 +356,25 @@ fn print_key(k: &KeyInfo) {
         ),
         ("product", k.product_name.clone()),
         ("listening", transports(k)),
-    ]);
+    ];
+    if let Some(set) = k.pin_set {
+        fields.push(("PIN set", yes_no(set)));
+    }
+    if let Some(r) = k.pin_retries {
+        fields.push(("PIN retries", r.to_string()));
+    }
+    if let Some(r) = k.uv_retries {
+        fields.push(("UV retries", r.to_string()));
+    }
+    fields.push((
+        "backup (new credentials)",
+        match (k.default_backup_eligibility, k.default_backup_state) {
+            (false, _) => "not eligible".to_owned(),
+            (true, false) => "eligible".to_owned(),
+            (true, true) => "eligible, backed up".to_owned(),
+        },
+    ));
+    print_fields(&fields);
 }
 
 fn print_credentials(creds: &[CredentialInfo]) {
@@ -351,6 +391,7 @@ fn print_credentials(creds: &[CredentialInfo]) {
         "COUNT",
         "PROTECT",
         "BLOB",
+        "BACKUP",
     ]);
     for c in creds {
         let user = c
@@ -368,6 +409,12 @@ fn print_credentials(creds: &[CredentialInfo]) {
             c.cred_protect
                 .map_or_else(|| "-".to_owned(), |p| p.to_string()),
             yes_no(c.has_cred_blob),
+            match (c.backup_eligibility, c.backup_state) {
+                (false, _) => "-",
+                (true, false) => "BE",
+                (true, true) => "BE+BS",
+            }
+            .to_owned(),
         ]);
     }
     t.print();
@@ -392,7 +439,15 @@ fn print_presence(p: &PresenceInfo) {
     t.print();
 }
 
-fn new_key(a: AddArgs) -> NewKey {
+/// The PIN of `authsim key add --pin-stdin`, checked against a new key's PIN rules before
+/// anything is sent (the daemon checks it again before it creates the key).
+fn read_pin() -> Result<firmware_sim::SecretPin> {
+    let pin = super::cognito::StdinSecrets::new().next("PIN")?;
+    firmware_sim::check_pin(&pin).map_err(|e| anyhow::anyhow!("the PIN is refused: {e}"))?;
+    Ok(firmware_sim::SecretPin::new(pin.as_str()))
+}
+
+fn new_key(a: AddArgs, pin: Option<firmware_sim::SecretPin>) -> NewKey {
     NewKey {
         name: Some(a.name),
         protocol: a.protocol.map(|p| match p {
@@ -413,6 +468,9 @@ fn new_key(a: AddArgs) -> NewKey {
         uhid: a.uhid.then_some(true),
         hid_socket: a.hid_socket,
         hid_udp: a.hid_udp,
+        default_backup_eligibility: a.backup_eligible.then_some(true),
+        default_backup_state: a.backed_up.then_some(true),
+        pin: pin.map(|p| crate::api::types::SecretText::new(p.as_str())),
         ..NewKey::default()
     }
 }
@@ -436,6 +494,7 @@ fn add_credential(ctx: &Ctx, a: AddCredentialArgs) -> Result<()> {
         user_handle: a.user_handle,
         sign_count: Some(a.sign_count),
         large_blob: None,
+        cred_blob: a.cred_blob,
         user_name: None,
         user_display_name: None,
         backup_eligibility: None,
@@ -497,7 +556,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         }
         Cmd::Add(a) => {
             let out = a.out;
-            let body = new_key(a);
+            let pin = if a.pin_stdin { Some(read_pin()?) } else { None };
+            let body = new_key(a, pin);
             let k: KeyInfo = get(ctx, Method::POST, "/webauthn/authenticator", Some(&body))?;
             show(&k, out, print_key)
         }
@@ -598,6 +658,13 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             call(ctx, Method::POST, &key_path(&name, "/power-cycle"), NO_BODY)?;
             eprintln!("power-cycled key '{name}'");
             Ok(())
+        }
+        Cmd::Reset { name, out } => {
+            let k: KeyInfo = get(ctx, Method::POST, &key_path(&name, "/reset"), NO_BODY)?;
+            if !out.json {
+                eprintln!("reset key '{name}': its credentials and PIN are gone");
+            }
+            show(&k, out, print_key)
         }
         Cmd::AttestationCa { der } => attestation_ca(ctx, der),
     }

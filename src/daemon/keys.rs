@@ -62,7 +62,8 @@ pub enum CounterName {
     PerCredential,
     /// One counter for the whole key.
     Global,
-    /// Always zero.
+    /// Always zero, as synced passkeys show (`zero` is accepted for it).
+    #[serde(alias = "zero")]
     AlwaysZero,
 }
 
@@ -100,6 +101,13 @@ pub struct KeySpec {
     pub hid_udp: Option<SocketAddr>,
     /// The USB product name the kernel shows.
     pub product_name: String,
+    /// WebDriver Level 3's `defaultBackupEligibility`: the BE flag of new credentials (a synced
+    /// passkey provider); absent in specs stored before it existed.
+    #[serde(default)]
+    pub default_backup_eligibility: bool,
+    /// WebDriver Level 3's `defaultBackupState`: the BS flag of new credentials (only with BE).
+    #[serde(default)]
+    pub default_backup_state: bool,
 }
 
 /// Page cache of each key's own database connection, in KiB.
@@ -144,6 +152,8 @@ impl KeySpec {
             hid_socket: None,
             hid_udp: None,
             product_name: format!("authsim virtual key ({name})"),
+            default_backup_eligibility: false,
+            default_backup_state: false,
         }
     }
 
@@ -164,6 +174,13 @@ impl KeySpec {
         }
         if self.product_name.is_empty() || self.product_name.len() > 127 {
             return Err(BadSpec("productName must be 1 to 127 bytes".into()));
+        }
+        if self.default_backup_state && !self.default_backup_eligibility {
+            return Err(BadSpec(
+                "defaultBackupState true needs defaultBackupEligibility true: a credential is \
+                 backed up only if it is backup eligible (WebAuthn §6.1.3)"
+                    .into(),
+            ));
         }
         if let Some(a) = self.hid_udp
             && !a.ip().is_loopback()
@@ -205,6 +222,8 @@ impl KeySpec {
             resident_keys: self.has_resident_key,
             user_verification: self.has_user_verification,
             max_resident_credentials: self.max_resident_credentials,
+            backup_eligible: self.default_backup_eligibility,
+            backup_state: self.default_backup_state,
             protocol: match self.protocol {
                 ProtocolName::Ctap2 => Protocol::Ctap2_0,
                 ProtocolName::Ctap21 => Protocol::Ctap2_1,

@@ -379,3 +379,84 @@ def test_create_body_pin_is_checked(daemons):
         assert status == 400 and words in err["message"], err
         assert "1234" not in err["message"]
     assert [k["name"] for k in d.api("GET", "/webauthn/authenticator")[1]] == ["default"]
+
+
+def key_view(d, name):
+    from test_daemon_api import check
+    return check(d, "GET", f"/webauthn/authenticator/{name}", expect=200)[1]
+
+
+def test_key_view_shows_pin_and_uv_retries(daemons):
+    d = daemons()
+    ctap, _ = pin_key(d)
+    view = key_view(d, "pinkey")
+    assert (view["pinSet"], view["pinRetries"]) == (True, 8) and "uvRetries" not in view
+    with pytest.raises(CtapError):
+        ClientPin(ctap, PinProtocolV2()).get_pin_token("0000")
+    view = key_view(d, "pinkey")
+    assert view["pinRetries"] == 7 == retries(ctap)[0]
+    # A key without a PIN: retries full, pinSet false; built-in UV: uvRetries.
+    pin_key(d, "uvkey", pin=None, hasUserVerification=True)
+    view = key_view(d, "uvkey")
+    assert (view["pinSet"], view["pinRetries"], view["uvRetries"]) == (False, 8, 8)
+    # A CTAP 2.0 key has neither.
+    pin_key(d, "old", pin=None, protocol="ctap2")
+    view = key_view(d, "old")
+    assert not {"pinSet", "pinRetries", "uvRetries"} & set(view)
+
+
+def test_api_reset_clears_the_pin_outside_the_reset_window(daemons):
+    from test_daemon_api import check
+    d = daemons()
+    ctap, sock = pin_key(d)
+    client_pin = ClientPin(ctap, PinProtocolV2())
+    with pytest.raises(CtapError):
+        client_pin.get_pin_token("0000")
+    token = client_pin.get_pin_token(PIN, P.MAKE_CREDENTIAL, RP["id"])
+    proto = PinProtocolV2()
+    param = proto.authenticate(token, h := cdh())
+    ctap.make_credential(h, RP, {"id": b"u", "name": "u"}, ES256, options={"rk": True},
+                         pin_uv_param=param, pin_uv_protocol=proto.VERSION)
+    assert len(credentials(d, "pinkey")) == 1
+    # The owner's reset needs no power-up window and no touch.
+    _, view = check(d, "POST", "/webauthn/authenticator/pinkey/reset", expect=200)
+    assert (view["pinSet"], view["pinRetries"]) == (False, 8)
+    assert credentials(d, "pinkey") == []
+    ctap = Ctap2(open_device(sock))
+    assert ctap.get_info().options["clientPin"] is False
+    ClientPin(ctap, PinProtocolV1()).set_pin("4321")
+    assert key_view(d, "pinkey")["pinSet"] is True
+    check(d, "POST", "/webauthn/authenticator/ghost/reset", expect=404)
+
+
+def test_cli_key_add_reads_the_pin_from_stdin(daemons):
+    import subprocess
+    from fido import authsim_bin
+    d = daemons()
+
+    def add(name, stdin, *extra):
+        sock = os.path.join(d.sock_dir, f"{name}.sock")
+        return subprocess.run([authsim_bin(), "key", "add", name, "--hid-socket", sock,
+                               "--pin-stdin", "--json", *extra],
+                              input=stdin, env=d.env, capture_output=True, text=True,
+                              timeout=60), sock
+
+    p, sock = add("clipin", "24680\n")
+    assert p.returncode == 0, p.stderr
+    assert "24680" not in p.stdout + p.stderr + d.errors()
+    ctap = Ctap2(open_device(sock))
+    assert ctap.get_info().options["clientPin"] is True
+    ClientPin(ctap, PinProtocolV2()).get_pin_token("24680")
+    shown = d.cli("key", "show", "clipin").stdout
+    assert "PIN set" in shown and "PIN retries" in shown
+    # Empty, too short, too long (64 bytes) and a ctap2 key: refused before any key exists.
+    for name, stdin, extra in (("e", "\n", ()), ("s", "12\n", ()), ("l", "9" * 64 + "\n", ()),
+                               ("o", "1234\n", ("--protocol", "ctap2"))):
+        p, _ = add(name, stdin, *extra)
+        assert p.returncode != 0, name
+        assert stdin.strip() == "" or stdin.strip() not in p.stderr
+    names = [k["name"] for k in d.api("GET", "/webauthn/authenticator")[1]]
+    assert names == ["clipin", "default"] or sorted(names) == ["clipin", "default"]
+    # The CLI resets a key: its PIN is gone.
+    d.cli("key", "reset", "clipin")
+    assert key_view(d, "clipin")["pinSet"] is False
