@@ -150,7 +150,7 @@ def pin_tool(shim, tmp_path, *args, params="", pin=PIN, check=True):
     env.pop("FIDO_DEBUG", None)
     argv = [str(path) if a == "@params" else a for a in args]
     p = subprocess.run(argv, input=f"{pin}\n" if pin else "", env=env, capture_output=True,
-                       text=True, timeout=30, start_new_session=True)
+                       text=True, encoding="utf-8", timeout=30, start_new_session=True)
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr}")
     return p
@@ -259,3 +259,65 @@ def test_fido2_token_credential_management_with_a_pin(shim, daemons, tmp_path):
     assert sorted(c["userName"] for c in listed) == ["bob", "carol"]
     p = pin_tool(shim, tmp_path, "fido2-token", "-D", "-i", ids[b"alice"], dev, check=False)
     assert p.returncode != 0 and "FIDO_ERR_NO_CREDENTIALS" in p.stderr
+
+
+def test_fido2_token_sets_changes_and_resets_the_pin(shim, daemons, tmp_path):
+    """fido2-token -S (set), -C (change), -I (retries) and -R (reset, in its window after
+    power-up), with fido2-cred -M -v and fido2-assert -G -v using the PIN in between; the control
+    API's view agrees with what libfido2 reads."""
+    d = daemons()
+    sock = os.path.join(d.sock_dir, "nopin.sock")
+    status, view, _ = d.api("POST", "/webauthn/authenticator", {"name": "nopin", "hidSocket": sock})
+    assert status == 201 and view["pinSet"] is False, view
+    dev = "sock:" + sock
+
+    def key_view():
+        return d.api("GET", "/webauthn/authenticator/nopin")[1]
+
+    # Set: the new PIN twice. Too short is refused by the key and sets nothing: libfido2 counts
+    # 4 bytes, the key counts 2 code points (CTAP 2.1: the minimum is in code points).
+    p = pin_tool(shim, tmp_path, "fido2-token", "-S", dev, pin="\u00e9\u00e9\n\u00e9\u00e9",
+                 check=False)
+    assert p.returncode != 0 and "FIDO_ERR_PIN_POLICY_VIOLATION" in p.stderr, p.stderr
+    assert key_view()["pinSet"] is False
+    pin_tool(shim, tmp_path, "fido2-token", "-S", dev, pin="2468\n2468")
+    assert (key_view()["pinSet"], key_view()["pinRetries"]) == (True, 8)
+    info = tool(shim, "fido2-token", "-I", dev).stdout
+    assert "clientPin" in info.split("options: ", 1)[1].splitlines()[0].split(", ")
+    # Change: the current PIN, then the new one twice; a wrong current PIN costs a retry.
+    p = pin_tool(shim, tmp_path, "fido2-token", "-C", dev, pin="0000\n1357\n1357", check=False)
+    assert p.returncode != 0 and "FIDO_ERR_PIN_INVALID" in p.stderr, p.stderr
+    assert "pin retries: 7" in tool(shim, "fido2-token", "-I", dev).stdout
+    assert key_view()["pinRetries"] == 7
+    pin_tool(shim, tmp_path, "fido2-token", "-C", dev, pin="2468\n1357\n1357")
+    assert "pin retries: 8" in tool(shim, "fido2-token", "-I", dev).stdout
+
+    # Register and sign with user verification through the new PIN (-v).
+    cdh = hashlib.sha256(os.urandom(16)).digest()
+    made = pin_tool(shim, tmp_path, "fido2-cred", "-M", "-v", "-i", "@params", dev, "es256",
+                    params=f"{b64(cdh)}\nexample.com\nalice\n{b64(b'user-1')}\n",
+                    pin="1357").stdout
+    out = tool(shim, "fido2-cred", "-V", "-v", "-i", "/dev/stdin", "es256", input=made).stdout
+    cred_id, pem = out.split("\n", 1)
+    pem_path = tmp_path / "pin-key.pem"
+    pem_path.write_text(pem)
+    cdh = hashlib.sha256(os.urandom(16)).digest()
+    got = pin_tool(shim, tmp_path, "fido2-assert", "-G", "-v", "-p", "-i", "@params", dev,
+                   params=f"{b64(cdh)}\nexample.com\n{cred_id}\n", pin="1357").stdout
+    tool(shim, "fido2-assert", "-V", "-v", "-p", "-i", "/dev/stdin", str(pem_path), "es256",
+         input="\n".join(got.splitlines()[:4]) + "\n")
+    # The old PIN no longer works.
+    p = pin_tool(shim, tmp_path, "fido2-assert", "-G", "-v", "-p", "-i", "@params", dev,
+                 params=f"{b64(cdh)}\nexample.com\n{cred_id}\n", pin="2468", check=False)
+    assert p.returncode != 0 and "FIDO_ERR_PIN_INVALID" in p.stderr, p.stderr
+
+    # Reset, just after a power cycle (inside the window; the daemon approves the touch):
+    # the PIN and the credential are gone. (Outside the window: firmware-sim's tests, on an
+    # injected clock.)
+    assert d.api("POST", "/webauthn/authenticator/nopin/power-cycle")[0] == 200
+    tool(shim, "fido2-token", "-R", dev)
+    assert key_view()["pinSet"] is False
+    assert "noclientPin" in tool(shim, "fido2-token", "-I", dev).stdout
+    p = pin_tool(shim, tmp_path, "fido2-assert", "-G", "-p", "-i", "@params", dev,
+                 params=f"{b64(cdh)}\nexample.com\n{cred_id}\n", pin=None, check=False)
+    assert p.returncode != 0 and "FIDO_ERR_NO_CREDENTIALS" in p.stderr, p.stderr
