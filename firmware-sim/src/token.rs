@@ -149,8 +149,12 @@ impl Token {
         env: &mut impl Environment,
         cred: ImportedCredential,
     ) -> Result<(), ImportError> {
-        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces; a
+        // large-blob write in progress would overwrite an entry this adds.
         self.app.credentials_changed();
+        if cred.options.large_blob.is_some() {
+            self.app.large_blob = None;
+        }
         admin::import::import_many(&mut env.env(), &self.app.config, vec![cred])
             .map(|_| ())
             .map_err(BatchFailure::bare)
@@ -169,8 +173,12 @@ impl Token {
         env: &mut impl Environment,
         creds: Vec<ImportedCredential>,
     ) -> Result<usize, ImportError> {
-        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces; a
+        // large-blob write in progress would overwrite an entry this adds.
         self.app.credentials_changed();
+        if creds.iter().any(|c| c.options.large_blob.is_some()) {
+            self.app.large_blob = None;
+        }
         admin::import::import_many(&mut env.env(), &self.app.config, creds)
             .map_err(BatchFailure::indexed)
     }

@@ -664,3 +664,124 @@ fn large_blob_key_refusals_change_nothing() {
     assert_eq!(status, OK);
     assert!(get(&body.unwrap(), 5).is_none());
 }
+
+fn imported_with_blob(id: u8, discoverable: bool, blob: &[u8]) -> firmware_sim::ImportedCredential {
+    firmware_sim::ImportedCredential {
+        id: vec![id; 16],
+        rp_id: "a.example".into(),
+        user: Some(firmware_sim::UserEntity {
+            id: vec![id],
+            name: None,
+            display_name: None,
+        }),
+        key: firmware_sim::PrivateKey::from_bytes(
+            firmware_sim::credential::Algorithm::Es256,
+            &[id; 32],
+        )
+        .unwrap(),
+        sign_count: 0,
+        discoverable,
+        options: firmware_sim::ImportOptions {
+            large_blob: Some(blob.to_vec()),
+            ..firmware_sim::ImportOptions::default()
+        },
+    }
+}
+
+/// Opens a large-blob entry with `key` as a platform does (CTAP 2.1 §6.10.4), by hand: AES-256-GCM
+/// with "blob" || uint64LE(origSize) as associated data, then raw inflate.
+fn open_entry(entry: &Value, key: &[u8]) -> Option<Vec<u8>> {
+    use aes_gcm::aead::{Aead, Payload};
+    use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+    let ciphertext = as_bytes(get(entry, 1)?);
+    let nonce: [u8; 12] = as_bytes(get(entry, 2)?).try_into().ok()?;
+    let size = u64::try_from(as_int(get(entry, 3)?)).ok()?;
+    let mut aad = b"blob".to_vec();
+    aad.extend_from_slice(&size.to_le_bytes());
+    let compressed = Aes256Gcm::new_from_slice(key)
+        .ok()?
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &ciphertext,
+                aad: &aad,
+            },
+        )
+        .ok()?;
+    let plain = miniz_oxide::inflate::decompress_to_vec(&compressed).ok()?;
+    (plain.len() as u64 == size).then_some(plain)
+}
+
+#[test]
+fn an_imported_large_blob_is_the_credentials_entry_under_its_large_blob_key() {
+    let (mut t, mut env, host) = no_pin();
+    let before = read_all(&mut t, &mut env, &host, 1000);
+    let blob = b"a large blob, a large blob, a large blob".repeat(4);
+    t.import_credential(&mut env, imported_with_blob(1, true, &blob))
+        .unwrap();
+    let ga = Ga::new("a.example");
+    let (status, body) = host
+        .ctap2(
+            &mut t,
+            &mut env,
+            GA,
+            Some(&with_extensions(ga.value(), 4, lbk(Value::Bool(true)))),
+        )
+        .unwrap();
+    assert_eq!(status, OK);
+    let key = as_bytes(get(&body.unwrap(), 7).unwrap());
+    let array = read_all(&mut t, &mut env, &host, 1000);
+    assert_ne!(array, before);
+    let (data, trailer) = array.split_at(array.len() - 16);
+    assert_eq!(trailer, &Sha256::digest(data)[..16], "the trailer checks");
+    let Value::Array(entries) = ciborium::de::from_reader::<Value, _>(data).unwrap() else {
+        panic!("an array")
+    };
+    assert_eq!(entries.len(), 1);
+    assert_eq!(open_entry(&entries[0], &key), Some(blob.clone()));
+    assert_eq!(
+        open_entry(&entries[0], &[0; 32]),
+        None,
+        "another key opens nothing"
+    );
+    // A second import appends its entry; the first still opens.
+    t.import_credential(&mut env, imported_with_blob(2, true, b"two"))
+        .unwrap();
+    let array = read_all(&mut t, &mut env, &host, 1000);
+    let data = &array[..array.len() - 16];
+    let Value::Array(entries) = ciborium::de::from_reader::<Value, _>(data).unwrap() else {
+        panic!("an array")
+    };
+    assert_eq!(entries.len(), 2);
+    assert_eq!(open_entry(&entries[0], &key), Some(blob));
+}
+
+#[test]
+fn an_imported_large_blob_is_refused_where_it_cannot_be_and_changes_nothing() {
+    use firmware_sim::ImportError;
+    let (mut t, mut env, host) = no_pin();
+    let before = read_all(&mut t, &mut env, &host, 1000);
+    assert_eq!(
+        t.import_credential(&mut env, imported_with_blob(1, false, b"x")),
+        Err(ImportError::LargeBlobUnsupported),
+        "a non-discoverable credential has no largeBlobKey"
+    );
+    // Random bytes do not compress: more than the array holds.
+    let mut noise = vec![0u8; 5000];
+    let mut rng = firmware_sim::testing::SeededRng::new(9);
+    firmware_sim::env::Rng::fill_bytes(&mut rng, &mut noise);
+    assert_eq!(
+        t.import_credential(&mut env, imported_with_blob(2, true, &noise)),
+        Err(ImportError::LargeBlobStorageFull(4096))
+    );
+    assert!(t.credentials(&mut env).unwrap().is_empty());
+    assert_eq!(read_all(&mut t, &mut env, &host, 1000), before);
+    let (mut t, mut env, _host) = setup(TokenConfig {
+        protocol: firmware_sim::Protocol::Ctap2_0,
+        ..TokenConfig::default()
+    });
+    assert_eq!(
+        t.import_credential(&mut env, imported_with_blob(1, true, b"x")),
+        Err(ImportError::LargeBlobUnsupported)
+    );
+}

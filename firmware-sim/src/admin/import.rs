@@ -12,10 +12,12 @@ use crate::config::{CounterMode, TokenConfig};
 use crate::credential::user::truncate_utf8;
 use crate::credential::{PrivateKey, UserEntity};
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
+use crate::ctap2::large_blobs;
 use crate::env::{Env, WriteBatch};
 use crate::persist::counter_key;
-use crate::persist::record::{CredentialExtras, ResidentCredential};
+use crate::persist::record::{CRED_SECRET_LEN, CredentialExtras, ResidentCredential};
 use crate::persist::{NS_COUNTERS, NS_RESIDENT};
+use zeroize::Zeroizing;
 
 /// Longest user handle (WebAuthn: at most 64 bytes).
 const MAX_USER_ID_LEN: usize = 64;
@@ -51,6 +53,10 @@ pub struct ImportOptions {
     pub backup_state: Option<bool>,
     /// A credBlob (at most the key's maxCredBlobLength; keys with the credBlob extension only).
     pub cred_blob: Option<Vec<u8>>,
+    /// WebDriver's `largeBlob`: the credential gets a largeBlobKey, and this blob becomes its
+    /// entry in the key's large-blob array, as a platform would write it (discoverable
+    /// credentials on keys with authenticatorLargeBlobs only).
+    pub large_blob: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ImportOptions {
@@ -59,6 +65,7 @@ impl std::fmt::Debug for ImportOptions {
             .field("backup_eligible", &self.backup_eligible)
             .field("backup_state", &self.backup_state)
             .field("cred_blob_len", &self.cred_blob.as_ref().map(Vec::len))
+            .field("large_blob_len", &self.large_blob.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -134,6 +141,15 @@ pub enum ImportError {
         /// The key's maxCredBlobLength.
         max: usize,
     },
+    /// The key has no authenticatorLargeBlobs, or the credential is not discoverable (a
+    /// largeBlobKey belongs to discoverable credentials only).
+    #[error(
+        "largeBlob needs a discoverable credential on a ctap2_1 key with discoverable credentials (largeBlobs)"
+    )]
+    LargeBlobUnsupported,
+    /// The large-blob array would be longer than the key's maxSerializedLargeBlobArray.
+    #[error("the key's large-blob array would be longer than its {0} bytes")]
+    LargeBlobStorageFull(usize),
     /// One entry of a batch import was refused (nothing of the batch was written).
     #[error("credential #{index}: {source}")]
     InBatch {
@@ -171,6 +187,11 @@ fn validate(config: &TokenConfig, cred: &ImportedCredential) -> Result<(), Impor
                 max,
             });
         }
+    }
+    if cred.options.large_blob.is_some()
+        && !(cred.discoverable && Capabilities::from_config(config).large_blobs)
+    {
+        return Err(ImportError::LargeBlobUnsupported);
     }
     if cred.discoverable {
         if cred.user.as_ref().is_none_or(|u| u.id.is_empty()) {
@@ -276,6 +297,7 @@ pub(crate) fn import_many(
         );
     }
     let mut records: Vec<Option<(ResidentCredential, u32)>> = Vec::with_capacity(creds.len());
+    let mut blob_entries = Vec::new();
     let any_discoverable = creds.iter().any(|c| c.discoverable);
 
     for (i, cred) in creds.into_iter().enumerate() {
@@ -325,6 +347,17 @@ pub(crate) fn import_many(
         );
         // Checked by `validate`.
         let (backup_eligible, backup_state) = cred.options.backup(config).unwrap_or_default();
+        let large_blob_key = match &cred.options.large_blob {
+            Some(blob) => {
+                let mut key = Zeroizing::new([0u8; CRED_SECRET_LEN]);
+                env.rng.fill_bytes(key.as_mut());
+                let entry = large_blobs::encrypt_entry(&key, env.rng, blob)
+                    .map_err(|s| BatchFailure::Entry(i, ImportError::Store(s.into())))?;
+                blob_entries.push(entry);
+                Some(key)
+            }
+            None => None,
+        };
         let record = ResidentCredential {
             id: cred.id,
             rp_id: cred.rp_id,
@@ -335,6 +368,7 @@ pub(crate) fn import_many(
             discoverable: cred.discoverable,
             extras: CredentialExtras {
                 cred_blob: cred.options.cred_blob,
+                large_blob_key,
                 backup_eligible,
                 backup_state,
                 ..CredentialExtras::default()
@@ -349,6 +383,13 @@ pub(crate) fn import_many(
     }
 
     let mut batch = WriteBatch::new();
+    if !blob_entries.is_empty() {
+        let max = Capabilities::from_config(config).max_serialized_large_blob_array;
+        let array = large_blobs::with_entries(env, blob_entries, max)
+            .map_err(|s| whole(s.into()))?
+            .ok_or(BatchFailure::Whole(ImportError::LargeBlobStorageFull(max)))?;
+        large_blobs::put_array(&mut batch, array);
+    }
     // A stored credential missing from the final state was replaced by a user's new one.
     for old in stored_ids.iter().filter(|id| !by_id.contains_key(*id)) {
         batch.delete(NS_RESIDENT, old);

@@ -56,6 +56,71 @@ fn stored_array(env: &mut Env<'_>) -> CtapResult<Vec<u8>> {
     Ok(persist::get(env, NS_META, KEY_LARGE_BLOB_ARRAY)?.unwrap_or_else(initial_array))
 }
 
+/// An entry of the large-blob array for `blob` (CTAP 2.1 §6.10.4): `{1: ciphertext, 2: nonce,
+/// 3: origSize}`, the blob compressed with raw DEFLATE (RFC 1951) and sealed with AES-256-GCM
+/// under the credential's largeBlobKey, with "blob" || uint64LE(origSize) as associated data.
+/// What a platform writes; the token writes one only for a control API's import.
+pub(crate) fn encrypt_entry(
+    large_blob_key: &[u8; 32],
+    rng: &mut dyn crate::env::Rng,
+    blob: &[u8],
+) -> CtapResult<Value> {
+    use aes_gcm::aead::{Aead, Payload};
+    use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+
+    let compressed = miniz_oxide::deflate::compress_to_vec(blob, 6);
+    let mut nonce = [0u8; 12];
+    rng.fill_bytes(&mut nonce);
+    let orig_size = blob.len() as u64;
+    let mut aad = b"blob".to_vec();
+    aad.extend_from_slice(&orig_size.to_le_bytes());
+    let ciphertext = Aes256Gcm::new_from_slice(large_blob_key)
+        .map_err(|_| StatusCode::Other)?
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &compressed,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| StatusCode::Other)?;
+    Ok(crate::cbor::int_map(vec![
+        (1, Value::Bytes(ciphertext)),
+        (2, Value::Bytes(nonce.to_vec())),
+        (3, crate::cbor::int(orig_size as i64)),
+    ]))
+}
+
+/// The serialized array with `entries` appended to the stored one (a stored array that does not
+/// parse is replaced, as a platform would: its content is the platform's business), or `None`
+/// when it would be longer than `max`.
+pub(crate) fn with_entries(
+    env: &mut Env<'_>,
+    entries: Vec<Value>,
+    max: usize,
+) -> CtapResult<Option<Vec<u8>>> {
+    let stored = stored_array(env)?;
+    let parsed = if trailer_matches(&stored) {
+        crate::cbor::decode(&stored[..stored.len() - TRAILER_LEN]).ok()
+    } else {
+        None
+    };
+    let mut array = match parsed {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    array.extend(entries);
+    let mut bytes = crate::cbor::encode(&Value::Array(array));
+    let trailer = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&trailer[..TRAILER_LEN]);
+    Ok((bytes.len() <= max).then_some(bytes))
+}
+
+/// Commits `array` as the stored serialized array in `batch` and drops a write in progress.
+pub(crate) fn put_array(batch: &mut WriteBatch, array: Vec<u8>) {
+    batch.put(NS_META, KEY_LARGE_BLOB_ARRAY, array);
+}
+
 /// Processes one authenticatorLargeBlobs request.
 pub(crate) fn process(
     auth: &mut Authenticator,
