@@ -57,6 +57,8 @@ const STEPS: &[&str] = &[
     "restart",
     "persisted-credential",
     "second-key-back",
+    "pin-set",
+    "pin-make-credential",
     "latency",
     "remove-second",
     "sigterm-2",

@@ -46,17 +46,14 @@ fn to_import(
     ),
     ApiError,
 > {
-    // WebDriver's largeBlob is the credential's entry in the key's large-blob array, which CTAP
-    // keeps encrypted under the credential's largeBlobKey after DEFLATE compression; an imported
-    // credential has no largeBlobKey, and minting one would make the key hand out a secret the
-    // importer never sees. A platform writes the entry with authenticatorLargeBlobs instead.
-    if n.large_blob.is_some() {
-        return Err(ApiError::bad(
-            "largeBlob: not accepted on import (a platform writes it through \
-             authenticatorLargeBlobs with the credential's largeBlobKey); use credBlob for a \
-             small per-credential value",
-        ));
-    }
+    // WebDriver's largeBlob is the credential's entry in the key's large-blob array: the key
+    // gives the credential a largeBlobKey and writes the entry under it, as Chromium's virtual
+    // authenticator does, so a platform reads it back with the largeBlob extension.
+    let large_blob = n
+        .large_blob
+        .as_deref()
+        .map(|b| decode_b64("largeBlob", b))
+        .transpose()?;
     let cred_blob = n
         .cred_blob
         .as_deref()
@@ -113,6 +110,7 @@ fn to_import(
             backup_eligible: n.backup_eligibility,
             backup_state: n.backup_state,
             cred_blob,
+            large_blob,
         },
     };
     Ok((imported, info))
@@ -139,7 +137,8 @@ fn with_key_defaults(
 fn import_error(e: firmware_sim::ImportError) -> ApiError {
     match e {
         firmware_sim::ImportError::Store(e) => ApiError::internal(e.to_string()),
-        e @ firmware_sim::ImportError::Full(_) => ApiError::conflict(e.to_string()),
+        e @ (firmware_sim::ImportError::Full(_)
+        | firmware_sim::ImportError::LargeBlobStorageFull(_)) => ApiError::conflict(e.to_string()),
         e => ApiError::bad(e.to_string()),
     }
 }

@@ -234,7 +234,7 @@ pub struct NewCredential {
     /// The counter to start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_count: Option<u32>,
-    /// WebDriver's largeBlob (base64url): refused, see `to_import` for why.
+    /// WebDriver's largeBlob (base64url): the credential's entry in the key's large-blob array.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_blob: Option<String>,
     /// A credBlob (base64url, at most the key's maxCredBlobLength).

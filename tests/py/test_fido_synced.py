@@ -3,7 +3,8 @@ relying party) over the daemon's socket transport: a key's defaultBackupEligibil
 defaultBackupState set the BE and BS flags of the credentials it makes, in registrations and
 assertions (py_webauthn's credential_device_type and credential_backed_up), with the counter
 mode `zero` synced passkeys show; imported credentials carry their own backupEligibility,
-backupState and credBlob (read back with python-fido2's credBlob extension); BS without BE is
+backupState, credBlob (read back with python-fido2's credBlob extension) and largeBlob (read
+back with Fido2Client's largeBlob extension); BS without BE is
 refused with 400 and changes nothing. Every API answer is validated against openapi.yaml."""
 import base64
 import os
@@ -128,7 +129,28 @@ def test_imported_credentials_carry_backup_flags_and_cred_blob(daemons):
     assert view["hasCredBlob"] is True
     a, _ = flags_of(ctap, bytes([4]) * 16, extensions={"credBlob": True})
     assert a.auth_data.extensions["credBlob"] == blob
-    for bad in ({"credBlob": b64u(bytes(33))}, {"largeBlob": b64u(b"x")}):
+    for bad in ({"credBlob": b64u(bytes(33))},
+                {"largeBlob": b64u(b"x"), "isResidentCredential": False}):
         cred, _ = imported(5, **bad)
         check(d, "POST", "/webauthn/authenticator/imp/credential", cred, expect=400)
     assert len(d.api("GET", "/webauthn/authenticator/imp/credentials")[1]) == 4
+
+
+def test_an_imported_large_blob_is_read_by_fido2_clients_large_blob_extension(daemons):
+    """WebDriver's largeBlob: python-fido2's client reads it with the credential's largeBlobKey
+    (and inflates it with zlib), as a browser would; the array's limit is a 409."""
+    d = daemons()
+    sock = synced_key(d, "lb", False, False)
+    blob = b"written by the test harness, " * 20
+    cred, _ = imported(7, largeBlob=b64u(blob))
+    check(d, "POST", "/webauthn/authenticator/lb/credential", cred, expect=201)
+    cl = Fido2Client(open_device(sock), DefaultClientDataCollector(ORIGIN), Touch())
+    selection = cl.get_assertion({"challenge": os.urandom(32), "rpId": RP_ID,
+                                  "userVerification": "discouraged",
+                                  "extensions": {"largeBlob": {"read": True}}})
+    response = selection.get_response(0)
+    assert response.raw_id == bytes([7]) * 16
+    assert response.client_extension_results.large_blob.blob == blob
+    cred, _ = imported(8, largeBlob=b64u(os.urandom(5000)))
+    check(d, "POST", "/webauthn/authenticator/lb/credential", cred, expect=409)
+    assert len(d.api("GET", "/webauthn/authenticator/lb/credentials")[1]) == 1

@@ -358,6 +358,28 @@ grep -q '"name": "second"' /tmp/keys2 || fail "second-key-back (not listed)" /tm
 info_ok "$node2" /tmp/info4 || fail "second-key-back (fido2-token -I)" /tmp/info4 /tmp/run2.err
 mark PASS second-key-back "/dev/$node2"
 
+# A PIN over uhid: fido2-token -S sets it on the second key (the PIN twice on stdin; setsid
+# leaves no controlling terminal, so readpassphrase reads stdin), then fido2-cred -M -v makes
+# a credential with user verification through it, which fido2-cred -V -v verifies.
+printf '2468\n2468\n' | timeout 30 setsid fido2-token -S "/dev/$node2" >/tmp/pin_set 2>&1 ||
+  fail pin-set /tmp/pin_set /tmp/run2.err
+info_ok "$node2" /tmp/info_pin || fail "pin-set (fido2-token -I)" /tmp/info_pin
+grep -q '^options: .*[ ,]clientPin' /tmp/info_pin || fail "pin-set (no clientPin)" /tmp/info_pin
+grep -q '^pin retries: 8' /tmp/info_pin || fail "pin-set (retries)" /tmp/info_pin
+authsim key show second >/tmp/show_pin 2>&1 || fail "pin-set (key show)" /tmp/show_pin
+grep -q 'PIN set: *yes' /tmp/show_pin || fail "pin-set (key show says no PIN)" /tmp/show_pin
+mark PASS pin-set "/dev/$node2 $(grep -E '^pin retries' /tmp/info_pin)"
+printf '2468\n' | timeout 30 setsid fido2-cred -M -v -i /test/cred_param "/dev/$node2" \
+  >/tmp/cred_pin 2>/tmp/cred_pin_err || fail pin-make-credential /tmp/cred_pin_err /tmp/run2.err
+fido2-cred -V -v -i /tmp/cred_pin -o /tmp/cred_pin_v 2>/tmp/cred_pin_v_err ||
+  fail "pin-make-credential (fido2-cred -V -v)" /tmp/cred_pin_v_err /tmp/cred_pin
+if printf '0000\n' | timeout 30 setsid fido2-cred -M -v -i /test/cred_param "/dev/$node2" \
+  >/dev/null 2>/tmp/cred_bad_err; then
+  fail "pin-make-credential (a wrong PIN made a credential)"
+fi
+grep -q FIDO_ERR_PIN_INVALID /tmp/cred_bad_err || fail "pin-make-credential (wrong PIN error)" /tmp/cred_bad_err
+mark PASS pin-make-credential "uv verified; a wrong PIN: FIDO_ERR_PIN_INVALID"
+
 # Latency of one ceremony: fido2-assert -G processes over uhid (libfido2 opens the device,
 # CTAPHID_INIT, GetInfo, GetAssertion), and hidclient's CTAPHID round trips in one process
 # over uhid (/dev/hidrawN) and over the socket transport, on the same key.
