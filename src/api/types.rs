@@ -201,6 +201,21 @@ pub struct KeyInfo {
     pub extensions: Vec<String>,
     /// Where it listens now.
     pub listening: ListeningInfo,
+    /// `running`, or `failed` for a stored key that did not start (see `failureReason`).
+    pub state: KeyState,
+    /// Why a failed key did not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// Whether a key runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// It serves its transports.
+    Running,
+    /// It is stored but did not start; it can be removed.
+    Failed,
 }
 
 /// WebDriver's Credential Parameters (authsim adds the user's names).
@@ -239,6 +254,10 @@ pub struct NewCredential {
     /// WebDriver Level 3: a name hint (accepted, not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name_hint: Option<String>,
+    /// authsim: replace a stored credential with the same id (or, for a discoverable one, the
+    /// same rpId and user handle); without it such an import is a 409 and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<bool>,
 }
 
 impl std::fmt::Debug for NewCredential {

@@ -155,8 +155,9 @@ pub fn check_device_code(
     Ok(())
 }
 
+/// IAM's `[\w+=,.@-]+`: `\w` in AWS's patterns is ASCII (letters, digits, underscore).
 fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c)
+    c.is_ascii_alphanumeric() || c == '_' || "+=,.@-".contains(c)
 }
 
 fn validate_name(member: &str, value: &str, max: usize) -> Result<(), QueryError> {
@@ -209,19 +210,19 @@ fn validate_serial(value: &str) -> Result<(), QueryError> {
 
 /// Check an `AuthenticationCode`/`TokenCode` parameter's shape: six ASCII digits.
 pub fn validate_code(member: &str, value: &str) -> Result<(), QueryError> {
-    if value.len() != 6 {
-        let bound = if value.len() < 6 {
+    if value.chars().count() != 6 {
+        let bound = if value.chars().count() < 6 {
             "greater than or equal to 6"
         } else {
             "less than or equal to 6"
         };
         return Err(QueryError::validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length {bound}"
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have length {bound}"
         )));
     }
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(QueryError::validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+"
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+"
         )));
     }
     Ok(())
@@ -235,9 +236,9 @@ fn validate_tags(tags: &[(String, String)]) -> Result<(), QueryError> {
             )));
         }
         if v.chars().count() > 256 {
-            return Err(QueryError::validation(
-                "1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256",
-            ));
+            return Err(QueryError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256"
+            )));
         }
     }
     let mut keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();

@@ -47,8 +47,10 @@ pub fn handle(
         "GetSessionToken" => {
             let duration = match p.get("DurationSeconds") {
                 None => 43_200,
-                Some(d) => match d.parse::<u64>() {
-                    Ok(n) if (900..=129_600).contains(&n) => n,
+                // A number out of range (negative included) is a range error, as AWS says;
+                // only what is not an integer at all is "not an integer".
+                Some(d) => match d.parse::<i64>() {
+                    Ok(n) if (900..=129_600).contains(&n) => n as u64,
                     Ok(n) if n < 900 => {
                         return Err(QueryError::validation(format!(
                             "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"

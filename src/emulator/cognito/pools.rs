@@ -227,9 +227,9 @@ pub fn create_user_pool(
 ) -> Result<Value, CognitoError> {
     let name = req.req("PoolName")?;
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128"
+        )));
     }
     for unsupported in ["UsernameAttributes", "AliasAttributes"] {
         if req.str_list(unsupported)?.is_some_and(|l| !l.is_empty()) {
@@ -330,20 +330,58 @@ pub fn list_user_pools(state: &CognitoState, req: &Req) -> Result<Value, Cognito
         .u64("MaxResults")?
         .ok_or_else(|| CognitoError::null_member("maxResults"))?;
     if !(1..=60).contains(&max) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60",
-        ));
+        let bound = if max < 1 {
+            "greater than or equal to 1"
+        } else {
+            "less than or equal to 60"
+        };
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+        )));
     }
+    let start = page_start(req, "NextToken", "pools")?;
     let pools: Vec<Value> = state
         .pools
         .values()
+        .skip(start)
         .take(max as usize)
         .map(|p| {
             json!({"Id": p.id, "Name": p.name, "LambdaConfig": {},
                    "LastModifiedDate": p.modified, "CreationDate": p.created})
         })
         .collect();
-    Ok(json!({"UserPools": pools}))
+    let mut out = json!({"UserPools": pools});
+    if let Some(next) = page_token("pools", start, max as usize, state.pools.len()) {
+        out["NextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+/// Where a page starts: 0, or the position a token of ours (`member`) names; anything else is
+/// refused as AWS refuses a token it did not issue.
+fn page_start(req: &Req, member: &str, kind: &str) -> Result<usize, CognitoError> {
+    let Some(token) = req.str(member)? else {
+        return Ok(0);
+    };
+    crate::emulator::crypto::b64_decode(token)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.strip_prefix("authsim:")
+                .and_then(|r| r.strip_prefix(kind))
+                .and_then(|r| r.strip_prefix(':'))
+                .and_then(|n| n.parse().ok())
+        })
+        .ok_or_else(|| {
+            CognitoError::invalid(format!(
+                "Invalid {member}: it was not issued by this service."
+            ))
+        })
+}
+
+/// The token of the next page, when items remain after this one.
+fn page_token(kind: &str, start: usize, max: usize, total: usize) -> Option<String> {
+    let end = start.saturating_add(max);
+    (end < total).then(|| crate::emulator::crypto::b64(format!("authsim:{kind}:{end}").as_bytes()))
 }
 
 /// `CreateUserPoolClient`.
@@ -355,9 +393,9 @@ pub fn create_user_pool_client(
     let pool_id = req.req("UserPoolId")?;
     let name = req.req("ClientName")?;
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128"
+        )));
     }
     let flows_given = req.str_list("ExplicitAuthFlows")?;
     let explicit = flows_given.is_some();
@@ -883,12 +921,15 @@ pub fn list_users(state: &CognitoState, req: &Req) -> Result<Value, CognitoError
     let p = pool(state, req.req("UserPoolId")?)?;
     let filter = req.str("Filter")?.map(parse_filter).transpose()?;
     let limit = req.u64("Limit")?.unwrap_or(60);
-    if !(1..=60).contains(&limit) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 0 and 60",
-        ));
+    if limit > 60 {
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        )));
     }
-    let users: Vec<Value> = p
+    // AWS treats a limit of 0 as its default page.
+    let limit = if limit == 0 { 60 } else { limit as usize };
+    let start = page_start(req, "PaginationToken", "users")?;
+    let matching: Vec<&_> = p
         .users
         .values()
         .filter(|u| match &filter {
@@ -897,10 +938,18 @@ pub fn list_users(state: &CognitoState, req: &Req) -> Result<Value, CognitoError
             Some((attr, val)) if attr == "sub" => &u.sub == val,
             Some((attr, val)) => u.attributes.get(attr) == Some(val),
         })
-        .take(limit as usize)
+        .collect();
+    let users: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
         .map(|u| user_json(p, u, "Attributes"))
         .collect();
-    Ok(json!({"Users": users}))
+    let mut out = json!({"Users": users});
+    if let Some(next) = page_token("users", start, limit, matching.len()) {
+        out["PaginationToken"] = json!(next);
+    }
+    Ok(out)
 }
 
 fn parse_filter(f: &str) -> Result<(String, String), CognitoError> {
