@@ -474,3 +474,38 @@ pub struct Codes {
     /// The codes, first step first.
     pub codes: Vec<crate::vault::Code>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let secret = "s3cret-MIGHAgEAMBMGByqGSM49";
+        let key = NewKey {
+            name: Some("k".into()),
+            pin: Some(SecretText::new(secret)),
+            ..NewKey::default()
+        };
+        let cred = NewCredential {
+            credential_id: "AA".into(),
+            rp_id: "example.com".into(),
+            private_key: secret.into(),
+            ..NewCredential::default()
+        };
+        let totp = NewTotp {
+            name: "t".into(),
+            uri: Some(format!("otpauth://totp/x?secret={secret}")),
+            secret: Some(secret.into()),
+            ..NewTotp::default()
+        };
+        for shown in [
+            format!("{key:?}"),
+            format!("{cred:?}"),
+            format!("{totp:?}"),
+            format!("{:?}", SecretText::new(secret)),
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}
