@@ -487,18 +487,13 @@ mod tests {
             pin: Some(SecretText::new(secret)),
             ..NewKey::default()
         };
-        let cred = NewCredential {
-            credential_id: "AA".into(),
-            rp_id: "example.com".into(),
-            private_key: secret.into(),
-            ..NewCredential::default()
-        };
-        let totp = NewTotp {
-            name: "t".into(),
-            uri: Some(format!("otpauth://totp/x?secret={secret}")),
-            secret: Some(secret.into()),
-            ..NewTotp::default()
-        };
+        let mut cred = NewCredential::default();
+        cred.credential_id = "AA".into();
+        cred.private_key = secret.into();
+        let mut totp = NewTotp::default();
+        totp.name = "t".into();
+        totp.uri = Some(format!("otpauth://totp/x?secret={secret}"));
+        totp.secret = Some(secret.into());
         for shown in [
             format!("{key:?}"),
             format!("{cred:?}"),
