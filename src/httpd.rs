@@ -94,9 +94,18 @@ impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.authenticated();
         let left = self.counters.live.fetch_sub(1, Ordering::AcqRel) - 1;
-        // Once a storm is over, the memory its connections used goes back to the system
-        // (glibc keeps freed heap otherwise: 427 MB after 20,000 idle connections).
-        if left == 0 && self.counters.peak.swap(0, Ordering::AcqRel) >= TRIM_AFTER_PEAK {
+        // Once a storm is over (the open connections fell to an eighth of their peak), the
+        // memory its connections used goes back to the system (glibc keeps freed heap
+        // otherwise: 427 MB after 20,000 idle connections).
+        let peak = self.counters.peak.load(Ordering::Acquire);
+        if peak >= TRIM_AFTER_PEAK
+            && left.saturating_mul(8) <= peak
+            && self
+                .counters
+                .peak
+                .compare_exchange(peak, left, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
             crate::memory::release_free_memory();
         }
     }

@@ -54,7 +54,10 @@ pub fn run(args: EmulatorArgs) -> ExitCode {
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authsim emulator: {}", super::error_text(&e));
+            eprintln!(
+                "authsim emulator: {}",
+                super::output::printable_lines(&super::error_text(&e))
+            );
             ExitCode::FAILURE
         }
     }

@@ -172,7 +172,11 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authsim: error: {}", error_text(&e));
+            // Escaped: an error may quote a name or a value the user gave.
+            eprintln!(
+                "authsim: error: {}",
+                output::printable_lines(&error_text(&e))
+            );
             ExitCode::FAILURE
         }
     }

@@ -101,9 +101,6 @@ pub enum DaemonError {
     /// The async runtime or signal handling could not be set up.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
-    /// A stored key spec does not decode.
-    #[error("the stored spec of key {0:?} is damaged; remove it with authsim key remove")]
-    BadStoredSpec(String),
 }
 
 /// What the daemon announces once it serves something.
@@ -316,9 +313,10 @@ pub fn run(
     let mut stored = Vec::new();
     for (name, value) in store.list(NS_KEYS)? {
         let name = String::from_utf8_lossy(&name).into_owned();
-        let spec: KeySpec =
-            serde_json::from_slice(&value).map_err(|_| DaemonError::BadStoredSpec(name.clone()))?;
-        if spec.name != config.default_key.name {
+        // A spec that does not decode is listed as a failed key (removable), not a reason for
+        // the whole daemon to stay down.
+        let spec = serde_json::from_slice::<KeySpec>(&value).map_err(|_| name.clone());
+        if !matches!(&spec, Ok(s) if s.name == config.default_key.name) {
             stored.push(spec);
         }
     }
@@ -383,7 +381,7 @@ async fn serve(
     daemon: &Arc<Daemon>,
     config: &DaemonConfig,
     default_key: KeySpec,
-    stored: Vec<KeySpec>,
+    stored: Vec<Result<KeySpec, String>>,
     api: impl ControlApi,
     early: Vec<Ready>,
     announce: &mut dyn FnMut(&Ready),
@@ -414,6 +412,19 @@ async fn serve(
     let permits = Arc::new(tokio::sync::Semaphore::new(2));
     let mut starting = tokio::task::JoinSet::new();
     for spec in stored {
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(name) => {
+                on_ready(&Ready::Note(format!(
+                    "the stored spec of key {name:?} is damaged (it is listed as failed; `authsim key remove {name}` erases it)"
+                )));
+                daemon.keys.fail(
+                    KeySpec::with_defaults(&name),
+                    "its stored spec is damaged".to_owned(),
+                );
+                continue;
+            }
+        };
         let d = daemon.clone();
         let permits = permits.clone();
         starting.spawn(async move {

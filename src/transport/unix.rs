@@ -16,12 +16,13 @@ use tokio::sync::mpsc;
 
 use super::{DeviceInbox, HostEvent, HostId, HostSink, REPORT_LEN, Report, TransportError};
 
-/// Most hosts connected at once. A new connection beyond it evicts the connection idle the
-/// longest, if that one has sent nothing for [`EVICT_IDLE`]; otherwise it is closed at once.
+/// Most hosts connected at once. A new connection beyond it evicts one that never sent a
+/// report (it holds nothing on the key), else the one silent the longest if it has been silent
+/// for [`EVICT_IDLE`]; otherwise the new one is closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// How long a connection must have been silent to be evicted for a new one.
-pub const EVICT_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a connection that has sent reports must have been silent to be evicted.
+pub const EVICT_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Batches of input reports that may wait for a slow reader before reports are dropped.
 const SINK_CAPACITY: usize = 256;
@@ -152,9 +153,10 @@ struct Activity {
 }
 
 impl Activity {
+    /// Records a report from the connection (0 stays "never sent anything").
     fn touch(&self) {
         let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(ms.saturating_add(1), Ordering::Relaxed);
     }
 }
 
@@ -175,7 +177,6 @@ impl LiveConnections {
             origin: self.origin,
             last_ms: Arc::new(AtomicU64::new(0)),
         };
-        activity.touch();
         self.lock().insert(id, (activity.clone(), evict));
         activity
     }
@@ -191,14 +192,19 @@ impl LiveConnections {
         if conns.len() < max {
             return true;
         }
-        let now_ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now_ms = u64::try_from(self.origin.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        // Never sent anything (0) sorts first, oldest connection (lowest id) first among those.
         let oldest = conns
             .iter()
             .map(|(id, (a, _))| (*id, a.last_ms.load(Ordering::Relaxed)))
-            .min_by_key(|(_, last)| *last);
+            .min_by_key(|(id, last)| (*last, *id));
         match oldest {
             Some((id, last))
-                if now_ms.saturating_sub(last) >= u64::try_from(idle.as_millis()).unwrap_or(0) =>
+                if last == 0
+                    || now_ms.saturating_sub(last)
+                        >= u64::try_from(idle.as_millis()).unwrap_or(0) =>
             {
                 if let Some((_, evict)) = conns.remove(&id) {
                     let _ = evict.send(());
@@ -371,7 +377,10 @@ mod tests {
             live.add(id, tx);
             evicted.push(rx);
         }
-        // Full, and nobody idle long enough: refused.
+        // Full, and every one has sent something recently: refused.
+        for id in 0..3 {
+            live.lock().get(&id).unwrap().0.touch();
+        }
         assert!(!live.make_room(3, std::time::Duration::from_secs(3600)));
         // Connection 1 has been silent the longest: it goes for the new one.
         for id in [0, 2] {
@@ -387,12 +396,17 @@ mod tests {
             .unwrap()
             .0
             .last_ms
-            .store(0, Ordering::Relaxed);
+            .store(1, Ordering::Relaxed);
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert!(live.make_room(3, std::time::Duration::from_millis(1)));
         assert!(evicted[1].try_recv().is_ok(), "connection 1 was told to go");
         assert!(evicted[0].try_recv().is_err() && evicted[2].try_recv().is_err());
         assert_eq!(live.lock().len(), 2);
+        // One that never sent anything goes first, however long the others were silent.
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        live.add(9, tx);
+        assert!(live.make_room(3, std::time::Duration::from_secs(3600)));
+        assert!(rx.try_recv().is_ok());
     }
 
     #[test]

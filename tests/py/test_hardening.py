@@ -212,7 +212,6 @@ def test_idle_hid_connections_are_evicted_for_a_new_client(daemons):
         s = socket.socket(socket.AF_UNIX)
         s.connect(d.path)
         idle.append(s)
-    time.sleep(2.5)
     raw = RawHid(d.path)
     raw.init()
     status, _ = raw.cbor(bytes([0x04]))
@@ -345,6 +344,18 @@ def test_a_key_that_fails_to_start_is_listed_and_removable(daemons, tmp_path):
     assert d2.api("POST", "/webauthn/authenticator", {"name": "k2", "hidSocket": sock})[0] == 201
     assert d2.api("GET", "/webauthn/authenticator/k2/credentials")[1] == [], \
         "a new key of an old name starts empty"
+    # A stored spec that does not even decode: listed as failed too, and the daemon runs.
+    d2.stop()
+    import sqlite3
+    db = sqlite3.connect(os.path.join(state, "authsim.db"))
+    db.execute("UPDATE records SET value = x'7b6e6f74' WHERE ns = 'daemon.keys' AND key = ?",
+               (b"k2",))
+    db.commit()
+    db.close()
+    d3 = daemons(state_dir=state)
+    k2 = d3.api("GET", "/webauthn/authenticator/k2")[1]
+    assert k2["state"] == "failed" and "damaged" in k2["failureReason"], k2
+    assert d3.api("DELETE", "/webauthn/authenticator/k2")[0] == 204
 
 
 # 6. A misbehaving client cannot flood the log.
@@ -392,6 +403,10 @@ def test_control_characters_are_refused(daemons):
     p = d.cli("totp", "add", "t", "--uri",
               f"otpauth://totp/%1B%5D0;title%07:acct?secret={secret}", check=False)
     assert p.returncode != 0 and "\x1b" not in p.stderr and "\x07" not in p.stderr, p.stderr
+    # Errors that quote what the user typed escape it too.
+    for args in (("totp", "remove", "\x1b]0;pwned\x07"), ("key", "show", "x\x1b[2J")):
+        p = d.cli(*args, check=False)
+        assert p.returncode != 0 and "\x1b" not in p.stderr and "\x07" not in p.stderr, p.stderr
 
 
 # 8. The contract list.
