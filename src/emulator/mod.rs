@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod admin;
 pub mod clock;
 pub mod cognito;
 pub mod crypto;

@@ -75,15 +75,15 @@ pub struct Ctx {
     pub credential: Option<Credential>,
 }
 
-struct World {
-    state: State,
+pub(super) struct World {
+    pub(super) state: State,
     eph: cognito::Ephemeral,
     file: Option<StateFile>,
 }
 
-struct Shared {
+pub(super) struct Shared {
     world: Mutex<World>,
-    clock: Clock,
+    pub(super) clock: Clock,
     addr: SocketAddr,
 }
 
@@ -262,7 +262,7 @@ fn route(
     body: &Bytes,
 ) -> Response {
     if path == "/_authsim" || path.starts_with("/_authsim/") {
-        return admin(shared, method, path, query, body);
+        return super::admin::admin(shared, method, path, query, body);
     }
     if let Some(pool_id) = path
         .strip_prefix('/')
@@ -274,7 +274,7 @@ fn route(
                 &json!({"message": "use GET"}),
             );
         }
-        return jwks(shared, pool_id);
+        return super::admin::jwks(shared, pool_id);
     }
     if *method == Method::POST {
         if headers.contains_key("x-amz-target") {
@@ -346,7 +346,7 @@ fn ctx(shared: &Shared, headers: &HeaderMap, credential: Option<Credential>) -> 
     }
 }
 
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, World> {
+pub(super) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, World> {
     shared
         .world
         .lock()
@@ -368,7 +368,7 @@ fn persist(world: &mut World) -> bool {
     }
 }
 
-fn json_response(status: StatusCode, v: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, v: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -650,122 +650,5 @@ fn query_request(
             tracing::info!(service, action, error = %e.code, "query");
             query_error(&e, Some(ns), &rid)
         }
-    }
-}
-
-fn jwks(shared: &Shared, pool_id: &str) -> Response {
-    let world = lock(shared);
-    let Some(pool) = world.state.cognito.pools.get(pool_id) else {
-        return json_response(
-            StatusCode::NOT_FOUND,
-            &json!({"message": format!("User pool {pool_id} does not exist.")}),
-        );
-    };
-    match cognito::jwt::jwk(&pool.signing_key, &pool.kid) {
-        Ok(k) => json_response(StatusCode::OK, &json!({"keys": [k]})),
-        Err(e) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &json!({"message": e.to_string()}),
-        ),
-    }
-}
-
-fn admin_error(status: StatusCode, msg: impl Into<String>) -> Response {
-    json_response(status, &json!({"error": msg.into()}))
-}
-
-fn clock_json(shared: &Shared) -> Value {
-    json!({"now": shared.clock.now(), "offset_seconds": shared.clock.offset_secs()})
-}
-
-fn admin(shared: &Shared, method: &Method, path: &str, query: &str, body: &Bytes) -> Response {
-    let q = Params::parse(query.as_bytes());
-    match (method.as_str(), path) {
-        ("GET", "/_authsim/health") => json_response(StatusCode::OK, &json!({"status": "ok"})),
-        ("GET", "/_authsim/clock") => json_response(StatusCode::OK, &clock_json(shared)),
-        ("POST", "/_authsim/clock") => {
-            let v: Value = match serde_json::from_slice(body) {
-                Ok(v) => v,
-                Err(_) => {
-                    return admin_error(
-                        StatusCode::BAD_REQUEST,
-                        "body must be JSON: {\"offset_seconds\": n} or {\"advance_seconds\": n}",
-                    );
-                }
-            };
-            let finite = |x: Option<f64>| x.filter(|f| f.is_finite() && f.abs() < 1e10);
-            if let Some(o) = finite(v.get("offset_seconds").and_then(Value::as_f64)) {
-                shared.clock.set_offset_secs(o);
-            } else if let Some(a) = finite(v.get("advance_seconds").and_then(Value::as_f64)) {
-                shared.clock.advance_secs(a);
-            } else {
-                return admin_error(
-                    StatusCode::BAD_REQUEST,
-                    "give \"offset_seconds\" or \"advance_seconds\" as a number",
-                );
-            }
-            tracing::info!(offset = shared.clock.offset_secs(), "clock shifted");
-            json_response(StatusCode::OK, &clock_json(shared))
-        }
-        (
-            "GET",
-            "/_authsim/confirmation-code" | "/_authsim/temporary-password" | "/_authsim/messages",
-        ) => {
-            let (Some(pool_id), Some(username)) = (q.get("pool"), q.get("username")) else {
-                return admin_error(
-                    StatusCode::BAD_REQUEST,
-                    "query parameters pool and username are required",
-                );
-            };
-            let world = lock(shared);
-            let Some(pool) = world.state.cognito.pools.get(pool_id) else {
-                return admin_error(StatusCode::NOT_FOUND, format!("no user pool {pool_id}"));
-            };
-            match path {
-                "/_authsim/confirmation-code" => {
-                    match pool
-                        .users
-                        .get(username)
-                        .and_then(|u| u.confirmation.as_ref())
-                    {
-                        Some(c) => json_response(StatusCode::OK, &json!({"code": c.code.expose()})),
-                        None => admin_error(
-                            StatusCode::NOT_FOUND,
-                            format!("no pending confirmation code for {username}"),
-                        ),
-                    }
-                }
-                "/_authsim/temporary-password" => match pool
-                    .outbox
-                    .iter()
-                    .rev()
-                    .find(|m| m.username == username && m.kind == "temporary_password")
-                {
-                    Some(m) => {
-                        json_response(StatusCode::OK, &json!({"password": m.value.expose()}))
-                    }
-                    None => admin_error(
-                        StatusCode::NOT_FOUND,
-                        format!("no temporary password was sent to {username}"),
-                    ),
-                },
-                _ => {
-                    let kind = q.get("kind");
-                    let msgs: Vec<Value> = pool
-                        .outbox
-                        .iter()
-                        .filter(|m| m.username == username && kind.is_none_or(|k| m.kind == k))
-                        .map(|m| json!({"kind": m.kind, "value": m.value.expose(), "at": m.at}))
-                        .collect();
-                    json_response(StatusCode::OK, &json!({"messages": msgs}))
-                }
-            }
-        }
-        _ => admin_error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no control endpoint {method} {path}; see GET /_authsim/health, GET|POST /_authsim/clock, GET /_authsim/confirmation-code, /_authsim/temporary-password, /_authsim/messages"
-            ),
-        ),
     }
 }
