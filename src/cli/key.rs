@@ -197,6 +197,10 @@ pub struct AddCredentialArgs {
     /// The signature counter to start from.
     #[arg(long, default_value_t = 0)]
     sign_count: u32,
+    /// Replace a stored credential with the same id (or, with --resident, the same RP and user
+    /// handle); without it such an import is refused and changes nothing.
+    #[arg(long)]
+    replace: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -450,7 +454,7 @@ fn add_credential(ctx: &Ctx, a: AddCredentialArgs) -> Result<()> {
         backup_eligibility: None,
         backup_state: None,
         user_name_hint: None,
-        replace: None,
+        replace: a.replace.then_some(true),
     };
     let c: CredentialInfo = get(
         ctx,

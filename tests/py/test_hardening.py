@@ -279,6 +279,19 @@ def test_import_refuses_to_overwrite_unless_asked(daemons):
           expect=201)
     listed = d.api("GET", "/webauthn/authenticator/default/credentials")[1]
     assert [c["signCount"] for c in listed] == [0]
+    # The CLI client: refused without --replace, replaced with it.
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = os.path.join(d.sock_dir, "k.pem")
+    with open(pem, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    args = ("key", "add-credential", "default", "--rp-id", RP, "--private-key", pem,
+            "--credential-id", cred["credentialId"], "--sign-count", "7")
+    p = d.cli(*args, check=False)
+    assert p.returncode != 0 and "exists already" in p.stderr, p.stderr
+    d.cli(*args, "--replace")
+    listed = d.api("GET", "/webauthn/authenticator/default/credentials")[1]
+    assert [c["signCount"] for c in listed] == [7]
 
 
 def test_oversized_form_encoded_and_malformed_requests_get_json_errors(daemons):
