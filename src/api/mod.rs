@@ -108,6 +108,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         })
         .layer(axum::middleware::from_fn(read_body))
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(daemon)
 }
@@ -176,6 +177,34 @@ fn is_json(ct: &str) -> bool {
     ct == "application/json"
         || ct == "text/json"
         || (ct.starts_with("application/") && ct.ends_with("+json"))
+}
+
+/// Keeps every error JSON, whatever produced it: a rejection of axum's own (plain text) gets
+/// the API's `{"error", "message"}` shape, with axum's text as the message. (Bodies and query
+/// strings are read by `read_body` and `ApiQuery`, whose errors are JSON already.)
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        s if s.is_server_error() => "internal",
+        _ => "invalid-argument",
+    };
+    // Rejections are short; a longer body is not worth quoting.
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    ApiError::new(status, code, text).into_response()
 }
 
 /// Logs every request at debug: method, path (names of keys and entries, never a body or a
