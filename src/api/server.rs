@@ -57,9 +57,7 @@ impl PeerCheckedListener {
             what: format!("cannot listen on {}", path.display()),
             source,
         })?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        #[allow(unsafe_code)]
-        let uid = unsafe { libc::geteuid() };
+        let uid = crate::transport::effective_uid();
         Ok(PeerCheckedListener {
             listener,
             uid,

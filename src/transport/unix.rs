@@ -1,6 +1,8 @@
 //! The Unix stream socket transport: each accepted connection is one host that opened the
 //! device. The host writes 64-byte output reports back to back and reads 64-byte input reports
-//! (no report-id byte, no other framing). The socket file is 0600 and removed on shutdown.
+//! (no report-id byte, no other framing). The socket file is 0600 and removed on shutdown, and
+//! every connection's peer uid is checked (SO_PEERCRED) too: a socket file whose mode was
+//! loosened, or one handed to another user's process, still serves only the daemon's user.
 
 use std::collections::HashMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -105,6 +107,7 @@ impl UnixTransport {
     pub async fn serve(self, inbox: DeviceInbox) {
         let live = LiveConnections::new();
         let mut next_id = 0u64;
+        let me = super::effective_uid();
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -114,6 +117,10 @@ impl UnixTransport {
                     continue;
                 }
             };
+            if !same_user(&stream, me) {
+                drop(stream);
+                continue;
+            }
             if !live.make_room(MAX_CONNECTIONS, EVICT_IDLE) {
                 tracing::warn!(
                     "{MAX_CONNECTIONS} busy connections; closing a new one (idle ones are evicted first)"
@@ -131,6 +138,24 @@ impl UnixTransport {
                 connection(stream, inbox, activity, evict_rx).await;
                 live.remove(id);
             });
+        }
+    }
+}
+
+/// Whether the peer of `stream` runs as `uid` (a refusal is logged, rate-limited).
+fn same_user(stream: &UnixStream, uid: u32) -> bool {
+    match stream.peer_cred() {
+        Ok(c) if c.uid() == uid => true,
+        Ok(c) => {
+            tracing::warn!(
+                peer_uid = c.uid(),
+                "HID connection from another user refused"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "HID connection without credentials refused");
+            false
         }
     }
 }

@@ -131,6 +131,43 @@ def test_udp_serves_only_its_owner(daemons):
     me.close()
 
 
+OTHER_USER_HID = r"""
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2.0)
+try:
+    s.connect(sys.argv[1])
+    nonce = os.urandom(8)
+    s.sendall((struct.pack(">IBH", 0xFFFFFFFF, 0x86, 8) + nonce).ljust(64, b"\0"))
+    r = s.recv(64)
+    print("ANSWERED" if r[7:15] == nonce else "CLOSED")
+except (OSError, socket.timeout) as e:
+    print("REFUSED", type(e).__name__)
+"""
+
+
+def test_hid_socket_serves_only_its_owner(daemons):
+    d = daemons()
+    shared = tempfile.mkdtemp(prefix="authsim-shared-")
+    try:
+        os.chmod(shared, 0o755)
+        sock = os.path.join(shared, "k.sock")
+        assert d.api("POST", "/webauthn/authenticator", {"name": "k", "hidSocket": sock})[0] == 201
+        # The file mode is the first guard; a user who loosens it still serves nobody else.
+        os.chmod(sock, 0o666)
+        p = subprocess.run(NOBODY + ["python3", "-c", OTHER_USER_HID, sock],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+        assert not p.stdout.startswith("ANSWERED"), "another user got an answer from the key"
+        raw = RawHid(sock)
+        raw.init()
+        assert raw.cbor(bytes([0x04]))[0] == 0, "the owner is served"
+        assert "HID connection from another user refused" in d.errors()
+        assert d.api("DELETE", "/webauthn/authenticator/k")[0] == 204
+    finally:
+        subprocess.run(["rm", "-rf", shared], check=False)
+
+
 # 2. Timeouts and caps on the API (Unix and TCP), and memory after a storm.
 
 def test_half_sent_and_idle_api_connections_are_closed(daemons, monkeypatch):
