@@ -3,12 +3,14 @@
 //!
 //! Each warning (or error) call site may log [`BURST`] lines per [`WINDOW`]; past that its
 //! lines are counted instead, and the next line of that call site after the window is preceded
-//! by one summary line, `... repeated K more times`. Less severe levels (only shown when
-//! `RUST_LOG` asks for them) are not limited.
+//! by one summary line, `... repeated K more times`. A flood that stops is summarised too: once a
+//! call site has had lines suppressed, a background thread writes the count of every window
+//! that ended without a later line of its own. Less severe levels (only shown when `RUST_LOG`
+//! asks for them) are not limited.
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use tracing::callsite::Identifier;
@@ -56,6 +58,9 @@ pub fn init(format: Format) {
 /// One call site's window.
 #[derive(Debug)]
 struct Window {
+    /// The call site's name (`event src/file.rs:LINE`) and target, for its summary.
+    site: &'static str,
+    target: &'static str,
     started: Instant,
     logged: u32,
     suppressed: u64,
@@ -79,8 +84,16 @@ struct Limiter {
 }
 
 impl Limiter {
-    fn judge(&mut self, site: Identifier, now: Instant) -> Verdict {
-        let w = self.sites.entry(site).or_insert(Window {
+    /// What to do with a line of call site `id` (named `site`, of `target`) at `now`.
+    fn judge(
+        &mut self,
+        id: Identifier,
+        (site, target): (&'static str, &'static str),
+        now: Instant,
+    ) -> Verdict {
+        let w = self.sites.entry(id).or_insert(Window {
+            site,
+            target,
             started: now,
             logged: 0,
             suppressed: 0,
@@ -90,11 +103,7 @@ impl Limiter {
             if w.suppressed > 0 {
                 verdict = Verdict::SummaryThenLog(w.suppressed);
             }
-            *w = Window {
-                started: now,
-                logged: 0,
-                suppressed: 0,
-            };
+            w.restart(now);
         }
         if w.logged >= BURST {
             w.suppressed += 1;
@@ -102,6 +111,81 @@ impl Limiter {
         }
         w.logged += 1;
         verdict
+    }
+}
+
+impl Window {
+    fn restart(&mut self, now: Instant) {
+        self.started = now;
+        self.logged = 0;
+        self.suppressed = 0;
+    }
+}
+
+/// A call site's suppressed lines of a window that has ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Overdue {
+    site: &'static str,
+    target: &'static str,
+    suppressed: u64,
+}
+
+impl Limiter {
+    /// The windows that ended with lines suppressed and no later line to carry their summary;
+    /// each is restarted, so its count is reported once.
+    fn overdue(&mut self, now: Instant) -> Vec<Overdue> {
+        let mut due = Vec::new();
+        for w in self.sites.values_mut() {
+            if w.suppressed > 0 && now.duration_since(w.started) >= WINDOW {
+                due.push(Overdue {
+                    site: w.site,
+                    target: w.target,
+                    suppressed: w.suppressed,
+                });
+                w.restart(now);
+            }
+        }
+        due
+    }
+}
+
+/// Writes the summary of `k` suppressed lines of a call site (never itself limited).
+fn summarise(site: &str, target: &str, k: u64, next_follows: bool) {
+    IN_SUMMARY.with(|f| f.set(true));
+    let what = if next_follows {
+        "the next message"
+    } else {
+        "a message"
+    };
+    tracing::warn!(
+        site,
+        target_module = target,
+        repeated = k,
+        "... {what} repeated {k} more times in the last {} s (rate-limited)",
+        WINDOW.as_secs()
+    );
+    IN_SUMMARY.with(|f| f.set(false));
+}
+
+/// Every window, writes the summaries no later line carried (started at the first suppression,
+/// so a process that never floods has no such thread).
+fn start_flusher(limiter: Arc<Mutex<Limiter>>) {
+    let spawned = std::thread::Builder::new()
+        .name("log-summaries".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(WINDOW / 2);
+                let due = limiter
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .overdue(Instant::now());
+                for o in due {
+                    summarise(o.site, o.target, o.suppressed, false);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "no thread for log summaries; counts wait for the next line");
     }
 }
 
@@ -114,7 +198,8 @@ thread_local! {
 #[derive(Debug)]
 pub struct RateLimited<L> {
     inner: L,
-    limiter: Mutex<Limiter>,
+    limiter: Arc<Mutex<Limiter>>,
+    flusher: Once,
 }
 
 impl<L> RateLimited<L> {
@@ -122,7 +207,8 @@ impl<L> RateLimited<L> {
     pub fn new(inner: L) -> Self {
         RateLimited {
             inner,
-            limiter: Mutex::new(Limiter::default()),
+            limiter: Arc::new(Mutex::new(Limiter::default())),
+            flusher: Once::new(),
         }
     }
 }
@@ -177,20 +263,20 @@ where
             .limiter
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .judge(meta.callsite(), Instant::now());
+            .judge(
+                meta.callsite(),
+                (meta.name(), meta.target()),
+                Instant::now(),
+            );
         match verdict {
-            Verdict::Suppress => {}
+            Verdict::Suppress => {
+                let limiter = &self.limiter;
+                self.flusher
+                    .call_once(|| start_flusher(Arc::clone(limiter)));
+            }
             Verdict::Log => self.inner.on_event(event, ctx),
             Verdict::SummaryThenLog(k) => {
-                IN_SUMMARY.with(|f| f.set(true));
-                tracing::warn!(
-                    site = meta.name(),
-                    target_module = meta.target(),
-                    repeated = k,
-                    "... the next message repeated {k} more times in the last {} s (rate-limited)",
-                    WINDOW.as_secs()
-                );
-                IN_SUMMARY.with(|f| f.set(false));
+                summarise(meta.name(), meta.target(), k, true);
                 self.inner.on_event(event, ctx);
             }
         }
@@ -221,6 +307,8 @@ mod tests {
     struct Site(#[allow(dead_code)] u8);
     static SITE_A: Site = Site(1);
     static SITE_B: Site = Site(2);
+    const A: (&str, &str) = ("event a.rs:1", "t");
+    const B: (&str, &str) = ("event b.rs:2", "t");
     impl tracing::callsite::Callsite for Site {
         fn set_interest(&self, _: tracing::subscriber::Interest) {}
         fn metadata(&self) -> &Metadata<'_> {
@@ -235,21 +323,54 @@ mod tests {
         let a = Identifier(&SITE_A);
         let b = Identifier(&SITE_B);
         for _ in 0..BURST {
-            assert_eq!(l.judge(a.clone(), t0), Verdict::Log);
+            assert_eq!(l.judge(a.clone(), A, t0), Verdict::Log);
         }
         for _ in 0..1000 {
-            assert_eq!(l.judge(a.clone(), t0), Verdict::Suppress);
+            assert_eq!(l.judge(a.clone(), A, t0), Verdict::Suppress);
         }
         // Another call site has its own budget.
-        assert_eq!(l.judge(b.clone(), t0), Verdict::Log);
+        assert_eq!(l.judge(b.clone(), B, t0), Verdict::Log);
         // Next window: one summary with the count, then a fresh budget.
         let t1 = t0 + WINDOW;
-        assert_eq!(l.judge(a.clone(), t1), Verdict::SummaryThenLog(1000));
+        assert_eq!(l.judge(a.clone(), A, t1), Verdict::SummaryThenLog(1000));
         for _ in 1..BURST {
-            assert_eq!(l.judge(a.clone(), t1), Verdict::Log);
+            assert_eq!(l.judge(a.clone(), A, t1), Verdict::Log);
         }
-        assert_eq!(l.judge(a.clone(), t1), Verdict::Suppress);
+        assert_eq!(l.judge(a.clone(), A, t1), Verdict::Suppress);
         // A window without suppressed lines needs no summary.
-        assert_eq!(l.judge(b, t1), Verdict::Log);
+        assert_eq!(l.judge(b, B, t1), Verdict::Log);
+    }
+
+    #[test]
+    fn a_flood_that_stops_is_summarised_once_its_window_ends() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        let a = Identifier(&SITE_A);
+        let b = Identifier(&SITE_B);
+        for _ in 0..BURST + 48_000 {
+            l.judge(a.clone(), A, t0);
+        }
+        for _ in 0..BURST {
+            l.judge(b.clone(), B, t0);
+        }
+        assert!(
+            l.overdue(t0 + WINDOW / 2).is_empty(),
+            "not before the window ends"
+        );
+        // Only the call site that lost lines is summarised, with its name and count.
+        assert_eq!(
+            l.overdue(t0 + WINDOW),
+            vec![Overdue {
+                site: "event a.rs:1",
+                target: "t",
+                suppressed: 48_000
+            }]
+        );
+        assert!(
+            l.overdue(t0 + WINDOW * 3).is_empty(),
+            "each count is reported once"
+        );
+        // The next line of that site is not preceded by the same count again.
+        assert_eq!(l.judge(a, A, t0 + WINDOW * 3), Verdict::Log);
     }
 }
