@@ -383,7 +383,12 @@ fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
     } else {
         result.challenges.join(" → ")
     };
-    eprintln!("signed in as '{}' ({chain})", result.username);
+    // The user name and challenge names are the server's words: escaped before they are shown.
+    eprintln!(
+        "signed in as '{}' ({})",
+        super::output::printable(&result.username),
+        super::output::printable(&chain)
+    );
     if let Some(e) = &result.enrolled {
         report_enrollment(e);
     }
@@ -426,10 +431,10 @@ fn report_enrollment(e: &cognito::EnrollReport) {
     }
     eprintln!(
         "TOTP enrolled for '{}': secret in the vault as '{}'; MFA settings {:?}, preferred {}",
-        e.username,
+        super::output::printable(&e.username),
         e.vault_name,
         e.mfa_settings,
-        e.preferred.as_deref().unwrap_or("none")
+        super::output::printable(e.preferred.as_deref().unwrap_or("none"))
     );
 }
 
