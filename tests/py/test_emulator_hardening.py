@@ -46,6 +46,14 @@ def test_oversized_bodies_get_aws_shaped_errors(emu):
          "X-Amz-Target": "AWSCognitoIdentityProviderService.ListUserPools"})
     assert status == 413
     assert json.loads(body)["__type"] == "RequestEntityTooLarge"
+    # A declared length over the cap: answered at once, never a timeout.
+    host, port = emu.addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=3)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              b"Content-Length: 99999999999\r\n\r\nAction=ListUsers")
+    reply = s.recv(4096)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 413 ") and b"RequestEntityTooLarge" in reply, reply
 
 
 def test_half_sent_requests_time_out(emu):

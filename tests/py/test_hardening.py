@@ -337,6 +337,15 @@ def test_oversized_form_encoded_and_malformed_requests_get_json_errors(daemons):
            "privateKey": "A" * (2 * 1024 * 1024)}
     _, body = check(d, "POST", "/webauthn/authenticator/default/credential", big, expect=413)
     assert body["error"] == "too-large"
+    # A Content-Length over the cap is 413 at once, not a 408 after the client stalls.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.api_socket)
+    s.settimeout(3)
+    s.sendall(b"POST /totp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 99999999999\r\n\r\n{}")
+    reply = s.recv(4096)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 413 ") and b'"too-large"' in reply, reply
     conn = UnixHTTPConnection(d.api_socket)
     conn.request("POST", "/totp", body="name=x&secret=JBSWY3DPEHPK3PXP",
                  headers={"Content-Type": "application/x-www-form-urlencoded"})
