@@ -20,6 +20,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+mod bare;
+pub use bare::Dialect;
+
 /// The environment variable that shortens (or lengthens) every read timeout, in milliseconds
 /// (tests use it; the default is [`DEFAULT_READ_TIMEOUT`]).
 pub const READ_TIMEOUT_ENV: &str = "AUTHSIM_HTTP_READ_TIMEOUT_MS";
@@ -48,6 +51,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections that have not yet sent an authenticated request (listeners with a gate).
     pub max_unauthenticated: usize,
+    /// The shape of the HTTP layer's own errors (a connection over the cap, a request that
+    /// does not parse).
+    pub dialect: Dialect,
 }
 
 impl Limits {
@@ -58,7 +64,13 @@ impl Limits {
             read_timeout: read_timeout(),
             max_connections,
             max_unauthenticated,
+            dialect: Dialect::Api,
         }
+    }
+
+    /// The same limits, the HTTP layer's own errors in `dialect`'s shape.
+    pub fn in_dialect(self, dialect: Dialect) -> Limits {
+        Limits { dialect, ..self }
     }
 }
 
@@ -143,7 +155,7 @@ pub async fn serve<L>(
                 unauthenticated = unauth,
                 "too many connections; refusing a new one"
             );
-            tokio::spawn(refuse(io));
+            tokio::spawn(refuse(io, limits.dialect));
             continue;
         }
         let now = counters.live.fetch_add(1, Ordering::AcqRel) + 1;
@@ -199,6 +211,7 @@ async fn connection<I>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
         .keep_alive(true);
+    let io = bare::Rewrite::new(io, limits.dialect);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let stopping = tokio::select! {
@@ -213,14 +226,10 @@ async fn connection<I>(
 }
 
 /// Answers a connection beyond the cap with 503 and closes it (its request is not read).
-async fn refuse<I: AsyncWrite + Unpin>(mut io: I) {
-    let body = r#"{"error":"unavailable","message":"too many connections; try again shortly"}"#;
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+async fn refuse<I: AsyncWrite + Unpin>(mut io: I, dialect: Dialect) {
+    let reply = bare::answer(dialect, 503);
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = io.write_all(reply.as_bytes()).await;
+        let _ = io.write_all(&reply).await;
         let _ = io.shutdown().await;
     })
     .await;

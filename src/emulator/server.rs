@@ -144,7 +144,8 @@ impl Emulator {
             crate::httpd::serve(
                 listener,
                 app,
-                crate::httpd::Limits::new(MAX_CONNECTIONS, MAX_CONNECTIONS),
+                crate::httpd::Limits::new(MAX_CONNECTIONS, MAX_CONNECTIONS)
+                    .in_dialect(crate::httpd::Dialect::Aws),
                 None,
                 stop_rx,
             )

@@ -54,6 +54,17 @@ def test_oversized_bodies_get_aws_shaped_errors(emu):
     reply = s.recv(4096)
     s.close()
     assert reply.startswith(b"HTTP/1.1 413 ") and b"RequestEntityTooLarge" in reply, reply
+    # A request HTTP cannot parse: AWS-shaped too, not hyper's empty answer.
+    for raw, status in [(b"GARBAGE\r\n\r\n", 400),
+                        (b"POST /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)]:
+        s = socket.create_connection((host, int(port)), timeout=3)
+        s.sendall(raw)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 %d " % status), reply[:200]
+        assert b"<ErrorResponse>" in reply and b"<Code>" in reply, reply
 
 
 def test_half_sent_requests_time_out(emu):
@@ -145,3 +156,56 @@ def test_cognito_refuses_tokens_it_never_issued(emu):
     with pytest.raises(ClientError) as e:
         idp.list_users(UserPoolId=pool, PaginationToken="not-ours")
     assert error_of(e)[0] == "InvalidParameterException"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_connection_storm_is_capped_in_aws_shape_and_its_memory_returned(emu):
+    host, port = emu.addr.rsplit(":", 1)
+    with urllib.request.urlopen(emu.url + "/_authsim/health", timeout=10) as r:
+        assert r.status == 200
+    base = rss_kib(emu.proc.pid)
+    conns = []
+    for _ in range(600):
+        try:
+            conns.append(socket.create_connection((host, int(port)), timeout=2))
+        except OSError:
+            pass
+    # Each connection is either refused (503, AWS-shaped) or let in and closed once idle (this
+    # module's read timeout is 0.7 s, so places free up while the storm is still queued).
+    import selectors
+    sel = selectors.DefaultSelector()
+    for s in conns:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    refused = closed = 0
+    deadline = time.monotonic() + 30
+    while sel.get_map() and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            sel.unregister(key.fileobj)
+            try:
+                data = key.fileobj.recv(512)
+            except ConnectionResetError:
+                data = b""
+            if data.startswith(b"HTTP/1.1 503"):
+                assert b"<Code>ServiceUnavailable</Code>" in data, data
+                refused += 1
+            else:
+                assert data == b"", data
+                closed += 1
+    sel.close()
+    assert refused + closed == len(conns), f"{refused} refused, {closed} closed of {len(conns)}"
+    assert refused >= 50, f"only {refused} of {len(conns)} connections were refused"
+    for s in conns:
+        s.close()
+    time.sleep(1.0)
+    with urllib.request.urlopen(emu.url + "/_authsim/health", timeout=10) as r:
+        assert r.status == 200
+    after = rss_kib(emu.proc.pid)
+    assert after - base < 10 * 1024, f"RSS {base} KiB before, {after} KiB after"

@@ -346,6 +346,25 @@ def test_oversized_form_encoded_and_malformed_requests_get_json_errors(daemons):
     reply = s.recv(4096)
     s.close()
     assert reply.startswith(b"HTTP/1.1 413 ") and b'"too-large"' in reply, reply
+    # What HTTP itself cannot parse is answered in the same JSON shape (hyper's own answers
+    # had an empty body and no content type).
+    for raw, status in [(b"GARBAGE\r\n\r\n", 400),
+                        (b"GET /status HTTP/1.1\r\nHost: x\r\nX: \x01\x1b\r\n\r\n", 400),
+                        (b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+                        (b"GET /status HTTP/1.1\r\n"
+                         + b"".join(b"X-%d: a\r\n" % i for i in range(500)) + b"\r\n", 431)]:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.api_socket)
+        s.settimeout(3)
+        s.sendall(raw)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+        s.close()
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d " % status), reply[:200]
+        assert b"content-type: application/json" in head.lower(), head
+        assert json.loads(body)["error"] in ("invalid-argument", "too-large"), body
     conn = UnixHTTPConnection(d.api_socket)
     conn.request("POST", "/totp", body="name=x&secret=JBSWY3DPEHPK3PXP",
                  headers={"Content-Type": "application/x-www-form-urlencoded"})
