@@ -481,6 +481,13 @@ def test_control_characters_are_refused(daemons):
     p = d.cli("totp", "add", "t", "--uri",
               f"otpauth://totp/%1B%5D0;title%07:acct?secret={secret}", check=False)
     assert p.returncode != 0 and "\x1b" not in p.stderr and "\x07" not in p.stderr, p.stderr
+    # What a CTAP client stores cannot be refused by the key; it is escaped where it is shown.
+    Ctap2(open_device(d.path)).make_credential(
+        os.urandom(32), {"id": RP, "name": "Ex"},
+        {"id": b"u-esc", "name": "\x1b]0;pwned\x07", "displayName": "\x1b[2J\u202eevil"},
+        [{"type": "public-key", "alg": -7}], options={"rk": True})
+    out = d.cli("key", "credentials", "default").stdout
+    assert "pwned" in out and "\x1b" not in out and "\x07" not in out and "\u202e" not in out, out
     # Errors that quote what the user typed escape it too.
     for args in (("totp", "remove", "\x1b]0;pwned\x07"), ("key", "show", "x\x1b[2J")):
         p = d.cli(*args, check=False)
