@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::context::Ctx;
 use super::crypto::{self, SecretString};
 use super::query::{self, Params, QueryError, Xml};
-use super::server::Ctx;
 use super::totp::{self, Rejection};
 use super::{ACCOUNT_ID, qr};
 

@@ -1,10 +1,10 @@
 //! STS over the query protocol: `GetSessionToken`, checking `SerialNumber` and
 //! `TokenCode` against the IAM virtual MFA devices, and `GetCallerIdentity`.
 
+use super::context::Ctx;
 use super::crypto;
 use super::iam::{self, Caller, IamState};
 use super::query::{self, Params, QueryError};
-use super::server::Ctx;
 use super::{ACCOUNT_ID, totp::Rejection};
 
 /// STS's XML namespace.

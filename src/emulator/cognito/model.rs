@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::CognitoError;
 use crate::emulator::crypto::SecretString;
+
+/// How many delivered messages a pool keeps for the test controls.
+pub const OUTBOX_LIMIT: usize = 1000;
 
 /// All user pools and refresh tokens.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -24,6 +28,61 @@ impl std::fmt::Debug for CognitoState {
             .field("pools", &self.pools)
             .field("refresh_tokens", &self.refresh_tokens.len())
             .finish()
+    }
+}
+
+impl CognitoState {
+    /// Find a pool or fail with Cognito's message.
+    pub fn pool(&self, id: &str) -> Result<&UserPool, CognitoError> {
+        self.pools
+            .get(id)
+            .ok_or_else(|| CognitoError::not_found(format!("User pool {id} does not exist.")))
+    }
+
+    /// Find a pool mutably or fail with Cognito's message.
+    pub fn pool_mut(&mut self, id: &str) -> Result<&mut UserPool, CognitoError> {
+        self.pools
+            .get_mut(id)
+            .ok_or_else(|| CognitoError::not_found(format!("User pool {id} does not exist.")))
+    }
+
+    /// Find the pool that owns app client `client_id`, and the client.
+    pub fn client(&self, client_id: &str) -> Result<(&UserPool, &AppClient), CognitoError> {
+        self.pools
+            .values()
+            .find_map(|p| p.clients.get(client_id).map(|c| (p, c)))
+            .ok_or_else(|| {
+                CognitoError::not_found(format!("User pool client {client_id} does not exist."))
+            })
+    }
+
+    /// Find a user of a pool (`UserNotFoundException` if there is none).
+    pub fn user(&self, pool_id: &str, username: &str) -> Result<&User, CognitoError> {
+        self.pool(pool_id)?
+            .users
+            .get(username)
+            .ok_or_else(CognitoError::user_not_found)
+    }
+
+    /// Find a user of a pool mutably.
+    pub fn user_mut(&mut self, pool_id: &str, username: &str) -> Result<&mut User, CognitoError> {
+        self.pool_mut(pool_id)?
+            .users
+            .get_mut(username)
+            .ok_or_else(CognitoError::user_not_found)
+    }
+
+    /// Forget refresh tokens a day after they expired (their revocation marks included) and
+    /// keep each pool's outbox bounded.
+    pub fn sweep(&mut self, now: f64) {
+        self.refresh_tokens
+            .retain(|_, t| t.expires + 86_400.0 > now);
+        for p in self.pools.values_mut() {
+            if p.outbox.len() > OUTBOX_LIMIT {
+                let excess = p.outbox.len() - OUTBOX_LIMIT;
+                p.outbox.drain(..excess);
+            }
+        }
     }
 }
 

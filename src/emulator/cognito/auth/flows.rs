@@ -1,0 +1,186 @@
+//! The first step of each InitiateAuth flow: USER_SRP_AUTH, USER_PASSWORD_AUTH,
+//! REFRESH_TOKEN_AUTH.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::next::{Who, after_password, challenge};
+use crate::emulator::cognito::clients::{check_secret_hash, require_flow};
+use crate::emulator::cognito::error::CognitoError;
+use crate::emulator::cognito::model::{AppClient, CognitoState, UserPool};
+use crate::emulator::cognito::passwords::password_matches;
+use crate::emulator::cognito::request::param;
+use crate::emulator::cognito::session::{Ephemeral, SESSION_TTL_SECS, SrpPending};
+use crate::emulator::cognito::srp;
+use crate::emulator::cognito::tokens::issue_tokens;
+use crate::emulator::context::Ctx;
+use crate::emulator::crypto;
+
+/// What every flow starts from: the app client and the AuthParameters.
+pub struct Start<'a> {
+    /// The flow's name as sent.
+    pub flow: &'a str,
+    /// The app client id.
+    pub client_id: &'a str,
+    /// AuthParameters.
+    pub params: &'a BTreeMap<String, String>,
+}
+
+impl Start<'_> {
+    fn secret_hash(&self) -> Option<&str> {
+        self.params.get("SECRET_HASH").map(String::as_str)
+    }
+}
+
+/// The server half of an SRP exchange for `username`, its salt, and the user it is about
+/// (`None` for a decoy exchange about an unknown user when existence errors are hidden).
+fn srp_half_for(
+    pool: &UserPool,
+    client: &AppClient,
+    username: &str,
+) -> Result<(srp::ServerHalf, String, Option<String>), CognitoError> {
+    match pool.users.get(username) {
+        Some(u) => {
+            if !u.enabled {
+                return Err(CognitoError::user_disabled());
+            }
+            let pv = u
+                .password
+                .as_ref()
+                .ok_or_else(CognitoError::incorrect_password)?;
+            let v = srp::from_hex(pv.verifier.expose())
+                .ok_or_else(|| CognitoError::internal("stored verifier is corrupt"))?;
+            Ok((
+                srp::server_half(&v),
+                pv.salt.clone(),
+                Some(u.username.clone()),
+            ))
+        }
+        None if client.prevent_user_existence_errors == "ENABLED" => {
+            // A decoy exchange: indistinguishable until the proof is refused.
+            let fake = srp::verifier(pool.srp_name(), username, "", &srp::new_salt());
+            Ok((srp::server_half(&fake), srp::to_hex(&srp::new_salt()), None))
+        }
+        None => Err(CognitoError::user_not_found()),
+    }
+}
+
+/// `USER_SRP_AUTH`: answers PASSWORD_VERIFIER with SALT, SRP_B and a single-use SECRET_BLOCK.
+pub fn user_srp_auth(
+    state: &CognitoState,
+    eph: &mut Ephemeral,
+    start: &Start,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let (pool, client) = state.client(start.client_id)?;
+    require_flow(client, start.flow, "ALLOW_USER_SRP_AUTH")?;
+    let username = param(start.params, "USERNAME")?;
+    let srp_a = param(start.params, "SRP_A")?;
+    check_secret_hash(client, username, start.secret_hash())?;
+    let big_a = srp::from_hex(srp_a)
+        .filter(srp::valid_client_public)
+        .ok_or_else(|| CognitoError::invalid("SRP_A value is invalid."))?;
+    let (half, salt, user_id) = srp_half_for(pool, client, username)?;
+    let secret_block = crypto::b64(&crypto::random_bytes(64));
+    let b_hex = srp::to_hex(&half.big_b);
+    eph.srp.insert(
+        secret_block.clone(),
+        SrpPending {
+            pool: pool.id.clone(),
+            client: start.client_id.to_owned(),
+            username: user_id,
+            big_a,
+            half,
+            expires: ctx.now + SESSION_TTL_SECS,
+        },
+    );
+    Ok(challenge(
+        "PASSWORD_VERIFIER",
+        None,
+        json!({
+            "SALT": salt,
+            "SECRET_BLOCK": secret_block,
+            "SRP_B": b_hex,
+            "USERNAME": username,
+            "USER_ID_FOR_SRP": username,
+        }),
+    ))
+}
+
+/// `USER_PASSWORD_AUTH`: the password itself, checked against the verifier.
+pub fn user_password_auth(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    start: &Start,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let (pool, client) = state.client(start.client_id)?;
+    require_flow(client, start.flow, "ALLOW_USER_PASSWORD_AUTH")?;
+    let username = param(start.params, "USERNAME")?;
+    let password = param(start.params, "PASSWORD")?;
+    check_secret_hash(client, username, start.secret_hash())?;
+    let Some(user) = pool.users.get(username) else {
+        return Err(if client.prevent_user_existence_errors == "ENABLED" {
+            CognitoError::incorrect_password()
+        } else {
+            CognitoError::user_not_found()
+        });
+    };
+    if !user.enabled {
+        return Err(CognitoError::user_disabled());
+    }
+    if !password_matches(pool, user, password) {
+        return Err(CognitoError::incorrect_password());
+    }
+    let who = Who {
+        pool: pool.id.clone(),
+        client: start.client_id.to_owned(),
+        username: username.to_owned(),
+    };
+    after_password(state, eph, &who, ctx)
+}
+
+/// `REFRESH_TOKEN_AUTH` (alias `REFRESH_TOKEN`): new access and id tokens.
+pub fn refresh_token_auth(
+    state: &mut CognitoState,
+    start: &Start,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let client_id = start.client_id;
+    let (_, client) = state.client(client_id)?;
+    require_flow(client, "REFRESH_TOKEN_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")?;
+    let token = param(start.params, "REFRESH_TOKEN")?;
+    let rec = state
+        .refresh_tokens
+        .get(token)
+        .filter(|r| r.client == client_id)
+        .cloned()
+        .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+    if rec.revoked {
+        return Err(CognitoError::not_authorized(
+            "Refresh Token has been revoked",
+        ));
+    }
+    if rec.expires < ctx.now {
+        return Err(CognitoError::not_authorized("Refresh Token has expired"));
+    }
+    let (pool, client) = state.client(client_id)?;
+    check_secret_hash(client, &rec.username, start.secret_hash())?;
+    let user = pool
+        .users
+        .get(&rec.username)
+        .filter(|u| u.sub == rec.sub)
+        .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+    if !user.enabled {
+        return Err(CognitoError::user_disabled());
+    }
+    issue_tokens(
+        state,
+        &rec.pool,
+        client_id,
+        &rec.username,
+        ctx,
+        Some((&rec.origin_jti, rec.auth_time)),
+    )
+}

@@ -1,0 +1,90 @@
+//! Sign-in: InitiateAuth by flow and RespondToAuthChallenge by challenge, each in its own
+//! function (`flows`, `challenges`), and what follows a proven factor (`next`).
+
+pub mod challenges;
+pub mod flows;
+pub mod next;
+
+use serde_json::Value;
+
+use super::error::CognitoError;
+use super::model::CognitoState;
+use super::request::Req;
+use super::session::Ephemeral;
+use crate::emulator::context::Ctx;
+use challenges::Answer;
+use flows::Start;
+
+/// `InitiateAuth`.
+pub fn initiate_auth(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    req: &Req,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let flow = req.req("AuthFlow")?;
+    let client_id = req.req("ClientId")?;
+    let params = req.string_map("AuthParameters")?;
+    state.client(client_id)?;
+    let start = Start {
+        flow,
+        client_id,
+        params: &params,
+    };
+    match flow {
+        "USER_SRP_AUTH" => flows::user_srp_auth(state, eph, &start, ctx),
+        "USER_PASSWORD_AUTH" => flows::user_password_auth(state, eph, &start, ctx),
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => flows::refresh_token_auth(state, &start, ctx),
+        "ADMIN_NO_SRP_AUTH" | "ADMIN_USER_PASSWORD_AUTH" => {
+            Err(CognitoError::invalid("Initiate Auth method not supported."))
+        }
+        "CUSTOM_AUTH" | "USER_AUTH" => Err(CognitoError::invalid(format!(
+            "{flow} is not supported by the authsim emulator (it implements USER_SRP_AUTH, USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH)"
+        ))),
+        other => Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{other}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]"
+        ))),
+    }
+}
+
+/// `RespondToAuthChallenge`.
+pub fn respond_to_auth_challenge(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    req: &Req,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let client_id = req.req("ClientId")?;
+    let name = req.req("ChallengeName")?;
+    let responses = req.string_map("ChallengeResponses")?;
+    let session = req.str("Session")?;
+    state.client(client_id)?;
+    let answer = Answer {
+        name,
+        client_id,
+        session,
+        responses: &responses,
+    };
+    match name {
+        "PASSWORD_VERIFIER" => challenges::password_verifier(state, eph, &answer, ctx),
+        "NEW_PASSWORD_REQUIRED" => challenges::new_password_required(state, eph, &answer, ctx),
+        "SOFTWARE_TOKEN_MFA" => challenges::software_token_mfa(state, eph, &answer, ctx),
+        "SMS_MFA" => challenges::sms_mfa(state, eph, &answer, ctx),
+        "SELECT_MFA_TYPE" => challenges::select_mfa_type(state, eph, &answer, ctx),
+        "MFA_SETUP" => challenges::mfa_setup(state, eph, &answer, ctx),
+        "DEVICE_SRP_AUTH"
+        | "DEVICE_PASSWORD_VERIFIER"
+        | "CUSTOM_CHALLENGE"
+        | "ADMIN_NO_SRP_AUTH"
+        | "EMAIL_OTP"
+        | "SMS_OTP"
+        | "PASSWORD"
+        | "WEB_AUTHN"
+        | "SELECT_CHALLENGE" => Err(CognitoError::invalid(format!(
+            "Challenge {name} is not supported by the authsim emulator."
+        ))),
+        other => Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{other}' at 'challengeName' failed to satisfy constraint: Member must satisfy enum value set: [SMS_MFA, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE, MFA_SETUP, PASSWORD_VERIFIER, CUSTOM_CHALLENGE, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, ADMIN_NO_SRP_AUTH, NEW_PASSWORD_REQUIRED]"
+        ))),
+    }
+}
