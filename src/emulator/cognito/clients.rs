@@ -56,23 +56,13 @@ fn validity(v: Option<u64>, unit: &str, default_secs: u64) -> Result<u64, Cognit
     Ok(v.saturating_mul(mult))
 }
 
-/// `CreateUserPoolClient`.
-pub fn create_user_pool_client(
-    state: &mut CognitoState,
-    req: &Req,
-    ctx: &Ctx,
-) -> Result<Value, CognitoError> {
-    let pool_id = req.req("UserPoolId")?;
-    let name = req.req("ClientName")?;
-    if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
-    }
-    let flows_given = req.str_list("ExplicitAuthFlows")?;
-    let explicit = flows_given.is_some();
+/// `ExplicitAuthFlows`, normalised to the `ALLOW_` names (Cognito's defaults when absent),
+/// and whether it was given.
+fn auth_flows(req: &Req) -> Result<(Vec<String>, bool), CognitoError> {
+    let given = req.str_list("ExplicitAuthFlows")?;
+    let explicit = given.is_some();
     let mut flows = Vec::new();
-    for f in flows_given.unwrap_or_else(|| DEFAULT_FLOWS.iter().map(|s| s.to_string()).collect()) {
+    for f in given.unwrap_or_else(|| DEFAULT_FLOWS.iter().map(|s| s.to_string()).collect()) {
         let norm = match f.as_str() {
             "ALLOW_USER_SRP_AUTH"
             | "ALLOW_USER_PASSWORD_AUTH"
@@ -103,15 +93,11 @@ pub fn create_user_pool_client(
             "The refresh token flow (ALLOW_REFRESH_TOKEN_AUTH) must be enabled when other ALLOW_ flows are specified.",
         ));
     }
-    let prevent = match req.str("PreventUserExistenceErrors")? {
-        None => "LEGACY".to_owned(),
-        Some(s @ ("LEGACY" | "ENABLED")) => s.to_owned(),
-        Some(other) => {
-            return Err(CognitoError::invalid(format!(
-                "1 validation error detected: Value '{other}' at 'preventUserExistenceErrors' failed to satisfy constraint: Member must satisfy enum value set: [LEGACY, ENABLED]"
-            )));
-        }
-    };
+    Ok((flows, explicit))
+}
+
+/// Access, id and refresh token validity in seconds, from the values and their units.
+fn token_validities(req: &Req) -> Result<(u64, u64, u64), CognitoError> {
     let units = req.obj("TokenValidityUnits")?;
     let unit = |n: &str| -> Result<Option<&str>, CognitoError> {
         match &units {
@@ -124,7 +110,7 @@ pub fn create_user_pool_client(
         unit("AccessToken")?.unwrap_or("hours"),
         3600,
     )?;
-    let id_v = validity(
+    let id = validity(
         req.u64("IdTokenValidity")?,
         unit("IdToken")?.unwrap_or("hours"),
         3600,
@@ -134,7 +120,7 @@ pub fn create_user_pool_client(
         unit("RefreshToken")?.unwrap_or("days"),
         30 * 86_400,
     )?;
-    if !(300..=86_400).contains(&access) || !(300..=86_400).contains(&id_v) {
+    if !(300..=86_400).contains(&access) || !(300..=86_400).contains(&id) {
         return Err(CognitoError::invalid(
             "Access and ID token validity must be between 5 minutes and 1 day.",
         ));
@@ -144,6 +130,33 @@ pub fn create_user_pool_client(
             "Refresh token validity must be between 60 minutes and 10 years.",
         ));
     }
+    Ok((access, id, refresh))
+}
+
+/// `CreateUserPoolClient`.
+pub fn create_user_pool_client(
+    state: &mut CognitoState,
+    req: &Req,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let pool_id = req.req("UserPoolId")?;
+    let name = req.req("ClientName")?;
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(CognitoError::invalid(
+            "1 validation error detected: Value at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128",
+        ));
+    }
+    let (flows, explicit) = auth_flows(req)?;
+    let prevent = match req.str("PreventUserExistenceErrors")? {
+        None => "LEGACY".to_owned(),
+        Some(s @ ("LEGACY" | "ENABLED")) => s.to_owned(),
+        Some(other) => {
+            return Err(CognitoError::invalid(format!(
+                "1 validation error detected: Value '{other}' at 'preventUserExistenceErrors' failed to satisfy constraint: Member must satisfy enum value set: [LEGACY, ENABLED]"
+            )));
+        }
+    };
+    let (access, id_v, refresh) = token_validities(req)?;
     let secret = req
         .bool("GenerateSecret")?
         .unwrap_or(false)

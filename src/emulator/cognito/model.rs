@@ -324,6 +324,31 @@ pub struct User {
 }
 
 impl User {
+    /// A new, enabled user without password, MFA or devices.
+    pub fn new(
+        username: &str,
+        attributes: BTreeMap<String, String>,
+        status: UserStatus,
+        now: f64,
+    ) -> Self {
+        User {
+            username: username.to_owned(),
+            sub: crate::emulator::crypto::uuid_v4(),
+            attributes,
+            status,
+            enabled: true,
+            created: now,
+            modified: now,
+            password: None,
+            temporary_password_set: None,
+            confirmation: None,
+            totp: SoftwareToken::default(),
+            software_mfa_enabled: false,
+            sms_mfa_enabled: false,
+            preferred_mfa: None,
+        }
+    }
+
     /// The MFA methods the user has enabled, in Cognito's order.
     pub fn mfa_methods(&self, pool: &UserPool) -> Vec<&'static str> {
         let mut m = Vec::new();

@@ -53,29 +53,16 @@ pub fn sign_up(state: &mut CognitoState, req: &Req, ctx: &Ctx) -> Result<Value, 
         ));
     }
     let mut attributes = BTreeMap::new();
-    apply_attributes(p, &attrs, &mut attributes)?;
+    apply_attributes(&attrs, &mut attributes)?;
     let code = crypto::random_digits(6);
-    let sub = crypto::uuid_v4();
     let delivery = mask_destination(&attributes);
-    let user = User {
-        username: username.to_owned(),
-        sub: sub.clone(),
-        attributes,
-        status: UserStatus::Unconfirmed,
-        enabled: true,
-        created: ctx.now,
-        modified: ctx.now,
-        password: Some(make_verifier(p, username, password)),
-        temporary_password_set: None,
-        confirmation: Some(PendingCode {
-            code: SecretString::new(code.clone()),
-            expires: ctx.now + 86_400.0,
-        }),
-        totp: Default::default(),
-        software_mfa_enabled: false,
-        sms_mfa_enabled: false,
-        preferred_mfa: None,
-    };
+    let mut user = User::new(username, attributes, UserStatus::Unconfirmed, ctx.now);
+    let sub = user.sub.clone();
+    user.password = Some(make_verifier(p, username, password));
+    user.confirmation = Some(PendingCode {
+        code: SecretString::new(code.clone()),
+        expires: ctx.now + 86_400.0,
+    });
     p.outbox.push(Message {
         username: username.to_owned(),
         kind: "confirmation_code".into(),

@@ -5,10 +5,62 @@ use serde_json::{Value, json};
 
 use super::error::CognitoError;
 use super::jwt;
-use super::model::{CognitoState, RefreshToken};
+use super::model::{AppClient, CognitoState, RefreshToken, User};
 use super::request::Req;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto;
+
+/// What the tokens of one sign-in share.
+struct Issue<'a> {
+    iss: String,
+    origin_jti: &'a str,
+    auth_time: i64,
+    iat: i64,
+    event_id: String,
+}
+
+/// The access token's claims.
+fn access_claims(i: &Issue, client: &AppClient, user: &User) -> Value {
+    json!({
+        "sub": user.sub,
+        "iss": i.iss,
+        "client_id": client.id,
+        "origin_jti": i.origin_jti,
+        "event_id": i.event_id,
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": i.auth_time,
+        "exp": i.iat + client.access_validity as i64,
+        "iat": i.iat,
+        "jti": crypto::uuid_v4(),
+        "username": user.username,
+    })
+}
+
+/// The id token's claims, the user's attributes among them.
+fn id_claims(i: &Issue, client: &AppClient, user: &User) -> Value {
+    let mut id = json!({
+        "sub": user.sub,
+        "iss": i.iss,
+        "cognito:username": user.username,
+        "origin_jti": i.origin_jti,
+        "aud": client.id,
+        "event_id": i.event_id,
+        "token_use": "id",
+        "auth_time": i.auth_time,
+        "exp": i.iat + client.id_validity as i64,
+        "iat": i.iat,
+        "jti": crypto::uuid_v4(),
+    });
+    for (k, v) in &user.attributes {
+        id[k] = if k.ends_with("_verified") {
+            json!(v == "true")
+        } else {
+            json!(v)
+        };
+    }
+    id
+}
 
 /// Issue access, id and (for a fresh sign-in) refresh tokens.
 pub fn issue_tokens(
@@ -32,53 +84,22 @@ pub fn issue_tokens(
         Some((o, t)) => (o.to_owned(), t),
         None => (crypto::uuid_v4(), iat),
     };
-    let iss = format!("{}/{}", ctx.base_url, pool.id);
-    let event_id = crypto::uuid_v4();
-    let access = json!({
-        "sub": user.sub,
-        "iss": iss,
-        "client_id": client.id,
-        "origin_jti": origin_jti,
-        "event_id": event_id,
-        "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
-        "auth_time": auth_time,
-        "exp": iat + client.access_validity as i64,
-        "iat": iat,
-        "jti": crypto::uuid_v4(),
-        "username": user.username,
-    });
-    let mut id = json!({
-        "sub": user.sub,
-        "iss": iss,
-        "cognito:username": user.username,
-        "origin_jti": origin_jti,
-        "aud": client.id,
-        "event_id": event_id,
-        "token_use": "id",
-        "auth_time": auth_time,
-        "exp": iat + client.id_validity as i64,
-        "iat": iat,
-        "jti": crypto::uuid_v4(),
-    });
-    for (k, v) in &user.attributes {
-        id[k] = if k.ends_with("_verified") {
-            json!(v == "true")
-        } else {
-            json!(v)
-        };
-    }
+    let issue = Issue {
+        iss: format!("{}/{}", ctx.base_url, pool.id),
+        origin_jti: &origin_jti,
+        auth_time,
+        iat,
+        event_id: crypto::uuid_v4(),
+    };
     let sign = |claims: &Value| {
         jwt::sign(&pool.signing_key, &pool.kid, claims)
             .map_err(|e| CognitoError::internal(e.to_string()))
     };
-    let access_token = sign(&access)?;
-    let id_token = sign(&id)?;
     let mut result = json!({
-        "AccessToken": access_token,
+        "AccessToken": sign(&access_claims(&issue, client, user))?,
         "ExpiresIn": client.access_validity,
         "TokenType": "Bearer",
-        "IdToken": id_token,
+        "IdToken": sign(&id_claims(&issue, client, user))?,
     });
     if refresh_of.is_none() {
         let token = format!(
@@ -90,7 +111,7 @@ pub fn issue_tokens(
             client: client.id.clone(),
             username: user.username.clone(),
             sub: user.sub.clone(),
-            origin_jti,
+            origin_jti: origin_jti.clone(),
             auth_time,
             expires: ctx.now + client.refresh_validity as f64,
             revoked: false,

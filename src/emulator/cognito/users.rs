@@ -15,7 +15,7 @@ use super::passwords::{
 use super::request::Req;
 use super::tokens::authorize;
 use crate::emulator::context::Ctx;
-use crate::emulator::crypto::{self, SecretString};
+use crate::emulator::crypto::SecretString;
 
 /// The `{Name, Value}` list of a user's attributes, `sub` first.
 pub fn attributes_json(u: &User) -> Value {
@@ -41,7 +41,7 @@ pub fn validate_username(name: &str) -> Result<(), CognitoError> {
     Ok(())
 }
 
-fn user_json(pool: &UserPool, u: &User, attr_key: &str) -> Value {
+fn user_json(u: &User, attr_key: &str) -> Value {
     let mut v = json!({
         "Username": u.username,
         "Enabled": u.enabled,
@@ -50,13 +50,11 @@ fn user_json(pool: &UserPool, u: &User, attr_key: &str) -> Value {
         "UserLastModifiedDate": u.modified,
     });
     v[attr_key] = attributes_json(u);
-    let _ = pool;
     v
 }
 
 /// Copy given attributes into a user's, refusing `sub` and names outside the schema.
 pub fn apply_attributes(
-    pool: &UserPool,
     attrs: &[(String, String)],
     into: &mut BTreeMap<String, String>,
 ) -> Result<(), CognitoError> {
@@ -73,8 +71,45 @@ pub fn apply_attributes(
         }
         into.insert(k.clone(), v.clone());
     }
-    let _ = pool;
     Ok(())
+}
+
+/// `AdminCreateUser` with `MessageAction: RESEND`: a new temporary password for a user
+/// still in FORCE_CHANGE_PASSWORD.
+fn resend_temporary_password(
+    p: &mut UserPool,
+    username: &str,
+    temp: Option<&str>,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let u = p
+        .users
+        .get(username)
+        .ok_or_else(CognitoError::user_not_found)?;
+    if u.status != UserStatus::ForceChangePassword {
+        return Err(CognitoError::new(
+            "UnsupportedUserStateException",
+            "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.",
+        ));
+    }
+    let pw = temp
+        .map(str::to_owned)
+        .unwrap_or_else(|| generate_temporary_password(&p.policy));
+    let pv = make_verifier(p, username, &pw);
+    p.outbox.push(Message {
+        username: username.to_owned(),
+        kind: "temporary_password".into(),
+        value: SecretString::new(pw),
+        at: ctx.now,
+    });
+    let u = p
+        .users
+        .get_mut(username)
+        .ok_or_else(CognitoError::user_not_found)?;
+    u.password = Some(pv);
+    u.temporary_password_set = Some(ctx.now);
+    u.modified = ctx.now;
+    Ok(json!({"User": user_json(u, "Attributes")}))
 }
 
 /// `AdminCreateUser`.
@@ -98,35 +133,7 @@ pub fn admin_create_user(
     }
     let p = state.pool_mut(pool_id)?;
     if action == Some("RESEND") {
-        let u = p
-            .users
-            .get(username)
-            .ok_or_else(CognitoError::user_not_found)?;
-        if u.status != UserStatus::ForceChangePassword {
-            return Err(CognitoError::new(
-                "UnsupportedUserStateException",
-                "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.",
-            ));
-        }
-        let pw = temp
-            .map(str::to_owned)
-            .unwrap_or_else(|| generate_temporary_password(&p.policy));
-        let pv = make_verifier(p, username, &pw);
-        p.outbox.push(Message {
-            username: username.to_owned(),
-            kind: "temporary_password".into(),
-            value: SecretString::new(pw),
-            at: ctx.now,
-        });
-        let pool_snapshot = p.clone();
-        let u = p
-            .users
-            .get_mut(username)
-            .ok_or_else(CognitoError::user_not_found)?;
-        u.password = Some(pv);
-        u.temporary_password_set = Some(ctx.now);
-        u.modified = ctx.now;
-        return Ok(json!({"User": user_json(&pool_snapshot, u, "Attributes")}));
+        return resend_temporary_password(p, username, temp, ctx);
     }
     if p.users.contains_key(username) {
         return Err(CognitoError::new(
@@ -141,23 +148,15 @@ pub fn admin_create_user(
         .map(str::to_owned)
         .unwrap_or_else(|| generate_temporary_password(&p.policy));
     let mut attributes = BTreeMap::new();
-    apply_attributes(p, &attrs, &mut attributes)?;
-    let user = User {
-        username: username.to_owned(),
-        sub: crypto::uuid_v4(),
+    apply_attributes(&attrs, &mut attributes)?;
+    let mut user = User::new(
+        username,
         attributes,
-        status: UserStatus::ForceChangePassword,
-        enabled: true,
-        created: ctx.now,
-        modified: ctx.now,
-        password: Some(make_verifier(p, username, &pw)),
-        temporary_password_set: Some(ctx.now),
-        confirmation: None,
-        totp: Default::default(),
-        software_mfa_enabled: false,
-        sms_mfa_enabled: false,
-        preferred_mfa: None,
-    };
+        UserStatus::ForceChangePassword,
+        ctx.now,
+    );
+    user.password = Some(make_verifier(p, username, &pw));
+    user.temporary_password_set = Some(ctx.now);
     if action != Some("SUPPRESS") {
         p.outbox.push(Message {
             username: username.to_owned(),
@@ -166,7 +165,7 @@ pub fn admin_create_user(
             at: ctx.now,
         });
     }
-    let out = json!({"User": user_json(p, &user, "Attributes")});
+    let out = json!({"User": user_json(&user, "Attributes")});
     p.users.insert(username.to_owned(), user);
     Ok(out)
 }
@@ -210,7 +209,7 @@ pub fn admin_get_user(state: &CognitoState, req: &Req) -> Result<Value, CognitoE
         .users
         .get(req.req("Username")?)
         .ok_or_else(CognitoError::user_not_found)?;
-    let mut v = user_json(p, u, "UserAttributes");
+    let mut v = user_json(u, "UserAttributes");
     mfa::mfa_fields(p, u, &mut v);
     Ok(v)
 }
@@ -288,7 +287,7 @@ pub fn list_users(state: &CognitoState, req: &Req) -> Result<Value, CognitoError
             Some((attr, val)) => u.attributes.get(attr) == Some(val),
         })
         .take(limit as usize)
-        .map(|u| user_json(p, u, "Attributes"))
+        .map(|u| user_json(u, "Attributes"))
         .collect();
     Ok(json!({"Users": users}))
 }
