@@ -43,6 +43,12 @@ impl CognitoError {
         Self::new("UserNotFoundException", "User does not exist.")
     }
 
+    /// `ResourceNotFoundException: Device does not exist.` (amazon-cognito-identity-js
+    /// retries without its device on a not-found error naming the device).
+    pub fn device_not_found() -> Self {
+        Self::not_found("Device does not exist.")
+    }
+
     /// `InternalErrorException` (500).
     pub fn internal(message: impl Into<String>) -> Self {
         CognitoError {

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
+use super::access::authorize;
 use super::error::CognitoError;
 use super::model::{CognitoState, MfaMode, User, UserPool};
 use super::request::Req;
 use super::session::{Ephemeral, SESSION_TTL_SECS, Session, SessionKind, invalid_session};
-use super::tokens::authorize;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto::{self, SecretString};
 use crate::emulator::totp;

@@ -3,14 +3,16 @@
 //!
 //! One file per API group: pools and app clients (`pools`, `clients`), users (`users`,
 //! `signup`, `passwords`), sign-in (`auth`: one function per flow and per challenge), MFA
-//! (`mfa`), tokens (`tokens`). This file only names the actions and dispatches them.
+//! (`mfa`), remembered devices (`devices`), tokens (`tokens`). This file only names the actions and dispatches them.
 //!
 //! Administrative actions (pool and client management, `Admin*`) must be SigV4-signed as
 //! they are in AWS; the user-facing ones (`InitiateAuth`, `RespondToAuthChallenge`,
 //! `SignUp`, token-authorised calls) are not.
 
+pub mod access;
 pub mod auth;
 pub mod clients;
+pub mod devices;
 pub mod error;
 pub mod jwt;
 pub mod mfa;
@@ -113,6 +115,21 @@ static ACTIONS: &[Action] = &[
         users::admin_user_global_sign_out(s, r)
     }),
     admin("ListUsers", |s, _, r, _| users::list_users(s, r)),
+    admin("UpdateUserPool", |s, _, r, c| {
+        pools::update_user_pool(s, r, c)
+    }),
+    admin("AdminListDevices", |s, _, r, _| {
+        devices::admin_list_devices(s, r)
+    }),
+    admin("AdminGetDevice", |s, _, r, _| {
+        devices::admin_get_device(s, r)
+    }),
+    admin("AdminForgetDevice", |s, _, r, _| {
+        devices::admin_forget_device(s, r)
+    }),
+    admin("AdminUpdateDeviceStatus", |s, _, r, c| {
+        devices::admin_update_device_status(s, r, c)
+    }),
     public("SignUp", |s, _, r, c| signup::sign_up(s, r, c)),
     public("ConfirmSignUp", |s, _, r, c| {
         signup::confirm_sign_up(s, r, c)
@@ -135,6 +152,15 @@ static ACTIONS: &[Action] = &[
     public("ChangePassword", |s, _, r, c| {
         users::change_password(s, r, c)
     }),
+    public("ConfirmDevice", |s, _, r, c| {
+        devices::confirm_device(s, r, c)
+    }),
+    public("UpdateDeviceStatus", |s, _, r, c| {
+        devices::update_device_status(s, r, c)
+    }),
+    public("ListDevices", |s, _, r, c| devices::list_devices(s, r, c)),
+    public("GetDevice", |s, _, r, c| devices::get_device(s, r, c)),
+    public("ForgetDevice", |s, _, r, c| devices::forget_device(s, r, c)),
 ];
 
 /// The action called `name`, if the stand-in implements it.
@@ -179,6 +205,7 @@ mod tests {
                 auth_time: 0,
                 expires: 0.0,
                 revoked: false,
+                device_key: None,
             },
         );
         assert!(!format!("{state:?}").contains("very-secret"));

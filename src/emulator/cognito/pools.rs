@@ -1,4 +1,5 @@
-//! User pools: CreateUserPool, DescribeUserPool, DeleteUserPool, ListUserPools.
+//! User pools: CreateUserPool, UpdateUserPool, DescribeUserPool, DeleteUserPool,
+//! ListUserPools.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::error::CognitoError;
 use super::jwt;
-use super::model::{CognitoState, MfaMode, PasswordPolicy, UserPool};
+use super::model::{CognitoState, DeviceConfig, MfaMode, PasswordPolicy, UserPool};
 use super::request::Req;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto;
@@ -42,7 +43,115 @@ fn pool_json(p: &UserPool) -> Value {
     if !p.auto_verified.is_empty() {
         v["AutoVerifiedAttributes"] = json!(p.auto_verified);
     }
+    if let Some(d) = &p.devices {
+        v["DeviceConfiguration"] = json!({
+            "ChallengeRequiredOnNewDevice": d.challenge_required_on_new_device,
+            "DeviceOnlyRememberedOnUserPrompt": d.only_remembered_on_user_prompt,
+        });
+    }
     v
+}
+
+/// The settings CreateUserPool and UpdateUserPool share. UpdateUserPool, like Cognito,
+/// sets every setting it is not given back to its default.
+struct Settings {
+    policy: PasswordPolicy,
+    mfa: MfaMode,
+    sms_mfa: bool,
+    sms_message: Option<String>,
+    auto_verified: Vec<String>,
+    devices: Option<DeviceConfig>,
+}
+
+fn password_policy(req: &Req) -> Result<PasswordPolicy, CognitoError> {
+    let mut policy = PasswordPolicy::default();
+    let Some(pp) = req
+        .obj("Policies")?
+        .map(|p| p.obj("PasswordPolicy"))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(policy);
+    };
+    if let Some(n) = pp.u64("MinimumLength")? {
+        if !(6..=99).contains(&n) {
+            return Err(CognitoError::invalid(
+                "1 validation error detected: Value at 'policies.passwordPolicy.minimumLength' failed to satisfy constraint: Member must have value between 6 and 99",
+            ));
+        }
+        policy.minimum_length = n as u32;
+    }
+    policy.require_uppercase = pp.bool("RequireUppercase")?.unwrap_or(false);
+    policy.require_lowercase = pp.bool("RequireLowercase")?.unwrap_or(false);
+    policy.require_numbers = pp.bool("RequireNumbers")?.unwrap_or(false);
+    policy.require_symbols = pp.bool("RequireSymbols")?.unwrap_or(false);
+    if let Some(d) = pp.u64("TemporaryPasswordValidityDays")? {
+        policy.temporary_password_validity_days = d.clamp(0, 365) as u32;
+    }
+    Ok(policy)
+}
+
+fn device_config(req: &Req) -> Result<Option<DeviceConfig>, CognitoError> {
+    // Any DeviceConfiguration object, even an empty one, turns tracking on.
+    req.obj("DeviceConfiguration")?
+        .map(|d| {
+            Ok(DeviceConfig {
+                challenge_required_on_new_device: d
+                    .bool("ChallengeRequiredOnNewDevice")?
+                    .unwrap_or(false),
+                only_remembered_on_user_prompt: d
+                    .bool("DeviceOnlyRememberedOnUserPrompt")?
+                    .unwrap_or(false),
+            })
+        })
+        .transpose()
+}
+
+/// Read the shared settings; `totp_on` says whether TOTP MFA is already enabled (it can
+/// only be turned on by SetUserPoolMfaConfig, so it is false at creation).
+fn settings(req: &Req, totp_on: bool) -> Result<Settings, CognitoError> {
+    let mfa = match req.str("MfaConfiguration")? {
+        None => MfaMode::Off,
+        Some(s) => MfaMode::parse(s).ok_or_else(|| {
+            CognitoError::invalid(format!(
+                "1 validation error detected: Value '{s}' at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
+            ))
+        })?,
+    };
+    let sms = req.obj("SmsConfiguration")?.is_some();
+    if mfa != MfaMode::Off && !sms && !totp_on {
+        return Err(CognitoError::invalid(
+            "SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
+        ));
+    }
+    Ok(Settings {
+        policy: password_policy(req)?,
+        mfa,
+        sms_mfa: sms && mfa != MfaMode::Off,
+        sms_message: req.str("SmsAuthenticationMessage")?.map(str::to_owned),
+        auto_verified: req.str_list("AutoVerifiedAttributes")?.unwrap_or_default(),
+        devices: device_config(req)?,
+    })
+}
+
+impl Settings {
+    fn apply(self, p: &mut UserPool) {
+        p.policy = self.policy;
+        p.mfa = self.mfa;
+        p.sms_mfa = self.sms_mfa;
+        p.sms_message = self.sms_message;
+        p.auto_verified = self.auto_verified;
+        p.devices = self.devices;
+    }
+}
+
+fn validate_pool_name(name: &str) -> Result<(), CognitoError> {
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(CognitoError::invalid(
+            "1 validation error detected: Value at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128",
+        ));
+    }
+    Ok(())
 }
 
 /// `CreateUserPool`.
@@ -52,11 +161,7 @@ pub fn create_user_pool(
     ctx: &Ctx,
 ) -> Result<Value, CognitoError> {
     let name = req.req("PoolName")?;
-    if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
-    }
+    validate_pool_name(name)?;
     for unsupported in ["UsernameAttributes", "AliasAttributes"] {
         if req.str_list(unsupported)?.is_some_and(|l| !l.is_empty()) {
             return Err(CognitoError::invalid(format!(
@@ -64,46 +169,7 @@ pub fn create_user_pool(
             )));
         }
     }
-    let mut policy = PasswordPolicy::default();
-    if let Some(pp) = req
-        .obj("Policies")?
-        .map(|p| p.obj("PasswordPolicy"))
-        .transpose()?
-        .flatten()
-    {
-        if let Some(n) = pp.u64("MinimumLength")? {
-            if !(6..=99).contains(&n) {
-                return Err(CognitoError::invalid(
-                    "1 validation error detected: Value at 'policies.passwordPolicy.minimumLength' failed to satisfy constraint: Member must have value between 6 and 99",
-                ));
-            }
-            policy.minimum_length = n as u32;
-        }
-        policy.require_uppercase = pp.bool("RequireUppercase")?.unwrap_or(false);
-        policy.require_lowercase = pp.bool("RequireLowercase")?.unwrap_or(false);
-        policy.require_numbers = pp.bool("RequireNumbers")?.unwrap_or(false);
-        policy.require_symbols = pp.bool("RequireSymbols")?.unwrap_or(false);
-        if let Some(d) = pp.u64("TemporaryPasswordValidityDays")? {
-            policy.temporary_password_validity_days = d.clamp(0, 365) as u32;
-        }
-    }
-    let mfa = match req.str("MfaConfiguration")? {
-        None => MfaMode::Off,
-        Some(s) => MfaMode::parse(s).ok_or_else(|| {
-            CognitoError::invalid(format!(
-                "1 validation error detected: Value '{s}' at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
-            ))
-        })?,
-    };
-    if mfa != MfaMode::Off {
-        // Only SMS can be configured at creation; TOTP needs SetUserPoolMfaConfig.
-        if req.obj("SmsConfiguration")?.is_none() {
-            return Err(CognitoError::invalid(
-                "SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
-            ));
-        }
-    }
-    let auto_verified = req.str_list("AutoVerifiedAttributes")?.unwrap_or_default();
+    let settings = settings(req, false)?;
     let (key, kid) = jwt::generate_key().map_err(|e| CognitoError::internal(e.to_string()))?;
     let region = ctx.region.clone();
     let id = loop {
@@ -112,27 +178,50 @@ pub fn create_user_pool(
             break id;
         }
     };
-    let pool = UserPool {
+    let mut pool = UserPool {
         id: id.clone(),
         name: name.to_owned(),
         region,
         created: ctx.now,
         modified: ctx.now,
-        mfa,
+        mfa: MfaMode::Off,
         software_token_mfa: false,
-        sms_mfa: mfa != MfaMode::Off,
+        sms_mfa: false,
         sms_message: None,
-        policy,
-        auto_verified,
+        policy: PasswordPolicy::default(),
+        auto_verified: Vec::new(),
         clients: BTreeMap::new(),
         users: BTreeMap::new(),
         signing_key: key,
         kid,
         outbox: Vec::new(),
+        devices: None,
     };
+    settings.apply(&mut pool);
     let out = json!({"UserPool": pool_json(&pool)});
     state.pools.insert(id, pool);
     Ok(out)
+}
+
+/// `UpdateUserPool`: every setting not given goes back to its default, as in Cognito.
+pub fn update_user_pool(
+    state: &mut CognitoState,
+    req: &Req,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let pool_id = req.req("UserPoolId")?;
+    let name = req.str("PoolName")?;
+    if let Some(n) = name {
+        validate_pool_name(n)?;
+    }
+    let p = state.pool_mut(pool_id)?;
+    let settings = settings(req, p.software_token_mfa)?;
+    settings.apply(p);
+    if let Some(n) = name {
+        n.clone_into(&mut p.name);
+    }
+    p.modified = ctx.now;
+    Ok(json!({}))
 }
 
 /// `DescribeUserPool`.

@@ -80,8 +80,11 @@ impl<'a> Req<'a> {
     pub fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>, CognitoError> {
         match self.body.get(name) {
             None | Some(Value::Null) => Ok(BTreeMap::new()),
+            // A null value is an absent entry (amazon-cognito-identity-js nulls DEVICE_KEY
+            // when it retries without its device).
             Some(Value::Object(m)) => m
                 .iter()
+                .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| match v {
                     Value::String(s) => Ok((k.clone(), s.clone())),
                     _ => Err(type_error(name, "a map of strings")),

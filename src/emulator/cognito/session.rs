@@ -37,6 +37,8 @@ pub enum SessionKind {
     },
     /// A choice of factor (SELECT_MFA_TYPE).
     SelectMfaType,
+    /// Device authentication (DEVICE_SRP_AUTH) with the session's device.
+    DeviceSrpAuth,
 }
 
 impl SessionKind {
@@ -48,6 +50,7 @@ impl SessionKind {
             SessionKind::SoftwareTokenMfa => "SOFTWARE_TOKEN_MFA",
             SessionKind::SmsMfa { .. } => "SMS_MFA",
             SessionKind::SelectMfaType => "SELECT_MFA_TYPE",
+            SessionKind::DeviceSrpAuth => "DEVICE_SRP_AUTH",
         }
     }
 }
@@ -63,10 +66,52 @@ pub struct Session {
     pub username: String,
     /// The user's sub (a recreated user does not inherit the session).
     pub sub: String,
+    /// The confirmed device this sign-in uses (DEVICE_KEY), if any.
+    pub device: Option<String>,
     /// What it waits for.
     pub kind: SessionKind,
     /// Expiry, Unix seconds.
     pub expires: f64,
+}
+
+/// Who is signing in: the pool, the app client, the user, and the confirmed device the
+/// sign-in uses.
+#[derive(Debug, Clone)]
+pub struct Who {
+    /// Pool id.
+    pub pool: String,
+    /// App client id.
+    pub client: String,
+    /// Username.
+    pub username: String,
+    /// The device key (DEVICE_KEY) of a confirmed device of the user.
+    pub device: Option<String>,
+}
+
+impl Who {
+    /// The signer of a live session.
+    pub fn of(s: &Session) -> Who {
+        Who {
+            pool: s.pool.clone(),
+            client: s.client.clone(),
+            username: s.username.clone(),
+            device: s.device.clone(),
+        }
+    }
+
+    /// A session for this signer (whose sub is `sub`), waiting for `kind`, three minutes
+    /// to live.
+    pub fn session(&self, sub: &str, kind: SessionKind, now: f64) -> Session {
+        Session {
+            pool: self.pool.clone(),
+            client: self.client.clone(),
+            username: self.username.clone(),
+            sub: sub.to_owned(),
+            device: self.device.clone(),
+            kind,
+            expires: now + SESSION_TTL_SECS,
+        }
+    }
 }
 
 /// A pending SRP exchange, keyed by its SECRET_BLOCK.
@@ -82,6 +127,8 @@ pub struct SrpPending {
     pub big_a: BigUint,
     /// The server's secret and public values.
     pub half: srp::ServerHalf,
+    /// For device authentication (DEVICE_PASSWORD_VERIFIER): the device key.
+    pub device: Option<String>,
     /// Expiry, Unix seconds.
     pub expires: f64,
 }
@@ -137,6 +184,27 @@ impl Ephemeral {
             )),
             None => Err(invalid_session()),
         }
+    }
+
+    /// The live DEVICE_SRP_AUTH session of `client`, `username` and `device`, for clients
+    /// (pycognito) that answer DEVICE_SRP_AUTH without the Session.
+    pub fn device_session(
+        &self,
+        client: &str,
+        username: &str,
+        device: &str,
+        now: f64,
+    ) -> Option<&str> {
+        self.sessions
+            .iter()
+            .find(|(_, s)| {
+                matches!(s.kind, SessionKind::DeviceSrpAuth)
+                    && s.expires >= now
+                    && s.client == client
+                    && s.username == username
+                    && s.device.as_deref() == Some(device)
+            })
+            .map(|(id, _)| id.as_str())
     }
 
     /// Mark a session answered: any later use is "can only be used once".

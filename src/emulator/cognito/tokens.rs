@@ -3,10 +3,13 @@
 
 use serde_json::{Value, json};
 
+use super::access::authorize;
+use super::devices;
 use super::error::CognitoError;
 use super::jwt;
 use super::model::{AppClient, CognitoState, RefreshToken, User};
 use super::request::Req;
+use super::session::Who;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto;
 
@@ -62,22 +65,33 @@ fn id_claims(i: &Issue, client: &AppClient, user: &User) -> Value {
     id
 }
 
-/// Issue access, id and (for a fresh sign-in) refresh tokens.
+/// Issue access, id and (for a fresh sign-in) refresh tokens. A fresh sign-in without a
+/// device on a pool that tracks devices gets a new device (NewDeviceMetadata); the tokens
+/// of a sign-in with a device are bound to it.
 pub fn issue_tokens(
     state: &mut CognitoState,
-    pool_id: &str,
-    client_id: &str,
-    username: &str,
+    who: &Who,
     ctx: &Ctx,
     refresh_of: Option<(&str, i64)>,
 ) -> Result<Value, CognitoError> {
-    let pool = state.pool(pool_id)?;
-    let client = pool.clients.get(client_id).ok_or_else(|| {
-        CognitoError::not_found(format!("User pool client {client_id} does not exist."))
+    let new_device = match state.pool_mut(&who.pool)? {
+        p if refresh_of.is_none() && who.device.is_none() && p.devices.is_some() => {
+            Some(devices::issue(p, &who.username, ctx.now)?)
+        }
+        _ => None,
+    };
+    let device_key = who.device.clone().or_else(|| {
+        new_device
+            .as_ref()
+            .and_then(|d| d["DeviceKey"].as_str().map(str::to_owned))
+    });
+    let pool = state.pool(&who.pool)?;
+    let client = pool.clients.get(&who.client).ok_or_else(|| {
+        CognitoError::not_found(format!("User pool client {} does not exist.", who.client))
     })?;
     let user = pool
         .users
-        .get(username)
+        .get(&who.username)
         .ok_or_else(CognitoError::user_not_found)?;
     let iat = ctx.now_secs as i64;
     let (origin_jti, auth_time) = match refresh_of {
@@ -95,12 +109,19 @@ pub fn issue_tokens(
         jwt::sign(&pool.signing_key, &pool.kid, claims)
             .map_err(|e| CognitoError::internal(e.to_string()))
     };
+    let mut access = access_claims(&issue, client, user);
+    if let Some(k) = &device_key {
+        access["device_key"] = json!(k);
+    }
     let mut result = json!({
-        "AccessToken": sign(&access_claims(&issue, client, user))?,
+        "AccessToken": sign(&access)?,
         "ExpiresIn": client.access_validity,
         "TokenType": "Bearer",
         "IdToken": sign(&id_claims(&issue, client, user))?,
     });
+    if let Some(d) = new_device {
+        result["NewDeviceMetadata"] = d;
+    }
     if refresh_of.is_none() {
         let token = format!(
             "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ.{}",
@@ -115,68 +136,12 @@ pub fn issue_tokens(
             auth_time,
             expires: ctx.now + client.refresh_validity as f64,
             revoked: false,
+            device_key,
         };
         result["RefreshToken"] = json!(token);
         state.refresh_tokens.insert(token, record);
     }
     Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
-}
-
-/// The user an access token belongs to, after checking signature, use, expiry and
-/// revocation. Returns (pool id, username).
-pub fn authorize(
-    state: &CognitoState,
-    token: &str,
-    ctx: &Ctx,
-) -> Result<(String, String), CognitoError> {
-    let invalid = || CognitoError::not_authorized("Invalid Access Token");
-    let kid = jwt::kid_of(token).ok_or_else(invalid)?;
-    let pool = state
-        .pools
-        .values()
-        .find(|p| p.kid == kid)
-        .ok_or_else(invalid)?;
-    let claims = jwt::verify(&pool.signing_key, token).map_err(|_| invalid())?;
-    if claims.get("token_use").and_then(Value::as_str) != Some("access") {
-        return Err(invalid());
-    }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(invalid)?;
-    if exp <= ctx.now_secs as i64 {
-        return Err(CognitoError::not_authorized("Access Token has expired"));
-    }
-    let username = claims
-        .get("username")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid)?;
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid)?;
-    let origin = claims
-        .get("origin_jti")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if state
-        .refresh_tokens
-        .values()
-        .any(|r| r.origin_jti == origin && r.revoked)
-    {
-        return Err(CognitoError::not_authorized(
-            "Access Token has been revoked",
-        ));
-    }
-    let user = pool
-        .users
-        .get(username)
-        .filter(|u| u.sub == sub)
-        .ok_or_else(|| CognitoError::not_authorized("User does not exist."))?;
-    if !user.enabled {
-        return Err(CognitoError::user_disabled());
-    }
-    Ok((pool.id.clone(), username.to_owned()))
 }
 
 /// `GlobalSignOut`: revokes every refresh token (and so every access token) of the user.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::access::authorize;
 use super::error::CognitoError;
 use super::mfa;
 use super::model::{CognitoState, Message, User, UserPool, UserStatus};
@@ -13,7 +14,6 @@ use super::passwords::{
     check_policy, generate_temporary_password, make_verifier, password_matches,
 };
 use super::request::Req;
-use super::tokens::authorize;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto::SecretString;
 

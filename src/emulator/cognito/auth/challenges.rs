@@ -1,160 +1,18 @@
 //! RespondToAuthChallenge, one function per challenge: PASSWORD_VERIFIER,
 //! NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, SMS_MFA, SELECT_MFA_TYPE, MFA_SETUP.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::next::{Who, after_password, mfa_challenge, mfa_step};
+use super::answer::{Answer, Claim, answer_device, take_exchange};
+use super::next::{after_password, finish, mfa_challenge, second_factor};
 use crate::emulator::cognito::clients::check_secret_hash;
 use crate::emulator::cognito::error::CognitoError;
 use crate::emulator::cognito::model::{CognitoState, UserStatus};
 use crate::emulator::cognito::passwords::{check_policy, make_verifier};
-use crate::emulator::cognito::request::param;
-use crate::emulator::cognito::session::{
-    Ephemeral, Session, SessionKind, SrpPending, invalid_session,
-};
-use crate::emulator::cognito::srp;
-use crate::emulator::cognito::tokens::issue_tokens;
+use crate::emulator::cognito::session::{Ephemeral, SessionKind, Who, invalid_session};
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto;
 use crate::emulator::totp::{self, Rejection};
-
-/// What every answer carries: the app client, the session (if any) and the responses.
-pub struct Answer<'a> {
-    /// The challenge's name as sent.
-    pub name: &'a str,
-    /// The app client id.
-    pub client_id: &'a str,
-    /// The Session member.
-    pub session: Option<&'a str>,
-    /// ChallengeResponses.
-    pub responses: &'a BTreeMap<String, String>,
-}
-
-impl Answer<'_> {
-    fn param(&self, name: &str) -> Result<&str, CognitoError> {
-        param(self.responses, name)
-    }
-
-    fn secret_hash(&self) -> Option<&str> {
-        self.responses.get("SECRET_HASH").map(String::as_str)
-    }
-
-    /// The session this answer continues, checked: it waits for this challenge, belongs to
-    /// this client and USERNAME, and its user still exists (the same one, by sub).
-    fn checked_session(
-        &self,
-        state: &CognitoState,
-        eph: &Ephemeral,
-        now: f64,
-    ) -> Result<Session, CognitoError> {
-        let s = eph.live(self.session, now)?.clone();
-        if s.client != self.client_id {
-            return Err(invalid_session());
-        }
-        if s.kind.challenge() != self.name {
-            return Err(CognitoError::invalid(format!(
-                "Invalid challenge name {}: this session answers {}",
-                self.name,
-                s.kind.challenge()
-            )));
-        }
-        let username = self.param("USERNAME")?;
-        if username != s.username {
-            return Err(invalid_session());
-        }
-        let user = state.user(&s.pool, &s.username)?;
-        if user.sub != s.sub {
-            return Err(invalid_session());
-        }
-        let (_, client) = state.client(self.client_id)?;
-        check_secret_hash(client, username, self.secret_hash())?;
-        Ok(s)
-    }
-
-    /// Spend the session this answer used.
-    fn spend(&self, eph: &mut Ephemeral) {
-        if let Some(id) = self.session {
-            eph.spend(id);
-        }
-    }
-}
-
-/// The parts of an SRP claim (`PASSWORD_CLAIM_*` and `TIMESTAMP`).
-pub struct Claim<'a> {
-    /// PASSWORD_CLAIM_SECRET_BLOCK (base64).
-    pub block: &'a str,
-    /// PASSWORD_CLAIM_SIGNATURE (base64).
-    pub signature: &'a str,
-    /// TIMESTAMP as sent.
-    pub timestamp: &'a str,
-}
-
-impl<'a> Claim<'a> {
-    /// Read the claim's parts from an answer.
-    pub fn read(answer: &'a Answer) -> Result<Claim<'a>, CognitoError> {
-        Ok(Claim {
-            block: answer.param("PASSWORD_CLAIM_SECRET_BLOCK")?,
-            signature: answer.param("PASSWORD_CLAIM_SIGNATURE")?,
-            timestamp: answer.param("TIMESTAMP")?,
-        })
-    }
-
-    /// The timestamp re-formatted canonically (so a zero-padded day cannot match), or
-    /// Cognito's format error.
-    pub fn canonical_timestamp(&self) -> Result<String, CognitoError> {
-        let parsed = srp::parse_timestamp(self.timestamp).ok_or_else(|| {
-            CognitoError::invalid(
-                "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
-            )
-        })?;
-        Ok(srp::format_timestamp(parsed))
-    }
-
-    /// Check the claim: HMAC over `group | id | secret block | timestamp` under the
-    /// exchange's session key for the verifier.
-    pub fn check(
-        &self,
-        pending: &SrpPending,
-        verifier_hex: &str,
-        (group, id): (&str, &str),
-        timestamp: &str,
-    ) -> Result<(), CognitoError> {
-        let v = srp::from_hex(verifier_hex)
-            .ok_or_else(|| CognitoError::internal("stored verifier is corrupt"))?;
-        let key = srp::session_key(&pending.big_a, &pending.half, &v)
-            .ok_or_else(CognitoError::incorrect_password)?;
-        let block = crypto::b64_decode(self.block).ok_or_else(CognitoError::incorrect_password)?;
-        let expected = srp::claim(&key, group, id, &block, timestamp);
-        let given =
-            crypto::b64_decode(self.signature).ok_or_else(CognitoError::incorrect_password)?;
-        if crypto::ct_eq(&expected, &given) {
-            Ok(())
-        } else {
-            Err(CognitoError::incorrect_password())
-        }
-    }
-}
-
-/// Take a pending SRP exchange by its secret block (single-use, whatever the outcome).
-pub fn take_exchange(
-    eph: &mut Ephemeral,
-    answer: &Answer,
-    block: &str,
-    now: f64,
-) -> Result<SrpPending, CognitoError> {
-    let pending = eph.srp.remove(block).ok_or_else(invalid_session)?;
-    if pending.client != answer.client_id {
-        return Err(invalid_session());
-    }
-    if pending.expires < now {
-        return Err(CognitoError::not_authorized(
-            "Invalid session for the user, session is expired.",
-        ));
-    }
-    Ok(pending)
-}
 
 /// `PASSWORD_VERIFIER`: the client's SRP proof of the password.
 pub fn password_verifier(
@@ -167,7 +25,8 @@ pub fn password_verifier(
     let claim = Claim::read(answer)?;
     let username = answer.param("USERNAME")?;
     check_secret_hash(client, username, answer.secret_hash())?;
-    let pending = take_exchange(eph, answer, claim.block, ctx.now)?;
+    let device = answer_device(state, eph, answer, claim.block)?;
+    let pending = take_exchange(eph, answer, claim.block, false, ctx.now)?;
     let timestamp = claim.canonical_timestamp()?;
     let Some(user_id) = pending.username.as_deref() else {
         return Err(CognitoError::incorrect_password());
@@ -193,6 +52,7 @@ pub fn password_verifier(
         pool: pool.id.clone(),
         client: answer.client_id.to_owned(),
         username: user_id.to_owned(),
+        device,
     };
     after_password(state, eph, &who, ctx)
 }
@@ -231,7 +91,7 @@ pub fn new_password_required(
         u.attributes.insert(k, v);
     }
     u.modified = ctx.now;
-    mfa_step(state, eph, &Who::of(&s), ctx)
+    second_factor(state, eph, &Who::of(&s), ctx)
 }
 
 /// `SOFTWARE_TOKEN_MFA`: a TOTP code within one step, never one already used.
@@ -275,7 +135,7 @@ pub fn software_token_mfa(
         }
     }
     answer.spend(eph);
-    issue_tokens(state, &s.pool, answer.client_id, &s.username, ctx, None)
+    finish(state, eph, &Who::of(&s), ctx)
 }
 
 /// `SMS_MFA`: the code "sent" by SMS.
@@ -297,7 +157,7 @@ pub fn sms_mfa(
         ));
     }
     answer.spend(eph);
-    issue_tokens(state, &s.pool, answer.client_id, &s.username, ctx, None)
+    finish(state, eph, &Who::of(&s), ctx)
 }
 
 /// `SELECT_MFA_TYPE`: the user's choice among the MFA methods offered.
@@ -335,5 +195,5 @@ pub fn mfa_setup(
         ));
     }
     answer.spend(eph);
-    issue_tokens(state, &s.pool, answer.client_id, &s.username, ctx, None)
+    finish(state, eph, &Who::of(&s), ctx)
 }

@@ -1,17 +1,18 @@
 //! The first step of each InitiateAuth flow: USER_SRP_AUTH, USER_PASSWORD_AUTH,
-//! REFRESH_TOKEN_AUTH.
+//! REFRESH_TOKEN_AUTH. USER_SRP_AUTH takes its DEVICE_KEY at PASSWORD_VERIFIER (where
+//! amazon-cognito-identity-js may retry without it); USER_PASSWORD_AUTH here.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::next::{Who, after_password, challenge};
+use super::next::{after_password, challenge};
 use crate::emulator::cognito::clients::{check_secret_hash, require_flow};
 use crate::emulator::cognito::error::CognitoError;
 use crate::emulator::cognito::model::{AppClient, CognitoState, UserPool};
 use crate::emulator::cognito::passwords::password_matches;
 use crate::emulator::cognito::request::param;
-use crate::emulator::cognito::session::{Ephemeral, SESSION_TTL_SECS, SrpPending};
+use crate::emulator::cognito::session::{Ephemeral, SESSION_TTL_SECS, SrpPending, Who};
 use crate::emulator::cognito::srp;
 use crate::emulator::cognito::tokens::issue_tokens;
 use crate::emulator::context::Ctx;
@@ -92,6 +93,7 @@ pub fn user_srp_auth(
             username: user_id,
             big_a,
             half,
+            device: None,
             expires: ctx.now + SESSION_TTL_SECS,
         },
     );
@@ -133,10 +135,15 @@ pub fn user_password_auth(
     if !password_matches(pool, user, password) {
         return Err(CognitoError::incorrect_password());
     }
+    let device = start.params.get("DEVICE_KEY");
+    if let Some(key) = device {
+        user.confirmed_device(key)?;
+    }
     let who = Who {
         pool: pool.id.clone(),
         client: start.client_id.to_owned(),
         username: username.to_owned(),
+        device: device.cloned(),
     };
     after_password(state, eph, &who, ctx)
 }
@@ -175,12 +182,17 @@ pub fn refresh_token_auth(
     if !user.enabled {
         return Err(CognitoError::user_disabled());
     }
-    issue_tokens(
-        state,
-        &rec.pool,
-        client_id,
-        &rec.username,
-        ctx,
-        Some((&rec.origin_jti, rec.auth_time)),
-    )
+    // Tokens of a sign-in with a device refresh only on that device, while it is known.
+    if let Some(key) = &rec.device_key
+        && (start.params.get("DEVICE_KEY") != Some(key) || user.confirmed_device(key).is_err())
+    {
+        return Err(CognitoError::not_authorized("Invalid Refresh Token"));
+    }
+    let who = Who {
+        pool: rec.pool.clone(),
+        client: client_id.to_owned(),
+        username: rec.username.clone(),
+        device: rec.device_key.clone(),
+    };
+    issue_tokens(state, &who, ctx, Some((&rec.origin_jti, rec.auth_time)))
 }

@@ -1,7 +1,9 @@
 //! Sign-in: InitiateAuth by flow and RespondToAuthChallenge by challenge, each in its own
 //! function (`flows`, `challenges`), and what follows a proven factor (`next`).
 
+pub mod answer;
 pub mod challenges;
+pub mod device;
 pub mod flows;
 pub mod next;
 
@@ -12,7 +14,7 @@ use super::model::CognitoState;
 use super::request::Req;
 use super::session::Ephemeral;
 use crate::emulator::context::Ctx;
-use challenges::Answer;
+use answer::Answer;
 use flows::Start;
 
 /// `InitiateAuth`.
@@ -72,15 +74,10 @@ pub fn respond_to_auth_challenge(
         "SMS_MFA" => challenges::sms_mfa(state, eph, &answer, ctx),
         "SELECT_MFA_TYPE" => challenges::select_mfa_type(state, eph, &answer, ctx),
         "MFA_SETUP" => challenges::mfa_setup(state, eph, &answer, ctx),
-        "DEVICE_SRP_AUTH"
-        | "DEVICE_PASSWORD_VERIFIER"
-        | "CUSTOM_CHALLENGE"
-        | "ADMIN_NO_SRP_AUTH"
-        | "EMAIL_OTP"
-        | "SMS_OTP"
-        | "PASSWORD"
-        | "WEB_AUTHN"
-        | "SELECT_CHALLENGE" => Err(CognitoError::invalid(format!(
+        "DEVICE_SRP_AUTH" => device::device_srp_auth(state, eph, &answer, ctx),
+        "DEVICE_PASSWORD_VERIFIER" => device::device_password_verifier(state, eph, &answer, ctx),
+        "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "EMAIL_OTP" | "SMS_OTP" | "PASSWORD"
+        | "WEB_AUTHN" | "SELECT_CHALLENGE" => Err(CognitoError::invalid(format!(
             "Challenge {name} is not supported by the authsim emulator."
         ))),
         other => Err(CognitoError::invalid(format!(

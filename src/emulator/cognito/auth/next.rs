@@ -1,48 +1,18 @@
 //! What follows a proven first factor: a new password, an MFA challenge (or MFA set-up),
-//! or tokens; each challenge issued by its own function.
+//! device authentication, or tokens; each challenge issued by its own function.
+//!
+//! A sign-in with a confirmed device (DEVICE_KEY) ends with device authentication
+//! (DEVICE_SRP_AUTH); a remembered device goes there straight after the password when the
+//! pool lets remembered devices stand in for MFA (`ChallengeRequiredOnNewDevice`).
 
 use serde_json::{Value, json};
 
 use crate::emulator::cognito::error::CognitoError;
 use crate::emulator::cognito::model::{CognitoState, Message, MfaMode, User, UserStatus};
-use crate::emulator::cognito::session::{Ephemeral, SESSION_TTL_SECS, Session, SessionKind};
+use crate::emulator::cognito::session::{Ephemeral, SessionKind, Who};
 use crate::emulator::cognito::tokens::issue_tokens;
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto::{self, SecretString};
-
-/// Who is signing in: the pool, the app client and the user.
-#[derive(Debug, Clone)]
-pub struct Who {
-    /// Pool id.
-    pub pool: String,
-    /// App client id.
-    pub client: String,
-    /// Username.
-    pub username: String,
-}
-
-impl Who {
-    /// The signer of a live session.
-    pub fn of(s: &Session) -> Who {
-        Who {
-            pool: s.pool.clone(),
-            client: s.client.clone(),
-            username: s.username.clone(),
-        }
-    }
-
-    /// A session for this signer, waiting for `kind`, three minutes to live.
-    fn session(&self, user: &User, kind: SessionKind, ctx: &Ctx) -> Session {
-        Session {
-            pool: self.pool.clone(),
-            client: self.client.clone(),
-            username: self.username.clone(),
-            sub: user.sub.clone(),
-            kind,
-            expires: ctx.now + SESSION_TTL_SECS,
-        }
-    }
-}
 
 /// A challenge answer body: name, parameters, and the session when there is one.
 pub fn challenge(name: &str, session: Option<String>, params: Value) -> Value {
@@ -79,8 +49,60 @@ pub fn after_password(
             }
             Ok(new_password_challenge(eph, who, user, ctx))
         }
-        UserStatus::Confirmed => mfa_step(state, eph, who, ctx),
+        UserStatus::Confirmed => second_factor(state, eph, who, ctx),
     }
+}
+
+/// After the password: a remembered device standing in for MFA, else MFA.
+pub fn second_factor(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    who: &Who,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let pool = state.pool(&who.pool)?;
+    let user = state.user(&who.pool, &who.username)?;
+    let remembered_skips_mfa = pool
+        .devices
+        .is_some_and(|c| c.challenge_required_on_new_device);
+    if let Some(key) = &who.device
+        && remembered_skips_mfa
+        && user.confirmed_device(key)?.remembered
+    {
+        return device_challenge(state, eph, who, ctx);
+    }
+    mfa_step(state, eph, who, ctx)
+}
+
+/// Every factor is proven: device authentication when the sign-in uses a device, else
+/// tokens.
+pub fn finish(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    who: &Who,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    if who.device.is_some() {
+        device_challenge(state, eph, who, ctx)
+    } else {
+        issue_tokens(state, who, ctx, None)
+    }
+}
+
+/// `DEVICE_SRP_AUTH`: the client proves it holds the device's secret.
+fn device_challenge(
+    state: &CognitoState,
+    eph: &mut Ephemeral,
+    who: &Who,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let user = state.user(&who.pool, &who.username)?;
+    let s = eph.open(who.session(&user.sub, SessionKind::DeviceSrpAuth, ctx.now));
+    Ok(challenge(
+        "DEVICE_SRP_AUTH",
+        Some(s),
+        json!({"USERNAME": who.username}),
+    ))
 }
 
 fn new_password_challenge(eph: &mut Ephemeral, who: &Who, user: &User, ctx: &Ctx) -> Value {
@@ -89,7 +111,7 @@ fn new_password_challenge(eph: &mut Ephemeral, who: &Who, user: &User, ctx: &Ctx
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    let s = eph.open(who.session(user, SessionKind::NewPassword, ctx));
+    let s = eph.open(who.session(&user.sub, SessionKind::NewPassword, ctx.now));
     challenge(
         "NEW_PASSWORD_REQUIRED",
         Some(s),
@@ -111,12 +133,12 @@ pub fn mfa_step(
     let pool = state.pool(&who.pool)?;
     let user = state.user(&who.pool, &who.username)?;
     if pool.mfa == MfaMode::Off {
-        return issue_tokens(state, &who.pool, &who.client, &who.username, ctx, None);
+        return finish(state, eph, who, ctx);
     }
     let methods = user.mfa_methods(pool);
     if methods.is_empty() {
         if pool.mfa == MfaMode::Optional {
-            return issue_tokens(state, &who.pool, &who.client, &who.username, ctx, None);
+            return finish(state, eph, who, ctx);
         }
         if pool.sms_mfa && user.attributes.contains_key("phone_number") {
             // With SMS configured and a phone number on file, Cognito just sends a code.
@@ -129,7 +151,11 @@ pub fn mfa_step(
         if pool.software_token_mfa {
             can_setup.push("SOFTWARE_TOKEN_MFA");
         }
-        let s = eph.open(who.session(user, SessionKind::MfaSetup { verified: false }, ctx));
+        let s = eph.open(who.session(
+            &user.sub,
+            SessionKind::MfaSetup { verified: false },
+            ctx.now,
+        ));
         return Ok(challenge(
             "MFA_SETUP",
             Some(s),
@@ -151,7 +177,7 @@ pub fn mfa_step(
         (None, [only]) => mfa_challenge(state, eph, only, who, ctx),
         (None, many) => {
             let choose = json!(many).to_string();
-            let s = eph.open(who.session(user, SessionKind::SelectMfaType, ctx));
+            let s = eph.open(who.session(&user.sub, SessionKind::SelectMfaType, ctx.now));
             Ok(challenge(
                 "SELECT_MFA_TYPE",
                 Some(s),
@@ -191,7 +217,7 @@ fn software_token_challenge(
     {
         params["FRIENDLY_DEVICE_NAME"] = json!(n);
     }
-    let s = eph.open(who.session(user, SessionKind::SoftwareTokenMfa, ctx));
+    let s = eph.open(who.session(&user.sub, SessionKind::SoftwareTokenMfa, ctx.now));
     Ok(challenge("SOFTWARE_TOKEN_MFA", Some(s), params))
 }
 
@@ -217,11 +243,11 @@ fn sms_challenge(
         .collect();
     let code = crypto::random_digits(6);
     let session = who.session(
-        user,
+        &user.sub,
         SessionKind::SmsMfa {
             code: SecretString::new(code.clone()),
         },
-        ctx,
+        ctx.now,
     );
     state.pool_mut(&who.pool)?.outbox.push(Message {
         username: who.username.clone(),

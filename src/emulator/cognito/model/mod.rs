@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod device;
+
 use super::error::CognitoError;
 use crate::emulator::crypto::SecretString;
+pub use device::{Device, DeviceConfig, DeviceVerifier};
 
 /// How many delivered messages a pool keeps for the test controls.
 pub const OUTBOX_LIMIT: usize = 1000;
@@ -184,6 +187,9 @@ pub struct UserPool {
     pub kid: String,
     /// Messages the pool "sent", newest last.
     pub outbox: Vec<Message>,
+    /// Device tracking (`DeviceConfiguration`), when on.
+    #[serde(default)]
+    pub devices: Option<DeviceConfig>,
 }
 
 impl UserPool {
@@ -321,6 +327,9 @@ pub struct User {
     pub sms_mfa_enabled: bool,
     /// Preferred MFA (`SOFTWARE_TOKEN_MFA` or `SMS_MFA`).
     pub preferred_mfa: Option<String>,
+    /// Devices by key: issued (NewDeviceMetadata) and confirmed ones.
+    #[serde(default)]
+    pub devices: BTreeMap<String, Device>,
 }
 
 impl User {
@@ -346,7 +355,16 @@ impl User {
             software_mfa_enabled: false,
             sms_mfa_enabled: false,
             preferred_mfa: None,
+            devices: BTreeMap::new(),
         }
+    }
+
+    /// A confirmed device of this user, or Cognito's `ResourceNotFoundException`.
+    pub fn confirmed_device(&self, key: &str) -> Result<&Device, CognitoError> {
+        self.devices
+            .get(key)
+            .filter(|d| d.confirmed())
+            .ok_or_else(CognitoError::device_not_found)
     }
 
     /// The MFA methods the user has enabled, in Cognito's order.
@@ -383,6 +401,9 @@ pub struct RefreshToken {
     pub expires: f64,
     /// Revoked by GlobalSignOut/RevokeToken/AdminUserGlobalSignOut.
     pub revoked: bool,
+    /// The device the sign-in was bound to (refresh then needs its DEVICE_KEY).
+    #[serde(default)]
+    pub device_key: Option<String>,
 }
 
 /// A message the pool would have delivered by email or SMS.
