@@ -7,34 +7,18 @@ use serde_json::{Value, json};
 use super::access::authorize;
 use super::error::CognitoError;
 use super::model::{CognitoState, MfaMode, User, UserPool};
+use super::passkeys;
 use super::request::Req;
 use super::session::{Ephemeral, SESSION_TTL_SECS, Session, SessionKind, invalid_session};
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto::{self, SecretString};
 use crate::emulator::totp;
 
-/// The MFA fields of AdminGetUser/GetUser.
-pub fn mfa_fields(pool: &UserPool, u: &User, out: &mut Value) {
-    let mut list = Vec::new();
-    if u.sms_mfa_enabled {
-        list.push("SMS_MFA");
-    }
-    if u.software_mfa_enabled && u.totp.active.is_some() {
-        list.push("SOFTWARE_TOKEN_MFA");
-    }
-    if !list.is_empty() {
-        out["UserMFASettingList"] = json!(list);
-    }
-    if let Some(p) = &u.preferred_mfa {
-        out["PreferredMfaSetting"] = json!(p);
-    }
-    let _ = pool;
-}
-
 fn mfa_config_json(p: &UserPool) -> Value {
     let mut v = json!({
         "SoftwareTokenMfaConfiguration": {"Enabled": p.software_token_mfa},
         "MfaConfiguration": p.mfa.as_str(),
+        "WebAuthnConfiguration": passkeys::config_json(&p.webauthn),
     });
     if p.sms_mfa {
         v["SmsMfaConfiguration"] = json!({
@@ -77,6 +61,8 @@ pub fn set_user_pool_mfa_config(
         })?),
     };
     let p = state.pool_mut(pool_id)?;
+    let mut staged = p.clone();
+    passkeys::apply_config(&mut staged, req)?;
     let new_totp = totp.unwrap_or(p.software_token_mfa);
     let new_sms = if sms.is_some() {
         true
@@ -95,6 +81,7 @@ pub fn set_user_pool_mfa_config(
         p.sms_message = sms_msg;
     }
     p.mfa = new_mode;
+    p.webauthn = staged.webauthn;
     p.modified = ctx.now;
     Ok(mfa_config_json(p))
 }
@@ -122,6 +109,15 @@ pub fn apply_mfa_preference(
     };
     let (sms_enabled, sms_pref) = read(&sms)?;
     let (totp_enabled, totp_pref) = read(&totp)?;
+    let passkey_mfa = match req.obj("WebAuthnMfaSettings")? {
+        Some(o) => o.bool("Enabled")?,
+        None => None,
+    };
+    if passkey_mfa == Some(true) && !pool.webauthn.multi_factor() {
+        return Err(CognitoError::invalid(
+            "Passkey MFA is not enabled for the user pool: set WebAuthnConfiguration.FactorConfiguration to MULTI_FACTOR_WITH_USER_VERIFICATION.",
+        ));
+    }
     if totp_enabled == Some(true) || totp_pref == Some(true) {
         if !pool.software_token_mfa {
             return Err(CognitoError::invalid(
@@ -151,6 +147,9 @@ pub fn apply_mfa_preference(
     }
     if let Some(e) = totp_enabled {
         user.software_mfa_enabled = e;
+    }
+    if let Some(e) = passkey_mfa {
+        user.passkey_mfa = e;
     }
     if sms_pref == Some(true) {
         user.sms_mfa_enabled = true;

@@ -3,7 +3,7 @@
 //!
 //! One file per API group: pools and app clients (`pools`, `clients`), users (`users`,
 //! `signup`, `passwords`), sign-in (`auth`: one function per flow and per challenge), MFA
-//! (`mfa`), remembered devices (`devices`), tokens (`tokens`). This file only names the actions and dispatches them.
+//! (`mfa`), remembered devices (`devices`), passkeys (`passkeys`), tokens (`tokens`). This file only names the actions and dispatches them.
 //!
 //! Administrative actions (pool and client management, `Admin*`) must be SigV4-signed as
 //! they are in AWS; the user-facing ones (`InitiateAuth`, `RespondToAuthChallenge`,
@@ -17,6 +17,7 @@ pub mod error;
 pub mod jwt;
 pub mod mfa;
 pub mod model;
+pub mod passkeys;
 pub mod passwords;
 pub mod pools;
 pub mod request;
@@ -115,6 +116,11 @@ static ACTIONS: &[Action] = &[
         users::admin_user_global_sign_out(s, r)
     }),
     admin("ListUsers", |s, _, r, _| users::list_users(s, r)),
+    admin("AdminInitiateAuth", auth::admin_initiate_auth),
+    admin(
+        "AdminRespondToAuthChallenge",
+        auth::admin_respond_to_auth_challenge,
+    ),
     admin("UpdateUserPool", |s, _, r, c| {
         pools::update_user_pool(s, r, c)
     }),
@@ -161,6 +167,22 @@ static ACTIONS: &[Action] = &[
     public("ListDevices", |s, _, r, c| devices::list_devices(s, r, c)),
     public("GetDevice", |s, _, r, c| devices::get_device(s, r, c)),
     public("ForgetDevice", |s, _, r, c| devices::forget_device(s, r, c)),
+    public("StartWebAuthnRegistration", |s, e, r, c| {
+        passkeys::start_registration(s, e, r, c)
+    }),
+    public(
+        "CompleteWebAuthnRegistration",
+        passkeys::complete_registration,
+    ),
+    public("ListWebAuthnCredentials", |s, _, r, c| {
+        passkeys::list_credentials(s, r, c)
+    }),
+    public("DeleteWebAuthnCredential", |s, _, r, c| {
+        passkeys::delete_credential(s, r, c)
+    }),
+    public("GetUserAuthFactors", |s, _, r, c| {
+        passkeys::get_user_auth_factors(s, r, c)
+    }),
 ];
 
 /// The action called `name`, if the stand-in implements it.

@@ -28,7 +28,10 @@ fn pool_json(p: &UserPool) -> Value {
         "Id": p.id,
         "Name": p.name,
         "Arn": p.arn(),
-        "Policies": {"PasswordPolicy": policy_json(&p.policy)},
+        "Policies": {
+            "PasswordPolicy": policy_json(&p.policy),
+            "SignInPolicy": {"AllowedFirstAuthFactors": p.first_factors},
+        },
         "LambdaConfig": {},
         "LastModifiedDate": p.modified,
         "CreationDate": p.created,
@@ -38,7 +41,7 @@ fn pool_json(p: &UserPool) -> Value {
             "AllowAdminCreateUserOnly": false,
             "UnusedAccountValidityDays": p.policy.temporary_password_validity_days,
         },
-        "UserPoolTier": "ESSENTIALS",
+        "UserPoolTier": p.tier,
     });
     if !p.auto_verified.is_empty() {
         v["AutoVerifiedAttributes"] = json!(p.auto_verified);
@@ -61,6 +64,8 @@ struct Settings {
     sms_message: Option<String>,
     auto_verified: Vec<String>,
     devices: Option<DeviceConfig>,
+    first_factors: Vec<String>,
+    tier: Option<String>,
 }
 
 fn password_policy(req: &Req) -> Result<PasswordPolicy, CognitoError> {
@@ -107,9 +112,72 @@ fn device_config(req: &Req) -> Result<Option<DeviceConfig>, CognitoError> {
         .transpose()
 }
 
+/// `UserPoolTier`, if given.
+fn tier(req: &Req) -> Result<Option<String>, CognitoError> {
+    match req.str("UserPoolTier")? {
+        None => Ok(None),
+        Some(t @ ("LITE" | "ESSENTIALS" | "PLUS")) => Ok(Some(t.to_owned())),
+        Some(other) => Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{other}' at 'userPoolTier' failed to satisfy constraint: Member must satisfy enum value set: [LITE, ESSENTIALS, PLUS]"
+        ))),
+    }
+}
+
+/// `Policies.SignInPolicy.AllowedFirstAuthFactors` (PASSWORD alone when not given), checked
+/// against the tier the pool will have.
+fn first_factors(req: &Req, tier: &str) -> Result<Vec<String>, CognitoError> {
+    let given = req
+        .obj("Policies")?
+        .map(|p| p.obj("SignInPolicy"))
+        .transpose()?
+        .flatten()
+        .map(|s| s.str_list("AllowedFirstAuthFactors"))
+        .transpose()?
+        .flatten();
+    let Some(factors) = given else {
+        return Ok(super::model::passkey::default_first_factors());
+    };
+    if factors.is_empty() || factors.len() > 4 {
+        return Err(CognitoError::invalid(
+            "1 validation error detected: Value at 'policies.signInPolicy.allowedFirstAuthFactors' failed to satisfy constraint: Member must have length less than or equal to 4 and greater than or equal to 1",
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for f in factors {
+        match f.as_str() {
+            "PASSWORD" | "WEB_AUTHN" => {}
+            "EMAIL_OTP" | "SMS_OTP" => {
+                return Err(CognitoError::invalid(format!(
+                    "{f} as a first factor is not supported by the authsim emulator (it implements PASSWORD and WEB_AUTHN)."
+                )));
+            }
+            other => {
+                return Err(CognitoError::invalid(format!(
+                    "1 validation error detected: Value '[{other}]' at 'policies.signInPolicy.allowedFirstAuthFactors' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [PASSWORD, EMAIL_OTP, SMS_OTP, WEB_AUTHN]]"
+                )));
+            }
+        }
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    if !out.iter().any(|f| f == "PASSWORD") {
+        return Err(CognitoError::invalid(
+            "AllowedFirstAuthFactors must include PASSWORD.",
+        ));
+    }
+    if out.iter().any(|f| f == "WEB_AUTHN") && tier == "LITE" {
+        return Err(CognitoError::new(
+            "FeatureUnavailableInTierException",
+            "WEB_AUTHN as a first factor requires the ESSENTIALS or PLUS user pool tier.",
+        ));
+    }
+    Ok(out)
+}
+
 /// Read the shared settings; `totp_on` says whether TOTP MFA is already enabled (it can
 /// only be turned on by SetUserPoolMfaConfig, so it is false at creation).
-fn settings(req: &Req, totp_on: bool) -> Result<Settings, CognitoError> {
+fn settings(req: &Req, totp_on: bool, current_tier: &str) -> Result<Settings, CognitoError> {
     let mfa = match req.str("MfaConfiguration")? {
         None => MfaMode::Off,
         Some(s) => MfaMode::parse(s).ok_or_else(|| {
@@ -124,7 +192,11 @@ fn settings(req: &Req, totp_on: bool) -> Result<Settings, CognitoError> {
             "SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
         ));
     }
+    let tier = tier(req)?;
+    let first_factors = first_factors(req, tier.as_deref().unwrap_or(current_tier))?;
     Ok(Settings {
+        first_factors,
+        tier,
         policy: password_policy(req)?,
         mfa,
         sms_mfa: sms && mfa != MfaMode::Off,
@@ -142,6 +214,10 @@ impl Settings {
         p.sms_message = self.sms_message;
         p.auto_verified = self.auto_verified;
         p.devices = self.devices;
+        p.first_factors = self.first_factors;
+        if let Some(t) = self.tier {
+            p.tier = t;
+        }
     }
 }
 
@@ -169,7 +245,7 @@ pub fn create_user_pool(
             )));
         }
     }
-    let settings = settings(req, false)?;
+    let settings = settings(req, false, "ESSENTIALS")?;
     let (key, kid) = jwt::generate_key().map_err(|e| CognitoError::internal(e.to_string()))?;
     let region = ctx.region.clone();
     let id = loop {
@@ -196,6 +272,9 @@ pub fn create_user_pool(
         kid,
         outbox: Vec::new(),
         devices: None,
+        tier: super::model::passkey::default_tier(),
+        first_factors: super::model::passkey::default_first_factors(),
+        webauthn: Default::default(),
     };
     settings.apply(&mut pool);
     let out = json!({"UserPool": pool_json(&pool)});
@@ -203,7 +282,8 @@ pub fn create_user_pool(
     Ok(out)
 }
 
-/// `UpdateUserPool`: every setting not given goes back to its default, as in Cognito.
+/// `UpdateUserPool`: every setting not given goes back to its default, as in Cognito (the
+/// tier stays unless given).
 pub fn update_user_pool(
     state: &mut CognitoState,
     req: &Req,
@@ -215,7 +295,7 @@ pub fn update_user_pool(
         validate_pool_name(n)?;
     }
     let p = state.pool_mut(pool_id)?;
-    let settings = settings(req, p.software_token_mfa)?;
+    let settings = settings(req, p.software_token_mfa, &p.tier)?;
     settings.apply(p);
     if let Some(n) = name {
         n.clone_into(&mut p.name);

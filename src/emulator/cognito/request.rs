@@ -32,6 +32,11 @@ impl<'a> Req<'a> {
         Req { body }
     }
 
+    /// Any member that is present and not null.
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.body.get(name).filter(|v| !v.is_null())
+    }
+
     /// An optional string member (JSON null counts as absent).
     pub fn str(&self, name: &str) -> Result<Option<&'a str>, CognitoError> {
         match self.body.get(name) {

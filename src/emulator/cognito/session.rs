@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use num_bigint::BigUint;
+use webauthn_rs_core::proto::{AuthenticationState, RegistrationState};
 
 use super::error::CognitoError;
 use super::srp;
@@ -39,6 +40,20 @@ pub enum SessionKind {
     SelectMfaType,
     /// Device authentication (DEVICE_SRP_AUTH) with the session's device.
     DeviceSrpAuth,
+    /// A choice of first factor (SELECT_CHALLENGE, USER_AUTH).
+    SelectChallenge {
+        /// What was offered (AvailableChallenges).
+        available: Vec<String>,
+    },
+    /// The password itself (PASSWORD, USER_AUTH).
+    Password,
+    /// SRP_A to start the password's SRP (PASSWORD_SRP, USER_AUTH).
+    PasswordSrp,
+    /// A passkey assertion (WEB_AUTHN) for this ceremony.
+    WebAuthn {
+        /// The ceremony's verifier state (challenge, allowed credentials, UV policy).
+        state: Box<AuthenticationState>,
+    },
 }
 
 impl SessionKind {
@@ -51,6 +66,10 @@ impl SessionKind {
             SessionKind::SmsMfa { .. } => "SMS_MFA",
             SessionKind::SelectMfaType => "SELECT_MFA_TYPE",
             SessionKind::DeviceSrpAuth => "DEVICE_SRP_AUTH",
+            SessionKind::SelectChallenge { .. } => "SELECT_CHALLENGE",
+            SessionKind::Password => "PASSWORD",
+            SessionKind::PasswordSrp => "PASSWORD_SRP",
+            SessionKind::WebAuthn { .. } => "WEB_AUTHN",
         }
     }
 }
@@ -133,6 +152,21 @@ pub struct SrpPending {
     pub expires: f64,
 }
 
+/// A passkey registration waiting for CompleteWebAuthnRegistration, keyed by its challenge.
+#[derive(Debug)]
+pub struct PendingRegistration {
+    /// Pool id.
+    pub pool: String,
+    /// Username.
+    pub username: String,
+    /// The user's sub (a recreated user does not inherit it).
+    pub sub: String,
+    /// The ceremony's verifier state.
+    pub state: RegistrationState,
+    /// Expiry, Unix seconds.
+    pub expires: f64,
+}
+
 /// Short-lived Cognito state that is deliberately not persisted.
 #[derive(Default)]
 pub struct Ephemeral {
@@ -142,6 +176,8 @@ pub struct Ephemeral {
     pub spent_sessions: HashMap<String, f64>,
     /// Pending SRP exchanges by SECRET_BLOCK.
     pub srp: HashMap<String, SrpPending>,
+    /// Pending passkey registrations by challenge (base64url); single-use.
+    pub registrations: HashMap<String, PendingRegistration>,
 }
 
 impl std::fmt::Debug for Ephemeral {
@@ -151,6 +187,7 @@ impl std::fmt::Debug for Ephemeral {
             .field("sessions", &self.sessions.len())
             .field("spent_sessions", &self.spent_sessions.len())
             .field("srp", &self.srp.len())
+            .field("registrations", &self.registrations.len())
             .finish()
     }
 }
@@ -162,6 +199,7 @@ impl Ephemeral {
         self.sessions.retain(|_, s| s.expires > horizon);
         self.spent_sessions.retain(|_, e| *e > horizon);
         self.srp.retain(|_, p| p.expires > horizon);
+        self.registrations.retain(|_, p| p.expires > horizon);
     }
 
     /// Start a session; returns its id (an opaque bearer value).

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::access::authorize;
 use super::error::CognitoError;
-use super::mfa;
 use super::model::{CognitoState, Message, User, UserPool, UserStatus};
 use super::passwords::{
     check_policy, generate_temporary_password, make_verifier, password_matches,
@@ -210,7 +209,7 @@ pub fn admin_get_user(state: &CognitoState, req: &Req) -> Result<Value, CognitoE
         .get(req.req("Username")?)
         .ok_or_else(CognitoError::user_not_found)?;
     let mut v = user_json(u, "UserAttributes");
-    mfa::mfa_fields(p, u, &mut v);
+    mfa_fields(p, u, &mut v);
     Ok(v)
 }
 
@@ -312,7 +311,7 @@ pub fn get_user(state: &CognitoState, req: &Req, ctx: &Ctx) -> Result<Value, Cog
         "Username": user.username,
         "UserAttributes": attributes_json(user),
     });
-    mfa::mfa_fields(pool, user, &mut v);
+    mfa_fields(pool, user, &mut v);
     Ok(v)
 }
 
@@ -336,6 +335,24 @@ pub fn change_password(
     user.password = Some(pv);
     user.modified = ctx.now;
     Ok(json!({}))
+}
+
+/// The MFA fields of AdminGetUser/GetUser.
+pub fn mfa_fields(pool: &UserPool, u: &User, out: &mut Value) {
+    let mut list = Vec::new();
+    if u.sms_mfa_enabled {
+        list.push("SMS_MFA");
+    }
+    if u.software_mfa_enabled && u.totp.active.is_some() {
+        list.push("SOFTWARE_TOKEN_MFA");
+    }
+    if !list.is_empty() {
+        out["UserMFASettingList"] = json!(list);
+    }
+    if let Some(p) = &u.preferred_mfa {
+        out["PreferredMfaSetting"] = json!(p);
+    }
+    let _ = pool;
 }
 
 #[cfg(test)]

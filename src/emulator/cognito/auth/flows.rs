@@ -26,10 +26,13 @@ pub struct Start<'a> {
     pub client_id: &'a str,
     /// AuthParameters.
     pub params: &'a BTreeMap<String, String>,
+    /// Whether it came through AdminInitiateAuth.
+    pub admin: bool,
 }
 
 impl Start<'_> {
-    fn secret_hash(&self) -> Option<&str> {
+    /// SECRET_HASH, if sent.
+    pub fn secret_hash(&self) -> Option<&str> {
         self.params.get("SECRET_HASH").map(String::as_str)
     }
 }
@@ -67,18 +70,17 @@ fn srp_half_for(
     }
 }
 
-/// `USER_SRP_AUTH`: answers PASSWORD_VERIFIER with SALT, SRP_B and a single-use SECRET_BLOCK.
-pub fn user_srp_auth(
-    state: &CognitoState,
+/// Start the password's SRP for `username` with the client's `SRP_A`: PASSWORD_VERIFIER
+/// with SALT, SRP_B and a single-use SECRET_BLOCK (USER_SRP_AUTH, and PASSWORD_SRP of
+/// USER_AUTH).
+pub fn srp_exchange(
     eph: &mut Ephemeral,
-    start: &Start,
+    pool: &UserPool,
+    client: &AppClient,
+    username: &str,
+    srp_a: &str,
     ctx: &Ctx,
 ) -> Result<Value, CognitoError> {
-    let (pool, client) = state.client(start.client_id)?;
-    require_flow(client, start.flow, "ALLOW_USER_SRP_AUTH")?;
-    let username = param(start.params, "USERNAME")?;
-    let srp_a = param(start.params, "SRP_A")?;
-    check_secret_hash(client, username, start.secret_hash())?;
     let big_a = srp::from_hex(srp_a)
         .filter(srp::valid_client_public)
         .ok_or_else(|| CognitoError::invalid("SRP_A value is invalid."))?;
@@ -89,7 +91,7 @@ pub fn user_srp_auth(
         secret_block.clone(),
         SrpPending {
             pool: pool.id.clone(),
-            client: start.client_id.to_owned(),
+            client: client.id.clone(),
             username: user_id,
             big_a,
             half,
@@ -110,18 +112,29 @@ pub fn user_srp_auth(
     ))
 }
 
-/// `USER_PASSWORD_AUTH`: the password itself, checked against the verifier.
-pub fn user_password_auth(
-    state: &mut CognitoState,
+/// `USER_SRP_AUTH`.
+pub fn user_srp_auth(
+    state: &CognitoState,
     eph: &mut Ephemeral,
     start: &Start,
     ctx: &Ctx,
 ) -> Result<Value, CognitoError> {
     let (pool, client) = state.client(start.client_id)?;
-    require_flow(client, start.flow, "ALLOW_USER_PASSWORD_AUTH")?;
+    require_flow(client, start.flow, "ALLOW_USER_SRP_AUTH")?;
     let username = param(start.params, "USERNAME")?;
-    let password = param(start.params, "PASSWORD")?;
+    let srp_a = param(start.params, "SRP_A")?;
     check_secret_hash(client, username, start.secret_hash())?;
+    srp_exchange(eph, pool, client, username, srp_a, ctx)
+}
+
+/// Check a password sent in the clear (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH,
+/// PASSWORD of USER_AUTH), with Cognito's errors for an unknown or disabled user.
+pub fn check_password(
+    pool: &UserPool,
+    client: &AppClient,
+    username: &str,
+    password: &str,
+) -> Result<(), CognitoError> {
     let Some(user) = pool.users.get(username) else {
         return Err(if client.prevent_user_existence_errors == "ENABLED" {
             CognitoError::incorrect_password()
@@ -135,15 +148,50 @@ pub fn user_password_auth(
     if !password_matches(pool, user, password) {
         return Err(CognitoError::incorrect_password());
     }
-    let device = start.params.get("DEVICE_KEY");
-    if let Some(key) = device {
-        user.confirmed_device(key)?;
-    }
+    Ok(())
+}
+
+/// The sign-in's device: a DEVICE_KEY of the user's confirmed devices
+/// (`ResourceNotFoundException` otherwise).
+pub fn device_param(
+    pool: &UserPool,
+    username: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Option<String>, CognitoError> {
+    let Some(key) = params.get("DEVICE_KEY") else {
+        return Ok(None);
+    };
+    pool.users
+        .get(username)
+        .ok_or_else(CognitoError::user_not_found)?
+        .confirmed_device(key)?;
+    Ok(Some(key.clone()))
+}
+
+/// `USER_PASSWORD_AUTH`, or AdminInitiateAuth's `ADMIN_USER_PASSWORD_AUTH`: the password
+/// itself, checked against the verifier.
+pub fn user_password_auth(
+    state: &mut CognitoState,
+    eph: &mut Ephemeral,
+    start: &Start,
+    ctx: &Ctx,
+) -> Result<Value, CognitoError> {
+    let (pool, client) = state.client(start.client_id)?;
+    let allow = if start.admin {
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH"
+    } else {
+        "ALLOW_USER_PASSWORD_AUTH"
+    };
+    require_flow(client, start.flow, allow)?;
+    let username = param(start.params, "USERNAME")?;
+    let password = param(start.params, "PASSWORD")?;
+    check_secret_hash(client, username, start.secret_hash())?;
+    check_password(pool, client, username, password)?;
     let who = Who {
         pool: pool.id.clone(),
         client: start.client_id.to_owned(),
         username: username.to_owned(),
-        device: device.cloned(),
+        device: device_param(pool, username, start.params)?,
     };
     after_password(state, eph, &who, ctx)
 }

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod device;
+pub mod passkey;
 
 use super::error::CognitoError;
 use crate::emulator::crypto::SecretString;
 pub use device::{Device, DeviceConfig, DeviceVerifier};
+pub use passkey::{Passkey, WebAuthnConfig};
 
 /// How many delivered messages a pool keeps for the test controls.
 pub const OUTBOX_LIMIT: usize = 1000;
@@ -190,9 +192,23 @@ pub struct UserPool {
     /// Device tracking (`DeviceConfiguration`), when on.
     #[serde(default)]
     pub devices: Option<DeviceConfig>,
+    /// `UserPoolTier`: `LITE`, `ESSENTIALS` or `PLUS`.
+    #[serde(default = "passkey::default_tier")]
+    pub tier: String,
+    /// `Policies.SignInPolicy.AllowedFirstAuthFactors`.
+    #[serde(default = "passkey::default_first_factors")]
+    pub first_factors: Vec<String>,
+    /// `WebAuthnConfiguration`.
+    #[serde(default)]
+    pub webauthn: WebAuthnConfig,
 }
 
 impl UserPool {
+    /// Whether a first factor (`PASSWORD`, `WEB_AUTHN`, ...) is allowed.
+    pub fn allows_first_factor(&self, factor: &str) -> bool {
+        self.first_factors.iter().any(|f| f == factor)
+    }
+
     /// The part after the region and underscore, used in SRP.
     pub fn srp_name(&self) -> &str {
         self.id.split_once('_').map(|(_, n)| n).unwrap_or(&self.id)
@@ -330,6 +346,13 @@ pub struct User {
     /// Devices by key: issued (NewDeviceMetadata) and confirmed ones.
     #[serde(default)]
     pub devices: BTreeMap<String, Device>,
+    /// Registered passkeys, oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<Passkey>,
+    /// Passkey MFA (`WebAuthnMfaSettings`): a passkey with user verification signs in
+    /// where MFA is required.
+    #[serde(default)]
+    pub passkey_mfa: bool,
 }
 
 impl User {
@@ -356,6 +379,8 @@ impl User {
             sms_mfa_enabled: false,
             preferred_mfa: None,
             devices: BTreeMap::new(),
+            passkeys: Vec::new(),
+            passkey_mfa: false,
         }
     }
 
