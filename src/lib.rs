@@ -6,6 +6,8 @@
 pub mod api;
 pub mod aws;
 pub mod cli;
+pub mod clock;
+pub mod codes;
 pub mod daemon;
 pub mod emulator;
 pub mod paths;

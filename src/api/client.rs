@@ -58,11 +58,11 @@ pub fn daemon_listening(socket: &Path) -> bool {
 }
 
 /// Sends one request to the daemon on `socket`.
-pub async fn request(
+pub async fn request<B: serde::Serialize + ?Sized>(
     socket: &Path,
     method: Method,
     path: &str,
-    body: Option<&Value>,
+    body: Option<&B>,
 ) -> Result<Answer, ClientError> {
     let http = |message: String| ClientError::Http {
         path: socket.to_path_buf(),
@@ -107,11 +107,11 @@ pub async fn request(
 }
 
 /// [`request`] from synchronous code (a private single-threaded runtime).
-pub fn request_blocking(
+pub fn request_blocking<B: serde::Serialize + ?Sized>(
     socket: &Path,
     method: Method,
     path: &str,
-    body: Option<&Value>,
+    body: Option<&B>,
 ) -> Result<Answer, ClientError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -228,3 +228,58 @@ fn unauthorized() -> Response {
     )
         .into_response()
 }
+
+/// Where the control API listens: the binary builds this from the command line and hands it
+/// to the daemon, which starts it once its keys run.
+#[derive(Debug, Clone)]
+pub struct Listeners {
+    /// The Unix socket (0600, peer uid checked).
+    pub unix: PathBuf,
+    /// Loopback TCP too, with a bearer token written to this file.
+    pub tcp: Option<(SocketAddr, PathBuf)>,
+}
+
+/// Serves `router` on `listener` until `stop` turns true.
+fn spawn_server<L>(
+    listener: L,
+    router: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    })
+}
+
+impl crate::daemon::ControlApi for Listeners {
+    async fn start(
+        self,
+        daemon: std::sync::Arc<crate::daemon::Daemon>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        on_ready: &mut dyn FnMut(&crate::daemon::Ready),
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::daemon::DaemonError> {
+        use crate::daemon::{DaemonError, Ready};
+        let api_error = |e: ListenError| DaemonError::Api(Box::new(e));
+        let router = super::router(daemon);
+        let mut servers = Vec::new();
+        if let Some((addr, token_file)) = &self.tcp {
+            let tcp = TcpApi::bind(*addr, token_file).await.map_err(api_error)?;
+            let bound = tcp.local_addr().unwrap_or(*addr);
+            let file = tcp.token_file.clone();
+            let (listener, r) = tcp.into_parts(router.clone());
+            servers.push(spawn_server(listener, r, stop.clone()));
+            on_ready(&Ready::ApiTcp(bound, file));
+        }
+        let unix = PeerCheckedListener::bind(&self.unix).map_err(api_error)?;
+        servers.push(spawn_server(unix, router, stop));
+        on_ready(&Ready::ApiSocket(self.unix.clone()));
+        Ok(servers)
+    }
+}

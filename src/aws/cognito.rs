@@ -5,7 +5,7 @@
 //! These user-pool operations are authorised by the password, the session or the access
 //! token; the SDK sends them unsigned, so no AWS credentials are needed.
 
-use super::{AwsError, Codes, Redactor, Target, fresh_codes, now_unix, sdk_config, sdk_error, srp};
+use super::{AwsError, Codes, Redactor, Target, fresh_codes, sdk_config, sdk_error, srp};
 use crate::store::Store;
 use crate::vault::{EntryParams, SecretBytes, VaultError};
 use aws_sdk_cognitoidentityprovider as cip;
@@ -284,7 +284,7 @@ fn lists_mfa(params: &HashMap<String, String>, key: &str, kind: &str) -> bool {
 pub async fn sign_in(
     client: &cip::Client,
     req: &SignInRequest,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<SignInResult, AwsError> {
     let mut redact = Redactor::default();
     redact.add(&req.password);
@@ -332,7 +332,7 @@ pub async fn sign_in(
     }
     let res = init.send().await;
     let mut step = step_or_error("InitiateAuth", res, &redact, |out| Ok(step_from!(out)))?;
-    let mut session_since = now_unix();
+    let mut session_since = crate::clock::now_unix();
     let mut challenges = Vec::new();
     let mut enrolled: Option<EnrollReport> = None;
 
@@ -399,7 +399,7 @@ pub async fn sign_in(
                     get("SALT")?,
                     get("SRP_B")?,
                     &block_bytes,
-                    now_unix(),
+                    crate::clock::now_unix(),
                 )?;
                 responses.insert("USERNAME".into(), username.clone());
                 responses.insert("PASSWORD_CLAIM_SECRET_BLOCK".into(), block.to_string());
@@ -478,7 +478,7 @@ pub async fn sign_in(
             redact.add(&h);
             responses.insert("SECRET_HASH".into(), h);
         }
-        let sent_at = now_unix();
+        let sent_at = crate::clock::now_unix();
         let res = client
             .respond_to_auth_challenge()
             .client_id(&req.client_id)
@@ -491,7 +491,7 @@ pub async fn sign_in(
             Ok(step_from!(out))
         })
         .map_err(|err| session_expired(err, sent_at.saturating_sub(session_since)))?;
-        session_since = now_unix();
+        session_since = crate::clock::now_unix();
     }
     Err(AwsError::Flow(format!(
         "Cognito kept asking for challenges ({}); giving up after {MAX_ROUNDS} rounds",
@@ -580,7 +580,7 @@ fn put_enroll(store: &mut Store, name: &str, username: &str, state: &str) -> Res
         v: 1,
         username: username.to_string(),
         state: state.to_string(),
-        updated: now_unix(),
+        updated: crate::clock::now_unix(),
     };
     let value = serde_json::to_vec(&rec).map_err(|e| AwsError::Flow(e.to_string()))?;
     store.transaction(|tx| tx.put(NS_ENROLL, name.as_bytes(), &value))?;
@@ -595,7 +595,7 @@ async fn associate_and_verify(
     auth: Auth,
     username: &str,
     req: &EnrollRequest,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
     redact: &mut Redactor,
 ) -> Result<(Option<String>, EnrollReport), AwsError> {
     let name = req.vault_name.as_str();
@@ -605,8 +605,8 @@ async fn associate_and_verify(
         vault_name: name.to_string(),
         ..EnrollReport::default()
     };
-    let record = load_enroll(codes.vault().store(), name)?;
-    let exists = match codes.vault().info(name) {
+    let record = load_enroll(codes.vault()?.store(), name)?;
+    let exists = match codes.vault()?.info(name) {
         Ok(_) => true,
         Err(VaultError::NotFound(_)) => false,
         Err(e) => return Err(e.into()),
@@ -631,8 +631,8 @@ async fn associate_and_verify(
         (Some(_), true) => {
             // An earlier run stored a secret but never saw it verified: keep it under another
             // name (it is never thrown away) and start over.
-            let kept = format!("{name}.unverified-{}", now_unix());
-            codes.vault().rename(name, &kept)?;
+            let kept = format!("{name}.unverified-{}", crate::clock::now_unix());
+            codes.vault()?.rename(name, &kept)?;
             report.kept_previous_as = Some(kept);
         }
         (None, true) => {
@@ -643,7 +643,7 @@ async fn associate_and_verify(
         (_, false) => {}
     }
 
-    put_enroll(codes.vault().store_mut(), name, username, "associating")?;
+    put_enroll(codes.vault()?.store_mut(), name, username, "associating")?;
     let mut assoc = client.associate_software_token();
     assoc = match &auth {
         Auth::AccessToken(t) => assoc.access_token(t.as_str()),
@@ -667,8 +667,8 @@ async fn associate_and_verify(
     let mut params = EntryParams::new(secret);
     params.issuer = Some(req.issuer.clone().unwrap_or_else(|| DEFAULT_ISSUER.into()));
     params.account = Some(username.to_string());
-    codes.vault().add(name, &params)?;
-    put_enroll(codes.vault().store_mut(), name, username, "associated")?;
+    codes.vault()?.add(name, &params)?;
+    put_enroll(codes.vault()?.store_mut(), name, username, "associated")?;
     tracing::info!(name, "stored the new TOTP secret in the vault");
 
     let session = out.session().map(str::to_string).or(match &auth {
@@ -701,7 +701,7 @@ async fn associate_and_verify(
             )));
         }
     }
-    put_enroll(codes.vault().store_mut(), name, username, "verified")?;
+    put_enroll(codes.vault()?.store_mut(), name, username, "verified")?;
     let new_session = out.session().map(str::to_string);
     if let Some(s) = &new_session {
         redact.add(s);
@@ -716,7 +716,7 @@ async fn finish_enrollment(
     access_token: &str,
     report: &mut EnrollReport,
     preferred: bool,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
     redact: &Redactor,
 ) -> Result<(), AwsError> {
     let mut settings = SoftwareTokenMfaSettingsType::builder().enabled(true);
@@ -731,7 +731,7 @@ async fn finish_enrollment(
         .await
         .map_err(|e| sdk_error("SetUserMFAPreference", e, redact))?;
     put_enroll(
-        codes.vault().store_mut(),
+        codes.vault()?.store_mut(),
         &report.vault_name,
         &report.username,
         "enabled",
@@ -761,7 +761,7 @@ pub async fn enroll_totp(
     client: &cip::Client,
     access_token: &Zeroizing<String>,
     req: &EnrollRequest,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<EnrollReport, AwsError> {
     let mut redact = Redactor::default();
     redact.add(access_token);
@@ -931,7 +931,7 @@ impl SavedSession {
         region: Option<String>,
         tokens: &Tokens,
     ) -> SavedSession {
-        let now = now_unix();
+        let now = crate::clock::now_unix();
         SavedSession {
             v: 1,
             id: String::new(),

@@ -6,7 +6,7 @@
 //! vault before EnableMFADevice is called, so an enabled device's seed is never lost; a device
 //! whose seed never reached the vault is an orphan that `--cleanup` deletes.
 
-use super::{AwsError, Codes, Redactor, Target, fresh_codes, now_unix, sdk_config, sdk_error};
+use super::{AwsError, Codes, Redactor, Target, fresh_codes, sdk_config, sdk_error};
 use crate::store::Store;
 use crate::vault::{EntryParams, SecretBytes, VaultError};
 use aws_sdk_iam as iam;
@@ -65,7 +65,7 @@ fn put_record(
     state: &str,
 ) -> Result<(), AwsError> {
     rec.state = state.to_string();
-    rec.updated = now_unix();
+    rec.updated = crate::clock::now_unix();
     let value = serde_json::to_vec(rec).map_err(|e| AwsError::Flow(e.to_string()))?;
     store.transaction(|tx| tx.put(NS_IAM, name.as_bytes(), &value))?;
     Ok(())
@@ -162,7 +162,7 @@ fn check_path(path: &str) -> Result<(), AwsError> {
 pub async fn enable_mfa(
     client: &iam::Client,
     req: &EnableRequest,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<EnableReport, AwsError> {
     crate::vault::check_name(&req.totp_name)?;
     check_path(&req.path)?;
@@ -172,12 +172,12 @@ pub async fn enable_mfa(
         totp_name: name.to_string(),
         ..EnableReport::default()
     };
-    let has_seed = |codes: &mut dyn Codes| match codes.vault().info(name) {
+    let has_seed = |codes: &mut Codes<'_>| match codes.vault()?.info(name) {
         Ok(_) => Ok(true),
         Err(VaultError::NotFound(_)) => Ok(false),
         Err(e) => Err(AwsError::from(e)),
     };
-    let existing = load_record(codes.vault().store(), name)?;
+    let existing = load_record(codes.vault()?.store(), name)?;
     let resumed = existing.is_some();
     let mut rec = match existing {
         Some(r) => {
@@ -219,7 +219,7 @@ pub async fn enable_mfa(
         {
             return Err(orphan(&serial));
         }
-        put_record(codes.vault().store_mut(), name, &mut rec, "creating")?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "creating")?;
         let out = client
             .create_virtual_mfa_device()
             .virtual_mfa_device_name(&req.device_name)
@@ -245,7 +245,7 @@ pub async fn enable_mfa(
         );
         redact.add(&seed_text);
         rec.serial = Some(serial.clone());
-        put_record(codes.vault().store_mut(), name, &mut rec, "created")?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "created")?;
         let seed = SecretBytes::from_base32(&seed_text).map_err(|e| {
             AwsError::Flow(format!(
                 "CreateVirtualMFADevice returned a Base32StringSeed that is not base32 ({e}); run with --cleanup to delete {serial}"
@@ -257,8 +257,8 @@ pub async fn enable_mfa(
             Some(acct) => format!("{}@{acct}", req.user),
             None => req.user.clone(),
         });
-        codes.vault().add(name, &params)?;
-        put_record(codes.vault().store_mut(), name, &mut rec, "seed-stored")?;
+        codes.vault()?.add(name, &params)?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "seed-stored")?;
         report.steps.push(format!(
             "created {serial}; its seed is in the vault as '{name}'"
         ));
@@ -272,7 +272,7 @@ pub async fn enable_mfa(
         if !has_seed(codes)? {
             return Err(orphan(&serial));
         }
-        put_record(codes.vault().store_mut(), name, &mut rec, "seed-stored")?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "seed-stored")?;
     }
 
     // An interrupted run may have enabled the device without recording it: look before
@@ -280,7 +280,7 @@ pub async fn enable_mfa(
     if resumed && rec.state == "seed-stored" {
         let devices = list_user_devices(client, Some(&req.user), &redact).await?;
         if devices.iter().any(|d| d.serial == serial) {
-            put_record(codes.vault().store_mut(), name, &mut rec, "enabled")?;
+            put_record(codes.vault()?.store_mut(), name, &mut rec, "enabled")?;
             report
                 .steps
                 .push(format!("{serial} was enabled already (earlier run)"));
@@ -329,7 +329,7 @@ pub async fn enable_mfa(
             }
             Err(e) => return Err(e),
         }
-        put_record(codes.vault().store_mut(), name, &mut rec, "enabled")?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "enabled")?;
     }
 
     // Confirm.
@@ -342,7 +342,7 @@ pub async fn enable_mfa(
         )));
     }
     if rec.state != "confirmed" {
-        put_record(codes.vault().store_mut(), name, &mut rec, "confirmed")?;
+        put_record(codes.vault()?.store_mut(), name, &mut rec, "confirmed")?;
         report
             .steps
             .push(format!("ListMFADevices lists {serial} for '{}'", req.user));
@@ -369,11 +369,11 @@ pub struct CleanupReport {
 pub async fn cleanup(
     client: &iam::Client,
     req: &EnableRequest,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<CleanupReport, AwsError> {
     let name = req.totp_name.as_str();
     let redact = Redactor::default();
-    let rec = load_record(codes.vault().store(), name)?;
+    let rec = load_record(codes.vault()?.store(), name)?;
     if let Some(r) = &rec {
         if r.user != req.user || r.device_name != req.device_name || r.path != req.path {
             return Err(AwsError::Flow(format!(
@@ -413,12 +413,12 @@ pub async fn cleanup(
         }
     }
     if rec.is_some() {
-        match codes.vault().remove(name) {
+        match codes.vault()?.remove(name) {
             Ok(()) => report.removed_entry = true,
             Err(VaultError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        delete_record(codes.vault().store_mut(), name)?;
+        delete_record(codes.vault()?.store_mut(), name)?;
     }
     Ok(report)
 }
@@ -550,7 +550,7 @@ pub async fn resync(
     user: &str,
     serial: &str,
     totp_name: &str,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<(), AwsError> {
     let mut redact = Redactor::default();
     let pair = fresh_codes(codes, totp_name, 2).await?;

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod srp;
 pub mod sts;
 
+use crate::codes::{CodeError, CodeSource, WaitObserver};
 use crate::store::StoreError;
 use crate::vault::{Code, Vault, VaultError};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -109,25 +110,53 @@ fn with_quiet_sdk_logs<T>(f: impl FnOnce() -> T) -> T {
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(env)
         .with_filter(cap);
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, f)
 }
 
-/// Where the flows get TOTP codes and keep new seeds: the vault, under its one-time rule.
-pub trait Codes {
-    /// The vault, to store new seeds and look entries up.
-    fn vault(&mut self) -> &mut Vault;
+/// Where the flows get TOTP codes and keep new seeds: the code source (the daemon or the
+/// vault, under the one-time rule), and how to wait for a fresh code.
+pub struct Codes<'a> {
+    /// The daemon or the vault.
+    pub source: &'a mut CodeSource,
+    /// When the current step was used already, take the next step's code at once instead of
+    /// waiting for it (`--allow-next`).
+    pub allow_next: bool,
+    /// Hears how a wait for the next step goes (the CLI shows a countdown).
+    pub observe: WaitObserver<'a>,
+}
+
+impl std::fmt::Debug for Codes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codes")
+            .field("source", &self.source)
+            .field("allow_next", &self.allow_next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Codes<'_> {
+    /// The vault, to store new seeds and the flows' records and look entries up.
+    pub fn vault(&mut self) -> Result<&mut Vault, AwsError> {
+        Ok(self.source.vault()?)
+    }
+
     /// `count` (1, or 2 consecutive for IAM) codes of entry `name` never handed out as fresh
     /// before, waiting for the next time step when the current one is used.
-    fn fresh(&mut self, name: &str, count: u32) -> Result<Vec<Code>, AwsError>;
+    pub fn fresh(&mut self, name: &str, count: u32) -> Result<Vec<Code>, AwsError> {
+        Ok(self
+            .source
+            .fresh(name, count, self.allow_next, &mut *self.observe)?)
+    }
 }
 
 /// Fresh codes with at least [`MIN_SECONDS_LEFT`] seconds of validity left in the first one
 /// (when less is left the step is spent and the next one awaited). Returns the code strings.
 pub(crate) async fn fresh_codes(
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
     name: &str,
     count: u32,
 ) -> Result<Vec<Zeroizing<String>>, AwsError> {
@@ -136,7 +165,7 @@ pub(crate) async fn fresh_codes(
         let first = got
             .first()
             .ok_or_else(|| AwsError::Flow("the vault produced no code".into()))?;
-        let now = now_unix();
+        let now = crate::clock::now_unix();
         let left = first.valid_until.saturating_sub(now);
         if left >= MIN_SECONDS_LEFT {
             return Ok(got.into_iter().map(|c| Zeroizing::new(c.code)).collect());
@@ -148,14 +177,6 @@ pub(crate) async fn fresh_codes(
         );
         tokio::time::sleep(Duration::from_millis(left * 1000 + 200)).await;
     }
-}
-
-/// Current Unix time in seconds.
-pub(crate) fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// What went wrong in an AWS flow; messages say what to do next and never quote a token,
@@ -201,6 +222,9 @@ pub enum AwsError {
     /// The SRP computation failed.
     #[error(transparent)]
     Srp(#[from] srp::SrpError),
+    /// Codes could not be had from the daemon or the vault.
+    #[error(transparent)]
+    Codes(#[from] CodeError),
     /// A step of the flow cannot go on; the message says why and what to do.
     #[error("{0}")]
     Flow(String),

@@ -1,7 +1,7 @@
 //! STS GetSessionToken behind an MFA code, and its output in the shapes the AWS CLI and SDKs
 //! read: shell exports, JSON, and `credential_process` JSON.
 
-use super::{AwsError, Codes, Redactor, Target, fresh_codes, now_unix, sdk_config, sdk_error};
+use super::{AwsError, Codes, Redactor, Target, fresh_codes, sdk_config, sdk_error};
 use crate::store::Store;
 use aws_sdk_sts as sts;
 use serde::{Deserialize, Serialize};
@@ -154,7 +154,7 @@ pub fn cached(
     let Ok(rec) = serde_json::from_slice::<CacheRecord>(&v) else {
         return Ok(None);
     };
-    if rec.expires_at < now_unix() + CACHE_MIN_LEFT_SECS {
+    if rec.expires_at < crate::clock::now_unix() + CACHE_MIN_LEFT_SECS {
         return Ok(None);
     }
     let Ok(sealed) = hex::decode(&rec.sealed) else {
@@ -208,7 +208,7 @@ pub async fn session_token(
     serial: &str,
     totp_name: &str,
     duration: Option<i32>,
-    codes: &mut dyn Codes,
+    codes: &mut Codes<'_>,
 ) -> Result<Credentials, AwsError> {
     let mut redact = Redactor::default();
     let code = fresh_codes(codes, totp_name, 1)

@@ -5,8 +5,9 @@
 //! vault as the flows' code source, and reading secrets from standard input.
 
 use super::Ctx;
-use crate::aws::{self, AwsError, Codes, Target, cognito};
-use crate::vault::{Code, Vault, VaultError};
+use super::totp::Countdown;
+use crate::aws::{self, AwsError, Target, cognito};
+use crate::vault::Vault;
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Read};
@@ -34,30 +35,6 @@ impl AwsArgs {
             region: self.region.clone(),
             profile: self.profile.clone(),
         }
-    }
-}
-
-/// The vault as the AWS flows' source of fresh codes (waiting, with a countdown, when the
-/// current time step was used already).
-pub(crate) struct VaultCodes {
-    pub(crate) vault: Vault,
-    /// When the current step was used already, take the next step's code at once instead of
-    /// waiting for it (`--allow-next`).
-    pub(crate) allow_next: bool,
-}
-
-impl Codes for VaultCodes {
-    fn vault(&mut self) -> &mut Vault {
-        &mut self.vault
-    }
-
-    fn fresh(&mut self, name: &str, count: u32) -> Result<Vec<Code>, AwsError> {
-        super::totp::fresh_codes(&mut self.vault, name, count, self.allow_next).map_err(|e| {
-            match e.downcast::<VaultError>() {
-                Ok(v) => AwsError::Vault(v),
-                Err(e) => AwsError::Flow(format!("{e:#}")),
-            }
-        })
     }
 }
 
@@ -132,7 +109,7 @@ pub enum Cmd {
     /// Print one token of a saved session (a secret: for pipes).
     Token(TokenArgs),
     /// List saved sessions (no secrets).
-    Sessions,
+    Sessions(super::output::JsonFlag),
     /// Remove a saved session.
     Forget {
         /// The session's name.
@@ -297,9 +274,9 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                 None => bail!("the session '{}' holds no {:?} token", a.name, a.kind),
             }
         }
-        Cmd::Sessions => {
+        Cmd::Sessions(out) => {
             let vault = ctx.vault()?;
-            let now = aws::now_unix();
+            let now = crate::clock::now_unix();
             let list: Vec<_> = cognito::list_sessions(vault.store())?
                 .into_iter()
                 .map(|(name, s)| {
@@ -316,7 +293,32 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            if out.json {
+                return super::output::print_json(&list);
+            }
+            if list.is_empty() {
+                eprintln!("no saved sessions (authsim cognito sign-in ... --save NAME)");
+                return Ok(());
+            }
+            let mut t = super::output::Table::new(vec!["NAME", "USER", "POOL", "EXPIRES"]);
+            for s in &list {
+                let text = |k: &str| s[k].as_str().unwrap_or("").to_owned();
+                let expires = if s["expired"].as_bool() == Some(true) {
+                    "expired".to_owned()
+                } else {
+                    format!(
+                        "in {} s",
+                        s["expires_at"].as_u64().unwrap_or(0).saturating_sub(now)
+                    )
+                };
+                t.row(vec![
+                    text("name"),
+                    text("username"),
+                    text("pool_id"),
+                    expires,
+                ]);
+            }
+            t.print();
             Ok(())
         }
         Cmd::Forget { name } => {
@@ -361,9 +363,13 @@ fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
         totp: a.totp.clone(),
         device_name: a.device_name.clone(),
     };
-    let mut codes = VaultCodes {
-        vault: ctx.vault()?,
+    let mut source = ctx.code_source()?;
+    let mut countdown = Countdown::new();
+    let mut observe = |n: &str, left: u64| countdown.observe(n, left);
+    let mut codes = aws::Codes {
+        source: &mut source,
         allow_next: a.allow_next,
+        observe: &mut observe,
     };
     let target = a.aws.target();
     let (result, region) = run_flow(async {
@@ -397,7 +403,7 @@ fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
                 refresh_token: result.tokens.refresh_token.as_ref().map(|s| s.to_string()),
                 client_secret: req.client_secret.as_ref().map(|s| s.to_string()),
             };
-            cognito::save_session(codes.vault.store_mut(), name, meta, &secrets)?;
+            cognito::save_session(codes.vault()?.store_mut(), name, meta, &secrets)?;
             eprintln!(
                 "tokens saved (sealed) as '{name}'; the access token lasts {} s (renew: authsim cognito refresh --session {name})",
                 result.tokens.expires_in
@@ -436,7 +442,7 @@ fn session_access_token(
 ) -> Result<(Zeroizing<String>, Target, Option<String>)> {
     let (meta, secrets) = cognito::load_session(vault.store(), name)?;
     let target = meta.target(given);
-    if meta.expires_at > aws::now_unix() + 60 {
+    if meta.expires_at > crate::clock::now_unix() + 60 {
         return Ok((
             Zeroizing::new(secrets.access_token.clone()),
             target,
@@ -468,7 +474,7 @@ fn store_refreshed(
     tokens: &cognito::Tokens,
 ) -> Result<Zeroizing<String>> {
     let mut new_meta = meta.clone();
-    new_meta.saved_at = aws::now_unix();
+    new_meta.saved_at = crate::clock::now_unix();
     new_meta.expires_at = new_meta
         .saved_at
         .saturating_add(tokens.expires_in.max(0) as u64);
@@ -508,9 +514,13 @@ fn enroll(ctx: &Ctx, a: EnrollArgs) -> Result<()> {
         preferred: a.preferred,
         issuer: a.print_uri.clone(),
     };
-    let mut codes = VaultCodes {
-        vault,
+    let mut source = crate::codes::CodeSource::from_vault(vault, &ctx.state_dir()?);
+    let mut countdown = Countdown::new();
+    let mut observe = |n: &str, left: u64| countdown.observe(n, left);
+    let mut codes = aws::Codes {
+        source: &mut source,
         allow_next: a.allow_next,
+        observe: &mut observe,
     };
     let report = run_flow(async {
         let client = cognito::client(&target, pool_id.as_deref()).await?;
@@ -518,7 +528,7 @@ fn enroll(ctx: &Ctx, a: EnrollArgs) -> Result<()> {
     })?;
     report_enrollment(&report);
     if let Some(app) = &a.print_uri {
-        let params = codes.vault.params(&report.vault_name)?;
+        let params = codes.vault()?.params(&report.vault_name)?;
         let uri = cognito::setup_uri(app, &report.username, &params.secret);
         eprintln!("warning: this URI holds the secret; anyone who sees it can make codes");
         println!("{}", uri.as_str());

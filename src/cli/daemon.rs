@@ -34,6 +34,28 @@ pub enum Attestation {
     X5c,
 }
 
+impl Presence {
+    /// The daemon's policy of that name.
+    pub fn policy(self) -> PresencePolicy {
+        match self {
+            Presence::Auto => PresencePolicy::Auto,
+            Presence::Deny => PresencePolicy::Deny,
+            Presence::Manual => PresencePolicy::Manual,
+        }
+    }
+}
+
+impl Attestation {
+    /// The key spec's attestation of that name.
+    pub fn name(self) -> AttestationName {
+        match self {
+            Attestation::None => AttestationName::None,
+            Attestation::SelfSigned => AttestationName::SelfSigned,
+            Attestation::X5c => AttestationName::X5c,
+        }
+    }
+}
+
 /// Options of `authsim daemon`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
@@ -72,16 +94,8 @@ pub(crate) fn run(ctx: &Ctx, args: Args) -> Result<()> {
     let state_dir = ctx.state_dir()?;
     let run_dir = crate::paths::run_dir(&state_dir, ctx.state_dir_is_default());
     let mut default_key = KeySpec::with_defaults(&args.key);
-    default_key.presence = match args.presence {
-        Presence::Auto => PresencePolicy::Auto,
-        Presence::Deny => PresencePolicy::Deny,
-        Presence::Manual => PresencePolicy::Manual,
-    };
-    default_key.attestation = match args.attestation {
-        Attestation::None => AttestationName::None,
-        Attestation::SelfSigned => AttestationName::SelfSigned,
-        Attestation::X5c => AttestationName::X5c,
-    };
+    default_key.presence = args.presence.policy();
+    default_key.attestation = args.attestation.name();
     default_key.hid_socket = args.hid_socket;
     default_key.hid_udp = args.hid_udp;
     default_key.validate()?;
@@ -102,15 +116,17 @@ pub(crate) fn run(ctx: &Ctx, args: Args) -> Result<()> {
         } else {
             UhidMode::Auto
         },
-        api_socket,
-        api_tcp,
         run_dir,
+    };
+    let api = crate::api::server::Listeners {
+        unix: api_socket,
+        tcp: api_tcp,
     };
     let mut ready = |r: &Ready| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{r}");
         let _ = out.flush();
     };
-    crate::daemon::run(config, &mut ready)?;
+    crate::daemon::run(config, api, &mut ready)?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! `authsim iam ...`: IAM virtual MFA devices with their seeds in the vault.
 
 use super::Ctx;
-use super::cognito::{AwsArgs, VaultCodes, run_flow};
+use super::cognito::{AwsArgs, run_flow};
+use super::totp::Countdown;
+use crate::aws;
 use crate::aws::{Redactor, iam};
 use crate::store::DB_FILE;
 use anyhow::{Result, bail};
@@ -171,9 +173,13 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             let Some(entry) = entry else {
                 bail!("no vault entry is recorded for {serial}; give --totp-name VAULT_NAME");
             };
-            let mut codes = VaultCodes {
-                vault: ctx.vault()?,
+            let mut source = ctx.code_source()?;
+            let mut countdown = Countdown::new();
+            let mut observe = |n: &str, left: u64| countdown.observe(n, left);
+            let mut codes = aws::Codes {
+                source: &mut source,
                 allow_next: false,
+                observe: &mut observe,
             };
             let target = a.device.aws.target();
             run_flow(async {
@@ -291,9 +297,13 @@ fn enable(ctx: &Ctx, a: EnableArgs) -> Result<()> {
         path: a.path.clone(),
         totp_name: a.totp_name.clone().unwrap_or_else(|| a.device_name.clone()),
     };
-    let mut codes = VaultCodes {
-        vault: ctx.vault()?,
+    let mut source = ctx.code_source()?;
+    let mut countdown = Countdown::new();
+    let mut observe = |n: &str, left: u64| countdown.observe(n, left);
+    let mut codes = aws::Codes {
+        source: &mut source,
         allow_next: false,
+        observe: &mut observe,
     };
     let target = a.aws.target();
     if a.cleanup {

@@ -2,14 +2,22 @@
 //! installation's attestation CA (read from the store, no daemon needed).
 
 use super::Ctx;
+use super::daemon::{Attestation, Presence};
+use super::output::{JsonFlag, Table, print_fields, print_json};
 use crate::api::client::{self, Answer};
+use crate::api::types::{
+    CredentialInfo, DecideBody, Decided, KeyInfo, NewCredential, NewKey, PresenceInfo, Removed,
+    SetPresence, SetUv,
+};
+use crate::daemon::keys::{CounterName, ProtocolName};
 use crate::daemon::pki::installation_pki;
+use crate::daemon::presence::PresencePolicy;
 use crate::store::{KeySource, Store};
 use anyhow::{Context, Result, bail};
-use base64::Engine as _;
-use clap::{Args as ClapArgs, Subcommand};
+use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use hyper::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -18,11 +26,13 @@ use std::path::PathBuf;
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// List the daemon's virtual keys.
-    List,
+    List(JsonFlag),
     /// Show one key.
     Show {
         /// The key's name.
         name: String,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Add a virtual key (it persists across daemon restarts).
     Add(AddArgs),
@@ -35,6 +45,8 @@ pub enum Cmd {
     Credentials {
         /// The key's name.
         name: String,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Import a credential (a PKCS#8 private key) into a key.
     AddCredential(AddCredentialArgs),
@@ -57,12 +69,15 @@ pub enum Cmd {
         #[arg(action = clap::ArgAction::Set)]
         verified: bool,
     },
-    /// Show or set the presence policy (auto, deny, manual) and list waiting requests.
+    /// Show or set the presence policy and list waiting requests.
     Presence {
         /// The key's name.
         name: String,
         /// The new policy.
-        policy: Option<String>,
+        #[arg(value_enum)]
+        policy: Option<Presence>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Approve a waiting presence request (manual policy).
     Approve {
@@ -95,29 +110,53 @@ pub enum Cmd {
     },
 }
 
+/// The CTAP protocol family of a new key.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProtocolArg {
+    /// CTAP 2.0 and U2F.
+    #[value(name = "ctap2")]
+    Ctap2,
+    /// CTAP 2.1 and U2F.
+    #[value(name = "ctap2_1")]
+    Ctap21,
+    /// U2F only.
+    U2f,
+}
+
+/// How a new key's signature counters advance.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CounterArg {
+    /// One counter per credential.
+    PerCredential,
+    /// One counter for the whole key.
+    Global,
+    /// Always zero.
+    AlwaysZero,
+}
+
 /// Options of `authsim key add`.
 #[derive(Debug, ClapArgs)]
 pub struct AddArgs {
     /// The key's name.
     name: String,
-    /// ctap2, ctap2_1 or u2f.
-    #[arg(long)]
-    protocol: Option<String>,
+    /// The protocol family.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
     /// No discoverable credentials.
     #[arg(long)]
     no_resident_key: bool,
     /// Built-in user verification.
     #[arg(long)]
     user_verification: bool,
-    /// auto, deny or manual.
-    #[arg(long)]
-    presence: Option<String>,
-    /// none, self or x5c.
-    #[arg(long)]
-    attestation: Option<String>,
-    /// per-credential, global or always-zero.
-    #[arg(long)]
-    counter_mode: Option<String>,
+    /// How requests for a touch are answered.
+    #[arg(long, value_enum)]
+    presence: Option<Presence>,
+    /// Attestation of new credentials.
+    #[arg(long, value_enum)]
+    attestation: Option<Attestation>,
+    /// How signature counters advance.
+    #[arg(long, value_enum)]
+    counter_mode: Option<CounterArg>,
     /// Most discoverable credentials.
     #[arg(long)]
     max_resident_credentials: Option<usize>,
@@ -129,7 +168,9 @@ pub struct AddArgs {
     hid_socket: Option<PathBuf>,
     /// Put the key on this loopback UDP address.
     #[arg(long, value_name = "127.0.0.1:PORT")]
-    hid_udp: Option<String>,
+    hid_udp: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 /// Options of `authsim key add-credential`.
@@ -155,29 +196,37 @@ pub struct AddCredentialArgs {
     /// The signature counter to start from.
     #[arg(long, default_value_t = 0)]
     sign_count: u32,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    use base64::Engine as _;
+    crate::api::b64().encode(bytes)
 }
 
-/// Sends one request to the daemon and returns its JSON (2xx) or its message (otherwise).
-fn call(ctx: &Ctx, method: Method, path: &str, body: Option<Value>) -> Result<Answer> {
+/// Sends one request to the daemon; a non-2xx answer becomes its message.
+fn call(ctx: &Ctx, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<Answer> {
     let socket = ctx.api_socket()?;
-    let answer = client::request_blocking(&socket, method, path, body.as_ref())?;
+    let answer = client::request_blocking(&socket, method, path, body)?;
     if !answer.status.is_success() {
         bail!("{}", answer.error_message());
     }
     Ok(answer)
 }
 
-fn print_json(answer: &Answer) -> Result<()> {
-    if answer.body.is_empty() {
-        return Ok(());
-    }
-    println!("{}", serde_json::to_string_pretty(&answer.json())?);
-    Ok(())
+/// [`call`], with the answer parsed as `T`.
+fn get<T: DeserializeOwned>(
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T> {
+    let answer = call(ctx, method, path, body)?;
+    serde_json::from_slice(&answer.body).context("the daemon's answer did not parse")
 }
+
+const NO_BODY: Option<&()> = None;
 
 fn key_path(name: &str, rest: &str) -> String {
     let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
@@ -193,196 +242,362 @@ fn read_private_key(path: &PathBuf) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     } else {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
     });
-    let text = String::from_utf8_lossy(&raw);
-    if let Some(start) = text.find("-----BEGIN PRIVATE KEY-----") {
-        let body = &text[start + "-----BEGIN PRIVATE KEY-----".len()..];
-        let end = body
-            .find("-----END PRIVATE KEY-----")
-            .context("the PEM private key has no END line")?;
-        let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .context("the PEM private key is not valid base64")?;
+    if raw.starts_with(b"-----BEGIN") || raw.windows(11).any(|w| w == b"-----BEGIN ") {
+        let text = std::str::from_utf8(&raw).context("the PEM private key is not text")?;
+        let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes())
+            .map_err(|e| anyhow::anyhow!("the PEM private key does not decode: {e}"))?;
+        if label != "PRIVATE KEY" {
+            bail!(
+                "only unencrypted PKCS#8 keys (BEGIN PRIVATE KEY) are accepted, not {label}; convert with: openssl pkcs8 -topk8 -nocrypt"
+            );
+        }
         return Ok(zeroize::Zeroizing::new(der));
-    }
-    if text.contains("-----BEGIN") {
-        bail!(
-            "only unencrypted PKCS#8 keys (BEGIN PRIVATE KEY) are accepted; convert with: openssl pkcs8 -topk8 -nocrypt"
-        );
     }
     Ok(raw)
 }
 
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+fn protocol_name(p: ProtocolName) -> &'static str {
+    match p {
+        ProtocolName::Ctap2 => "ctap2",
+        ProtocolName::Ctap21 => "ctap2_1",
+        ProtocolName::U2f => "u2f",
+    }
+}
+
+fn policy_name(p: PresencePolicy) -> &'static str {
+    match p {
+        PresencePolicy::Auto => "auto",
+        PresencePolicy::Deny => "deny",
+        PresencePolicy::Manual => "manual",
+    }
+}
+
+fn transports(k: &KeyInfo) -> String {
+    let l = &k.listening;
+    let mut t = Vec::new();
+    if let Some(u) = &l.uhid {
+        t.push(format!("uhid {u}"));
+    }
+    if let Some(p) = &l.hid_socket {
+        t.push(format!("socket {}", p.display()));
+    }
+    if let Some(a) = &l.hid_udp {
+        t.push(format!("udp {a}"));
+    }
+    t.join(", ")
+}
+
+fn print_keys(keys: &[KeyInfo]) {
+    let mut t = Table::new(vec!["NAME", "PROTOCOL", "UV", "PRESENCE", "LISTENING"]);
+    for k in keys {
+        let uv = if !k.has_user_verification {
+            "none".to_owned()
+        } else if k.is_user_verified {
+            "succeeds".to_owned()
+        } else {
+            "fails".to_owned()
+        };
+        t.row(vec![
+            k.name.clone(),
+            protocol_name(k.protocol).to_owned(),
+            uv,
+            policy_name(k.presence).to_owned(),
+            transports(k),
+        ]);
+    }
+    t.print();
+}
+
+fn print_key(k: &KeyInfo) {
+    print_fields(&[
+        ("name", k.name.clone()),
+        ("protocol", protocol_name(k.protocol).to_owned()),
+        ("aaguid", k.aaguid.clone()),
+        ("resident keys", yes_no(k.has_resident_key)),
+        ("max resident", k.max_resident_credentials.to_string()),
+        ("built-in UV", yes_no(k.has_user_verification)),
+        ("UV succeeds", yes_no(k.is_user_verified)),
+        ("presence", policy_name(k.presence).to_owned()),
+        (
+            "attestation",
+            serde_json::to_value(k.attestation)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        ),
+        (
+            "counter mode",
+            serde_json::to_value(k.counter_mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        ),
+        ("product", k.product_name.clone()),
+        ("listening", transports(k)),
+    ]);
+}
+
+fn print_credentials(creds: &[CredentialInfo]) {
+    if creds.is_empty() {
+        eprintln!("no stored credentials");
+        return;
+    }
+    let mut t = Table::new(vec![
+        "CREDENTIAL ID",
+        "RP",
+        "USER",
+        "DISCOVERABLE",
+        "ALG",
+        "COUNT",
+    ]);
+    for c in creds {
+        let user = c
+            .user_name
+            .clone()
+            .or_else(|| c.user_handle.clone())
+            .unwrap_or_default();
+        t.row(vec![
+            c.credential_id.clone(),
+            c.rp_id.clone(),
+            user,
+            yes_no(c.is_resident_credential),
+            c.algorithm.to_string(),
+            c.sign_count.to_string(),
+        ]);
+    }
+    t.print();
+}
+
+fn print_presence(p: &PresenceInfo) {
+    println!("policy: {}", policy_name(p.policy));
+    if p.pending.is_empty() {
+        println!("no requests waiting");
+        return;
+    }
+    let mut t = Table::new(vec!["ID", "PURPOSE", "RP", "UV", "SINCE"]);
+    for r in &p.pending {
+        t.row(vec![
+            r.id.to_string(),
+            r.purpose.clone(),
+            r.rp_id.clone().unwrap_or_default(),
+            yes_no(r.user_verification),
+            r.since.to_string(),
+        ]);
+    }
+    t.print();
+}
+
+fn new_key(a: AddArgs) -> NewKey {
+    NewKey {
+        name: Some(a.name),
+        protocol: a.protocol.map(|p| match p {
+            ProtocolArg::Ctap2 => ProtocolName::Ctap2,
+            ProtocolArg::Ctap21 => ProtocolName::Ctap21,
+            ProtocolArg::U2f => ProtocolName::U2f,
+        }),
+        has_resident_key: a.no_resident_key.then_some(false),
+        has_user_verification: a.user_verification.then_some(true),
+        presence: a.presence.map(Presence::policy),
+        attestation: a.attestation.map(Attestation::name),
+        counter_mode: a.counter_mode.map(|c| match c {
+            CounterArg::PerCredential => CounterName::PerCredential,
+            CounterArg::Global => CounterName::Global,
+            CounterArg::AlwaysZero => CounterName::AlwaysZero,
+        }),
+        max_resident_credentials: a.max_resident_credentials,
+        uhid: a.uhid.then_some(true),
+        hid_socket: a.hid_socket,
+        hid_udp: a.hid_udp,
+        ..NewKey::default()
+    }
+}
+
+fn add_credential(ctx: &Ctx, a: AddCredentialArgs) -> Result<()> {
+    let der = read_private_key(&a.private_key)?;
+    let id = match a.credential_id {
+        Some(id) => id,
+        None => {
+            let mut r = [0u8; 32];
+            getrandom::fill(&mut r).context("the system random source failed")?;
+            b64url(&r)
+        }
+    };
+    // Every field named: NewCredential wipes its private key on drop.
+    let body = NewCredential {
+        credential_id: id,
+        is_resident_credential: a.resident,
+        rp_id: a.rp_id,
+        private_key: b64url(&der),
+        user_handle: a.user_handle,
+        sign_count: Some(a.sign_count),
+        large_blob: None,
+        user_name: None,
+        user_display_name: None,
+        backup_eligibility: None,
+        backup_state: None,
+        user_name_hint: None,
+    };
+    let c: CredentialInfo = get(
+        ctx,
+        Method::POST,
+        &key_path(&a.name, "/credential"),
+        Some(&body),
+    )?;
+    if a.out.json {
+        print_json(&c)
+    } else {
+        print_credentials(std::slice::from_ref(&c));
+        Ok(())
+    }
+}
+
+fn attestation_ca(ctx: &Ctx, der: Option<PathBuf>) -> Result<()> {
+    let dir = ctx.state_dir()?;
+    let mut store = Store::open(&dir, &KeySource::from_env())?;
+    let pki = installation_pki(&mut store)?;
+    if let Some(path) = der {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(pki.ca_certificate_der())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    print!("{}", pki.ca_certificate_pem());
+    Ok(())
+}
+
+/// Prints `value` as JSON with `--json`, else with `human`.
+fn show<T: Serialize>(value: &T, out: JsonFlag, human: impl FnOnce(&T)) -> Result<()> {
+    if out.json {
+        print_json(value)
+    } else {
+        human(value);
+        Ok(())
+    }
+}
+
 pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::List => print_json(&call(ctx, Method::GET, "/webauthn/authenticator", None)?),
-        Cmd::Show { name } => print_json(&call(ctx, Method::GET, &key_path(&name, ""), None)?),
+        Cmd::List(out) => {
+            let keys: Vec<KeyInfo> = get(ctx, Method::GET, "/webauthn/authenticator", NO_BODY)?;
+            show(&keys, out, |k| print_keys(k))
+        }
+        Cmd::Show { name, out } => {
+            let k: KeyInfo = get(ctx, Method::GET, &key_path(&name, ""), NO_BODY)?;
+            show(&k, out, print_key)
+        }
         Cmd::Add(a) => {
-            let mut body = json!({ "name": a.name });
-            if let Some(p) = a.protocol {
-                body["protocol"] = json!(p);
-            }
-            if a.no_resident_key {
-                body["hasResidentKey"] = json!(false);
-            }
-            if a.user_verification {
-                body["hasUserVerification"] = json!(true);
-            }
-            if let Some(p) = a.presence {
-                body["presence"] = json!(p);
-            }
-            if let Some(p) = a.attestation {
-                body["attestation"] = json!(p);
-            }
-            if let Some(p) = a.counter_mode {
-                body["counterMode"] = json!(p);
-            }
-            if let Some(m) = a.max_resident_credentials {
-                body["maxResidentCredentials"] = json!(m);
-            }
-            if a.uhid {
-                body["uhid"] = json!(true);
-            }
-            if let Some(p) = a.hid_socket {
-                body["hidSocket"] = json!(p);
-            }
-            if let Some(u) = a.hid_udp {
-                body["hidUdp"] = json!(u);
-            }
-            print_json(&call(
-                ctx,
-                Method::POST,
-                "/webauthn/authenticator",
-                Some(body),
-            )?)
+            let out = a.out;
+            let body = new_key(a);
+            let k: KeyInfo = get(ctx, Method::POST, "/webauthn/authenticator", Some(&body))?;
+            show(&k, out, print_key)
         }
         Cmd::Remove { name } => {
-            call(ctx, Method::DELETE, &key_path(&name, ""), None)?;
+            call(ctx, Method::DELETE, &key_path(&name, ""), NO_BODY)?;
             eprintln!("removed key '{name}' and its credentials");
             Ok(())
         }
-        Cmd::Credentials { name } => print_json(&call(
-            ctx,
-            Method::GET,
-            &key_path(&name, "/credentials"),
-            None,
-        )?),
-        Cmd::AddCredential(a) => {
-            let der = read_private_key(&a.private_key)?;
-            let id = match a.credential_id {
-                Some(id) => id,
-                None => {
-                    let mut r = [0u8; 32];
-                    getrandom::fill(&mut r).context("the system random source failed")?;
-                    b64url(&r)
-                }
-            };
-            let mut body = json!({
-                "credentialId": id,
-                "isResidentCredential": a.resident,
-                "rpId": a.rp_id,
-                "privateKey": b64url(&der),
-                "signCount": a.sign_count,
-            });
-            if let Some(h) = a.user_handle {
-                body["userHandle"] = json!(h);
-            }
-            let answer = call(
-                ctx,
-                Method::POST,
-                &key_path(&a.name, "/credential"),
-                Some(body),
-            );
-            print_json(&answer?)
+        Cmd::Credentials { name, out } => {
+            let creds: Vec<CredentialInfo> =
+                get(ctx, Method::GET, &key_path(&name, "/credentials"), NO_BODY)?;
+            show(&creds, out, |c| print_credentials(c))
         }
+        Cmd::AddCredential(a) => add_credential(ctx, a),
         Cmd::RemoveCredential {
             name,
             credential_id,
             all,
         } => {
             if all {
-                print_json(&call(
+                let r: Removed = get(
                     ctx,
                     Method::DELETE,
                     &key_path(&name, "/credentials"),
-                    None,
-                )?)
+                    NO_BODY,
+                )?;
+                eprintln!("removed {} credentials from key '{name}'", r.removed);
             } else {
                 let id = credential_id.unwrap_or_default();
+                let id_path =
+                    percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC);
                 call(
                     ctx,
                     Method::DELETE,
-                    &key_path(&name, &format!("/credentials/{id}")),
-                    None,
+                    &key_path(&name, &format!("/credentials/{id_path}")),
+                    NO_BODY,
                 )?;
                 eprintln!("removed credential {id} from key '{name}'");
-                Ok(())
             }
+            Ok(())
         }
-        Cmd::Uv { name, verified } => print_json(&call(
-            ctx,
-            Method::POST,
-            &key_path(&name, "/uv"),
-            Some(json!({ "isUserVerified": verified })),
-        )?),
-        Cmd::Presence { name, policy } => match policy {
-            Some(p) => print_json(&call(
-                ctx,
-                Method::PUT,
-                &key_path(&name, "/presence"),
-                Some(json!({ "policy": p })),
-            )?),
-            None => print_json(&call(
-                ctx,
-                Method::GET,
-                &key_path(&name, "/presence"),
-                None,
-            )?),
-        },
+        Cmd::Uv { name, verified } => {
+            let body = SetUv {
+                is_user_verified: verified,
+            };
+            let _: KeyInfo = get(ctx, Method::POST, &key_path(&name, "/uv"), Some(&body))?;
+            eprintln!(
+                "key '{name}': built-in user verification now {}",
+                if verified { "succeeds" } else { "fails" }
+            );
+            Ok(())
+        }
+        Cmd::Presence { name, policy, out } => {
+            let p: PresenceInfo = match policy {
+                Some(p) => get(
+                    ctx,
+                    Method::PUT,
+                    &key_path(&name, "/presence"),
+                    Some(&SetPresence { policy: p.policy() }),
+                )?,
+                None => get(ctx, Method::GET, &key_path(&name, "/presence"), NO_BODY)?,
+            };
+            show(&p, out, print_presence)
+        }
         Cmd::Approve {
             name,
             id,
             not_verified,
         } => {
-            let mut body = json!({ "action": "approve" });
-            if not_verified {
-                body["userVerified"] = json!(false);
-            }
-            print_json(&call(
+            let body = DecideBody {
+                action: "approve".into(),
+                user_verified: not_verified.then_some(false),
+            };
+            let d: Decided = get(
                 ctx,
                 Method::POST,
                 &key_path(&name, &format!("/presence/requests/{id}")),
-                Some(body),
-            )?)
+                Some(&body),
+            )?;
+            eprintln!("approved request {} of key '{name}'", d.id);
+            Ok(())
         }
-        Cmd::Deny { name, id } => print_json(&call(
-            ctx,
-            Method::POST,
-            &key_path(&name, &format!("/presence/requests/{id}")),
-            Some(json!({ "action": "deny" })),
-        )?),
+        Cmd::Deny { name, id } => {
+            let body = DecideBody {
+                action: "deny".into(),
+                user_verified: None,
+            };
+            let d: Decided = get(
+                ctx,
+                Method::POST,
+                &key_path(&name, &format!("/presence/requests/{id}")),
+                Some(&body),
+            )?;
+            eprintln!("denied request {} of key '{name}'", d.id);
+            Ok(())
+        }
         Cmd::PowerCycle { name } => {
-            call(ctx, Method::POST, &key_path(&name, "/power-cycle"), None)?;
+            call(ctx, Method::POST, &key_path(&name, "/power-cycle"), NO_BODY)?;
             eprintln!("power-cycled key '{name}'");
             Ok(())
         }
-        Cmd::AttestationCa { der } => {
-            let dir = ctx.state_dir()?;
-            let mut store = Store::open(&dir, &KeySource::from_env())?;
-            let pki = installation_pki(&mut store)?;
-            if let Some(path) = der {
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o644)
-                    .open(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                f.write_all(pki.ca_certificate_der())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            print!("{}", pki.ca_certificate_pem());
-            Ok(())
-        }
+        Cmd::AttestationCa { der } => attestation_ca(ctx, der),
     }
 }

@@ -6,11 +6,11 @@ mod demo;
 mod emulator;
 mod iam;
 mod key;
+mod output;
 mod realkey;
 mod status;
 mod sts;
 mod totp;
-mod totp_backend;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -98,6 +98,16 @@ impl Ctx {
         ))
     }
 
+    /// Where TOTP codes come from: the daemon of this state directory when one runs, else
+    /// the vault.
+    pub(crate) fn code_source(&self) -> Result<crate::codes::CodeSource> {
+        Ok(crate::codes::CodeSource::open(
+            &self.state_dir()?,
+            &self.api_socket()?,
+            KeySource::from_env(),
+        )?)
+    }
+
     /// Open the store and vault in the state directory.
     pub(crate) fn vault(&self) -> Result<Vault> {
         let dir = self.state_dir()?;
@@ -110,6 +120,10 @@ impl Ctx {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    if let Err(e) = crate::clock::init() {
+        eprintln!("authsim: error: {e}");
+        return ExitCode::FAILURE;
+    }
     let ctx = Ctx {
         state_dir: cli.state_dir,
     };
@@ -138,16 +152,11 @@ pub fn run() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colours only on a terminal: escape codes in a log file or a CI log are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
-}
-
-/// Current Unix time in seconds.
-pub(crate) fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -2,7 +2,9 @@
 //! SDKs read.
 
 use super::Ctx;
-use super::cognito::{AwsArgs, VaultCodes, run_flow};
+use super::cognito::{AwsArgs, run_flow};
+use super::totp::Countdown;
+use crate::aws;
 use crate::aws::{iam, sts};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -59,14 +61,19 @@ pub struct SessionArgs {
 pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::Session(a) => {
-            let mut codes = VaultCodes {
-                vault: ctx.vault()?,
+            let mut source = ctx.code_source()?;
+            let mut countdown = Countdown::new();
+            let mut observe = |n: &str, left: u64| countdown.observe(n, left);
+            let mut codes = aws::Codes {
+                source: &mut source,
                 allow_next: a.allow_next,
+                observe: &mut observe,
             };
             let serial = match &a.serial {
                 Some(s) => s.clone(),
                 None => {
-                    match iam::load_record(codes.vault.store(), &a.totp)?.and_then(|r| r.serial) {
+                    match iam::load_record(codes.vault()?.store(), &a.totp)?.and_then(|r| r.serial)
+                    {
                         Some(s) => s,
                         None => bail!(
                             "give --serial ARN (no IAM device is recorded for the vault entry '{}')",
@@ -77,7 +84,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             };
             let target = a.aws.target();
             let hit = if a.cache {
-                sts::cached(codes.vault.store(), &serial, &target)?
+                sts::cached(codes.vault()?.store(), &serial, &target)?
             } else {
                 None
             };
@@ -89,7 +96,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                         sts::session_token(&c, &serial, &a.totp, a.duration, &mut codes).await
                     })?;
                     if a.cache {
-                        sts::cache(codes.vault.store_mut(), &serial, &target, &c)?;
+                        sts::cache(codes.vault()?.store_mut(), &serial, &target, &c)?;
                     }
                     c
                 }

@@ -1,8 +1,8 @@
 //! `authsim totp ...`: the TOTP vault from the command line.
 
-use super::totp_backend::Backend;
-use super::{Ctx, now_unix};
-use crate::vault::{Algorithm, Code, EntryInfo, EntryParams, Fresh, SecretBytes, Vault, qr, uri};
+use super::Ctx;
+use crate::clock::now_unix;
+use crate::vault::{Algorithm, Code, EntryInfo, EntryParams, SecretBytes, qr, uri};
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -154,8 +154,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Add(a) => add(ctx, a),
         Cmd::Code(a) => code(ctx, a),
         Cmd::Codes(a) => {
-            let vault = Backend::open(ctx)?;
-            let codes = vault.codes(&a.name, a.at.unwrap_or_else(now_unix), a.count)?;
+            let mut source = ctx.code_source()?;
+            let codes = source.codes(&a.name, a.at.unwrap_or_else(now_unix), a.count)?;
             if a.json {
                 println!("{}", serde_json::to_string(&codes)?);
             } else {
@@ -166,7 +166,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::List(a) => {
-            let list = Backend::open(ctx)?.list()?;
+            let list = ctx.code_source()?.list()?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -183,7 +183,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
                 eprintln!("warning: this URI holds the secret; anyone who sees it can make codes");
                 println!("{}", &*uri);
             } else {
-                let info = Backend::open(ctx)?.info(&a.name)?;
+                let info = ctx.code_source()?.info(&a.name)?;
                 if a.json {
                     println!("{}", serde_json::to_string_pretty(&info)?);
                 } else {
@@ -234,7 +234,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Remove { name } => {
-            Backend::open(ctx)?.remove(&name)?;
+            ctx.code_source()?.remove(&name)?;
             eprintln!("removed '{name}'");
             Ok(())
         }
@@ -287,7 +287,7 @@ fn add(ctx: &Ctx, a: AddArgs) -> Result<()> {
         p.validate()?;
         p
     };
-    let info = Backend::open(ctx)?.add(&a.name, &params)?;
+    let info = ctx.code_source()?.add(&a.name, &params)?;
     report_added(&info);
     Ok(())
 }
@@ -299,6 +299,7 @@ fn report_added(info: &EntryInfo) {
         (None, Some(a)) => format!("{a}, "),
         (None, None) => String::new(),
     };
+    let who = super::output::printable(&who);
     eprintln!(
         "added '{}' ({who}{}, {} digits, {} s)",
         info.name,
@@ -318,85 +319,71 @@ fn print_code(c: &Code, json: bool) -> Result<()> {
 }
 
 fn code(ctx: &Ctx, a: CodeArgs) -> Result<()> {
-    let mut backend = Backend::open(ctx)?;
+    let mut source = ctx.code_source()?;
     if !a.fresh {
-        let mut c = backend.codes(&a.name, a.at.unwrap_or_else(now_unix), 1)?;
+        let mut c = source.codes(&a.name, a.at.unwrap_or_else(now_unix), 1)?;
         let Some(c) = c.pop() else {
             bail!("no code was produced")
         };
         return print_code(&c, a.json);
     }
-    let name = a.name.clone();
-    let codes = wait_for_fresh(&a.name, |now| backend.fresh(&name, now, 1, a.allow_next))?;
+    let mut countdown = Countdown::new();
+    let codes = source.fresh(&a.name, 1, a.allow_next, &mut |n, left| {
+        countdown.observe(n, left)
+    })?;
+    drop(countdown);
     match codes.first() {
         Some(c) => print_code(c, a.json),
         None => bail!("no code was produced"),
     }
 }
 
-/// Ask the vault for fresh codes, waiting (with a countdown on a terminal, progress lines
-/// otherwise) while every acceptable step is used.
-pub(crate) fn fresh_codes(
-    vault: &mut Vault,
-    name: &str,
-    count: u32,
-    allow_next: bool,
-) -> Result<Vec<Code>> {
-    wait_for_fresh(name, |now| Ok(vault.fresh(name, now, count, allow_next)?))
+/// Shows a wait for a fresh code: a countdown on a terminal (cleared when dropped), and a
+/// plain line every 10 s otherwise.
+pub(crate) struct Countdown {
+    tty: bool,
+    announced: bool,
+    last_line: u64,
 }
 
-/// Calls `ask` until it hands out codes, waiting (countdown on a terminal, progress lines
-/// otherwise) while it says every acceptable step is used.
-fn wait_for_fresh(name: &str, mut ask: impl FnMut(u64) -> Result<Fresh>) -> Result<Vec<Code>> {
-    let tty = std::io::stderr().is_terminal();
-    let mut announced = false;
-    let mut last_line = 0u64;
-    loop {
-        let now = now_unix();
-        match ask(now)? {
-            Fresh::Ready(codes) => {
-                if tty && announced {
-                    eprint!("\r\x1b[2K");
-                }
-                return Ok(codes);
-            }
-            Fresh::WaitUntil(t) => {
-                let left = t.saturating_sub(now);
-                if tty {
-                    eprint!(
-                        "\r\x1b[2K'{name}': the code for this time step was already used; next code in {left:>2} s"
-                    );
-                    let _ = std::io::stderr().flush();
-                } else if !announced || last_line.saturating_sub(left) >= 10 {
-                    eprintln!(
-                        "'{name}': the code for this time step was already used; waiting {left} s for the next one"
-                    );
-                    last_line = left;
-                }
-                announced = true;
-                // Wake at the step boundary (sub-second precision), at most one second apart.
-                let now_f = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
-                let until = (t as f64 - now_f).clamp(0.01, 1.0);
-                std::thread::sleep(std::time::Duration::from_secs_f64(until));
-            }
+impl Countdown {
+    /// A countdown on standard error.
+    pub(crate) fn new() -> Countdown {
+        Countdown {
+            tty: std::io::stderr().is_terminal(),
+            announced: false,
+            last_line: 0,
+        }
+    }
+
+    /// Shows that `name`'s next code comes in `left` seconds.
+    pub(crate) fn observe(&mut self, name: &str, left: u64) {
+        if self.tty {
+            eprint!(
+                "\r\x1b[2K'{name}': the code for this time step was already used; next code in {left:>2} s"
+            );
+            let _ = std::io::stderr().flush();
+        } else if !self.announced || self.last_line.saturating_sub(left) >= 10 {
+            eprintln!(
+                "'{name}': the code for this time step was already used; waiting {left} s for the next one"
+            );
+            self.last_line = left;
+        }
+        self.announced = true;
+    }
+}
+
+impl Drop for Countdown {
+    fn drop(&mut self) {
+        if self.tty && self.announced {
+            eprint!("\r\x1b[2K");
         }
     }
 }
 
 fn print_table(list: &[EntryInfo]) {
-    let w = list
-        .iter()
-        .map(|e| e.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    println!(
-        "{:<w$}  ISSUER / ACCOUNT                      ALG     DIGITS  PERIOD",
-        "NAME"
-    );
+    let mut t =
+        super::output::Table::new(vec!["NAME", "ISSUER / ACCOUNT", "ALG", "DIGITS", "PERIOD"]);
     for e in list {
         let who = match (&e.issuer, &e.account) {
             (Some(i), Some(a)) => format!("{i}: {a}"),
@@ -404,15 +391,15 @@ fn print_table(list: &[EntryInfo]) {
             (None, Some(a)) => a.clone(),
             (None, None) => "-".into(),
         };
-        println!(
-            "{:<w$}  {:<36}  {:<6}  {:<6}  {}s",
-            e.name,
+        t.row(vec![
+            e.name.clone(),
             who,
-            e.algorithm.name(),
-            e.digits,
-            e.period
-        );
+            e.algorithm.name().to_owned(),
+            e.digits.to_string(),
+            format!("{}s", e.period),
+        ]);
     }
+    t.print();
 }
 
 /// Write a file that holds a secret: created 0600, never following an existing file's mode.

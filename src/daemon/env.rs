@@ -1,7 +1,7 @@
 //! The token's outside world in the daemon: the system clock, the operating system's random
 //! source, the key's shared presence state, and the SQLite record store.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use firmware_sim::env::{Clock, Env, Environment, Rng};
 
@@ -40,10 +40,7 @@ impl Clock for SystemClock {
     }
 
     fn unix_seconds(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        crate::clock::now_unix()
     }
 }
 

@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex};
 
 use firmware_sim::AttestationPki;
 
-use crate::api::server::{ListenError, PeerCheckedListener, TcpApi};
 use crate::store::{KeySource, Store};
 use crate::transport::uhid::{UHID_PATH, UhidError};
 use crate::vault::Vault;
@@ -55,10 +54,6 @@ pub struct DaemonConfig {
     pub default_key: KeySpec,
     /// Whether the default key goes on /dev/uhid.
     pub uhid: UhidMode,
-    /// The control API's Unix socket.
-    pub api_socket: PathBuf,
-    /// The control API on loopback TCP too, with a bearer token in this file.
-    pub api_tcp: Option<(SocketAddr, PathBuf)>,
     /// Where sockets the daemon names itself go (keys without another transport).
     pub run_dir: PathBuf,
 }
@@ -98,9 +93,9 @@ pub enum DaemonError {
         /// Why.
         source: StartError,
     },
-    /// The control API could not listen.
+    /// The control API could not be served.
     #[error(transparent)]
-    Listen(#[from] ListenError),
+    Api(Box<dyn std::error::Error + Send + Sync>),
     /// The async runtime or signal handling could not be set up.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -157,6 +152,19 @@ impl std::fmt::Display for Ready {
             Ready::ApiTcp(a, t) => write!(f, "ready: api-tcp {a} token-file {}", t.display()),
         }
     }
+}
+
+/// The control API, as the binary wires it into the daemon (the daemon knows no HTTP:
+/// `src/api` implements this): started once the keys run, stopped when the daemon stops.
+pub trait ControlApi {
+    /// Binds the API's listeners and serves `daemon` on them until `stop` turns true; says
+    /// what it serves through `on_ready` (the API socket last). Returns the serving tasks.
+    fn start(
+        self,
+        daemon: Arc<Daemon>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        on_ready: &mut dyn FnMut(&Ready),
+    ) -> impl std::future::Future<Output = Result<Vec<tokio::task::JoinHandle<()>>, DaemonError>>;
 }
 
 /// The daemon's state, shared by the API handlers.
@@ -309,9 +317,13 @@ fn release_free_memory() {
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT; `on_ready` hears what it serves, the API socket
-/// last.
-pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Ready)) -> Result<(), DaemonError> {
+/// Runs the daemon until SIGTERM or SIGINT, with `api` serving the control API; `on_ready`
+/// hears what it serves, the API socket last.
+pub fn run(
+    config: DaemonConfig,
+    api: impl ControlApi,
+    on_ready: &mut dyn FnMut(&Ready),
+) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::LockFile {
         path: config.state_dir.clone(),
         source,
@@ -368,7 +380,7 @@ pub fn run(config: DaemonConfig, on_ready: &mut dyn FnMut(&Ready)) -> Result<(),
         run_dir: config.run_dir.clone(),
         default_key: default_key.name.clone(),
     });
-    let served = runtime.block_on(serve(&daemon, &config, default_key, stored, on_ready));
+    let served = runtime.block_on(serve(&daemon, &config, default_key, stored, api, on_ready));
     runtime.block_on(async {
         let mut keys = daemon.keys.lock().await;
         for (_, key) in std::mem::take(&mut *keys) {
@@ -384,6 +396,7 @@ async fn serve(
     config: &DaemonConfig,
     default_key: KeySpec,
     stored: Vec<KeySpec>,
+    api: impl ControlApi,
     on_ready: &mut dyn FnMut(&Ready),
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -440,34 +453,8 @@ async fn serve(
 
     release_free_memory();
 
-    let router = crate::api::router(daemon.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = Vec::new();
-    if let Some((addr, token_file)) = &config.api_tcp {
-        let tcp = TcpApi::bind(*addr, token_file).await?;
-        let bound = tcp.local_addr().unwrap_or(*addr);
-        let file = tcp.token_file.clone();
-        let (listener, r) = tcp.into_parts(router.clone());
-        let mut rx = stop_rx.clone();
-        servers.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, r)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
-        }));
-        on_ready(&Ready::ApiTcp(bound, file));
-    }
-    let unix = PeerCheckedListener::bind(&config.api_socket)?;
-    let mut rx = stop_rx.clone();
-    servers.push(tokio::spawn(async move {
-        let _ = axum::serve(unix, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-    }));
-    on_ready(&Ready::ApiSocket(config.api_socket.clone()));
+    let servers = api.start(daemon.clone(), stop_rx, on_ready).await?;
 
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),

@@ -35,7 +35,7 @@ pub fn installation_pki(store: &mut Store) -> Result<AttestationPki, PkiError> {
     if let Some(pki) = load(store)? {
         return Ok(pki);
     }
-    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX / 2);
+    let now = i64::try_from(crate::clock::now_unix()).unwrap_or(i64::MAX / 2);
     // A day of slack for relying parties whose clock runs behind ours.
     let params = PkiParams::new(DEFAULT_AAGUID, now.saturating_sub(86_400));
     let pki = AttestationPki::generate(&mut OsRng, &params)?;
@@ -50,14 +50,6 @@ pub fn installation_pki(store: &mut Store) -> Result<AttestationPki, PkiError> {
             "the attestation PKI record vanished while it was being created".into(),
         ))
     })
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn load(store: &Store) -> Result<Option<AttestationPki>, PkiError> {

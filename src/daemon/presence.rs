@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 use firmware_sim::env::{PresencePurpose, PresenceRequest, PresenceStatus, UserPresence};
 use serde::{Deserialize, Serialize};
@@ -86,13 +85,6 @@ fn purpose_name(p: PresencePurpose) -> &'static str {
         PresencePurpose::U2fRegister => "u2fRegister",
         PresencePurpose::U2fAuthenticate => "u2fAuthenticate",
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl SharedPresence {
@@ -188,7 +180,7 @@ impl UserPresence for SharedPresence {
                         purpose: purpose_name(request.purpose),
                         rp_id: request.rp_id.clone(),
                         user_verification: request.user_verification,
-                        since: unix_now(),
+                        since: crate::clock::now_unix(),
                     });
                 }
                 PresenceStatus::Pending

@@ -265,13 +265,6 @@ fn secret_ad(id: &str) -> Vec<u8> {
     format!("totp:{id}").into_bytes()
 }
 
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl Vault {
     /// A vault over an open store.
     pub fn new(store: Store) -> Vault {
@@ -309,7 +302,7 @@ impl Vault {
             algorithm: params.algorithm,
             digits: params.digits,
             period: params.period,
-            created: now_unix(),
+            created: crate::clock::now_unix(),
             secret: hex::encode(sealed),
         };
         let value = serde_json::to_vec(&rec)

@@ -25,10 +25,16 @@ class Authsim:
         self.env = dict(os.environ, AUTHSIM_STATE_DIR=state_dir, AUTHSIM_KEYRING="off")
         self.env.pop("AUTHSIM_MASTER_KEY", None)
         self.env.pop("RUST_LOG", None)
+        # A test clock (test_aws_harness.TestClock) shifts authsim's clock when set.
+        self.clock = None
+
+    def run_env(self):
+        """The environment of the next run (with the test clock's offset, if any)."""
+        return self.clock.env(self.env) if self.clock else self.env
 
     def run(self, *args, input=None, check=True):
         p = subprocess.run([self.bin, *args], input=input, capture_output=True, text=True,
-                           env=self.env, timeout=60)
+                           env=self.run_env(), timeout=60)
         if check and p.returncode != 0:
             raise AssertionError(f"authsim {' '.join(args)} failed ({p.returncode}): {p.stderr}")
         return p

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import urllib.request
 import os
 import re
 import secrets
@@ -49,6 +50,54 @@ def wait_for_port(port, proc=None, deadline_s=30):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+# ----------------------------------------------------------------------------------------------
+# The tests' clock
+
+
+class TestClock:
+    """Real time plus an offset that only grows, so no test sleeps for a TOTP window.
+
+    authsim reads the offset from AUTHSIM_CLOCK_OFFSET (`env()`), a stand-in with a clock
+    endpoint (`authsim emulator`'s POST /_authsim/clock) is moved with it, and the judges ask
+    `now()`. `real=True` keeps the offset at zero and waits instead: for a server whose clock
+    cannot be moved (moto checks Cognito TOTP codes against its own time)."""
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, server_url=None, real=False, period=30):
+        self.offset = 0
+        self.server_url = server_url
+        self.real = real
+        self.period = period
+
+    def now(self):
+        return time.time() + self.offset
+
+    def env(self, base):
+        return dict(base, AUTHSIM_CLOCK_OFFSET=str(self.offset))
+
+    def advance(self, seconds):
+        seconds = int(seconds)
+        if self.real:
+            time.sleep(seconds)
+            return
+        self.offset += seconds
+        if self.server_url:
+            req = urllib.request.Request(
+                self.server_url + "/_authsim/clock", method="POST",
+                data=json.dumps({"offset_seconds": self.offset}).encode(),
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                assert r.status == 200
+
+    def next_step(self, steps=1):
+        """Moves to one second into the `steps`-th next time step, so a code of every step up
+        to now is history and the new step's code has 29 s to live."""
+        now = self.now()
+        to_next = self.period - (now % self.period)
+        self.advance(int(to_next) + 1 + self.period * (steps - 1))
 
 
 class MotoServer:
@@ -300,7 +349,8 @@ class CognitoJudge:
     (lifetime `session_ttl`, single use)."""
 
     def __init__(self, pool_id="eu-west-1_JudgePool1", client_secret=None, mfa="OPTIONAL",
-                 session_ttl=180):
+                 session_ttl=180, clock=None):
+        self.clock = clock or TestClock()
         self.pool_id = pool_id
         self.pool_name = pool_id.split("_", 1)[1]
         self.client_id = "judgeclient" + secrets.token_hex(6)
@@ -411,7 +461,7 @@ class CognitoJudge:
         return u
 
     def check_code(self, user, secret, code, op):
-        now = time.time()
+        now = self.clock.now()
         user.codes.append((op, code, now))
         step = code_step(secret, code, now, window=1)
         if step is None:
@@ -504,7 +554,7 @@ class CognitoJudge:
             if not TIMESTAMP_RE.match(ts):
                 raise CognitoError("InvalidParameterException", f"TIMESTAMP format: {ts!r}")
             # It must also be now, in UTC, as pycognito formats it.
-            now = time.time()
+            now = self.clock.now()
             import datetime
             near = {srp.AWSSRP.get_cognito_formatted_timestamp(
                 datetime.datetime.fromtimestamp(now + d, datetime.timezone.utc)) for d in range(-5, 6)}

@@ -43,6 +43,21 @@ class Backend:
             pytest.fail(f"unknown backend {name!r} in AUTHSIM_AWS_BACKENDS")
         self.url = self.server.url
         self.caps = CAPS[name]
+        # The stand-in's clock moves with the tests' (one clock for the module: it only grows).
+        self.clock = h.TestClock(self.url) if name == "emulator" else None
+
+    def test_clock(self):
+        """The clock of one test: the stand-in's shared one, or (moto, whose clock cannot move)
+        a clock of the test's own that starts at real time."""
+        return self.clock or h.TestClock()
+
+    def cognito_next_step(self, clock):
+        """Moves to the next TOTP step for a Cognito code: moto checks those against its own
+        clock with no window, so there the test really waits for the next step (once)."""
+        if self.name == "moto":
+            h.TestClock(real=True).next_step()
+        else:
+            clock.next_step()
 
     def client(self, service):
         return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
@@ -68,16 +83,22 @@ def proxy(backend):
 
 
 @pytest.fixture
-def cli(tmp_path):
+def clock(backend):
+    return backend.test_clock()
+
+
+@pytest.fixture
+def cli(tmp_path, clock):
     a = Authsim(str(tmp_path / "state"))
     a.env = h.aws_env(a.env, str(tmp_path))
+    a.clock = clock
     return a
 
 
 def run(cli, *args, input=None, check=True, timeout=200):
-    """Run authsim; fresh-code waits can take a minute, so the bound is longer than usual."""
-    p = subprocess.run([cli.bin, *args], input=input, capture_output=True, text=True, env=cli.env,
-                       timeout=timeout)
+    """Run authsim (with the test clock's offset)."""
+    p = subprocess.run([cli.bin, *args], input=input, capture_output=True, text=True,
+                       env=cli.run_env(), timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"authsim {' '.join(args)} failed ({p.returncode}): {p.stderr}")
     return p
@@ -153,7 +174,7 @@ def test_cognito_sign_in_without_mfa(backend, proxy, cli, flow):
     assert PASSWORD not in p.stderr
 
 
-def test_cognito_enroll_totp_then_sign_in_with_it(backend, proxy, cli):
+def test_cognito_enroll_totp_then_sign_in_with_it(backend, proxy, cli, clock):
     idp, pool, client_id, _ = make_pool(backend, mfa="OPTIONAL")
     make_user(idp, pool, "bob")
     tokens = json.loads(sign_in(cli, proxy, pool, client_id, "bob").stdout)
@@ -169,7 +190,7 @@ def test_cognito_enroll_totp_then_sign_in_with_it(backend, proxy, cli):
     assert same_secret(vault_secret(cli, "bob"), secret)
     verify = proxy.ops("VerifySoftwareToken")[0]
     assert verify.params["FriendlyDeviceName"] == "laptop"
-    sent_at = time.time()
+    sent_at = clock.now()
     assert h.code_step(secret, verify.params["UserCode"], sent_at, window=1) is not None
     pref = proxy.ops("SetUserMFAPreference")[0].params["SoftwareTokenMfaSettings"]
     assert pref == {"Enabled": True, "PreferredMfa": True}
@@ -177,19 +198,20 @@ def test_cognito_enroll_totp_then_sign_in_with_it(backend, proxy, cli):
     assert "SOFTWARE_TOKEN_MFA" in user["UserMFASettingList"]
     assert tokens["AccessToken"] not in p.stderr and secret not in p.stderr
 
-    # Sign in again: the vault answers SOFTWARE_TOKEN_MFA with a code of a later step (the
-    # one-time rule), which the service checks too.
+    # Sign in again, a step later: the vault answers SOFTWARE_TOKEN_MFA with a code of a later
+    # step (the one-time rule), which the service checks too.
+    backend.cognito_next_step(clock)
     proxy.clear()
     p = sign_in(cli, proxy, pool, client_id, "bob", "--totp", "bob")
     assert json.loads(p.stdout)["AccessToken"]
     answer = [r for r in proxy.ops("RespondToAuthChallenge")
               if r.params["ChallengeName"] == "SOFTWARE_TOKEN_MFA"][0]
     code = answer.params["ChallengeResponses"]["SOFTWARE_TOKEN_MFA_CODE"]
-    assert h.code_step(secret, code, time.time(), window=1) > h.code_step(secret, verify.params["UserCode"], sent_at, 1)
+    assert h.code_step(secret, code, clock.now(), window=1) > h.code_step(secret, verify.params["UserCode"], sent_at, 1)
     assert code not in p.stderr
 
 
-def test_cognito_mfa_setup_during_sign_in(backend, proxy, cli):
+def test_cognito_mfa_setup_during_sign_in(backend, proxy, cli, clock):
     idp, pool, client_id, _ = make_pool(backend, mfa="ON")
     make_user(idp, pool, "carol")
     p = sign_in(cli, proxy, pool, client_id, "carol", "--totp", "carol-totp")
@@ -200,7 +222,7 @@ def test_cognito_mfa_setup_during_sign_in(backend, proxy, cli):
     assert proxy.ops("AssociateSoftwareToken")[0].params.get("Session")
     assert same_secret(vault_secret(cli, "carol-totp"), secret)
     code = proxy.ops("VerifySoftwareToken")[0].params["UserCode"]
-    assert h.code_step(secret, code, time.time(), window=1) is not None
+    assert h.code_step(secret, code, clock.now(), window=1) is not None
     ops = [r.op for r in proxy.ops()]
     assert ops[-3:] == ["RespondToAuthChallenge", "SetUserMFAPreference", "GetUser"]
 
@@ -298,7 +320,7 @@ def assert_consecutive_codes(seed, rec, sent_at):
     return s1
 
 
-def test_iam_enable_mfa_end_to_end(backend, proxy, cli):
+def test_iam_enable_mfa_end_to_end(backend, proxy, cli, clock):
     user = make_iam_user(backend)
     device = uniq("dev")
     start = time.time()
@@ -310,7 +332,7 @@ def test_iam_enable_mfa_end_to_end(backend, proxy, cli):
     assert serial.endswith(f":mfa/{device}") and report["totp_name"] == device
     seed = seed_of_create(proxy.ops("CreateVirtualMFADevice")[0])
     assert same_secret(vault_secret(cli, device), seed)
-    assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], time.time())
+    assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], clock.now())
     listed = backend.client("iam").list_mfa_devices(UserName=user)["MFADevices"]
     assert [d["SerialNumber"] for d in listed] == [serial]
     assert seed not in p.stderr
@@ -327,7 +349,7 @@ def test_iam_enable_mfa_end_to_end(backend, proxy, cli):
     assert [r.op for r in proxy.ops()] == ["ListMFADevices"]
 
 
-def test_iam_interrupted_before_enable_finishes_from_the_stored_seed(backend, proxy, cli):
+def test_iam_interrupted_before_enable_finishes_from_the_stored_seed(backend, proxy, cli, clock):
     user = make_iam_user(backend)
     device = uniq("dev")
     proxy.fail("EnableMFADevice", "instead")
@@ -336,11 +358,13 @@ def test_iam_interrupted_before_enable_finishes_from_the_stored_seed(backend, pr
     seed = seed_of_create(proxy.ops("CreateVirtualMFADevice")[0])
     assert same_secret(vault_secret(cli, device), seed)
     assert backend.client("iam").list_mfa_devices(UserName=user)["MFADevices"] == []
-    # The rerun uses the stored seed: no second device, fresh codes, enabled.
+    # The rerun uses the stored seed: no second device, fresh codes (two steps later: the first
+    # attempt spent two), enabled.
+    clock.next_step(2)
     proxy.clear()
     p = enable(cli, proxy, user, device)
     assert proxy.ops("CreateVirtualMFADevice") == []
-    assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], time.time())
+    assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], clock.now())
     assert [d["SerialNumber"] for d in backend.client("iam").list_mfa_devices(UserName=user)["MFADevices"]] \
         == [json.loads(p.stdout)["serial"]]
 
@@ -428,8 +452,8 @@ class IamShim:
     takes only two consecutive codes of the device's seed (pyotp, ±1 step); tags are kept per
     device. The seeds come from the CreateVirtualMFADevice answers the proxy saw."""
 
-    def __init__(self, proxy, backend):
-        self.proxy, self.backend = proxy, backend
+    def __init__(self, proxy, backend, clock):
+        self.proxy, self.backend, self.clock = proxy, backend, clock
         self.tags = {}
         self.resynced = []
         for op, cap in [("ResyncMFADevice", "iam-resync"), ("GetMFADevice", "iam-get"),
@@ -454,8 +478,8 @@ class IamShim:
         seed = self.seed(p.get("SerialNumber", ""))
         if seed is None:
             return iam_error("NoSuchEntity", "MFA device not found", 404)
-        s1 = h.code_step(seed, p.get("AuthenticationCode1", ""), time.time(), window=1)
-        s2 = h.code_step(seed, p.get("AuthenticationCode2", ""), time.time(), window=2)
+        s1 = h.code_step(seed, p.get("AuthenticationCode1", ""), self.clock.now(), window=1)
+        s2 = h.code_step(seed, p.get("AuthenticationCode2", ""), self.clock.now(), window=2)
         if s1 is None or s2 != s1 + 1:
             return iam_error("InvalidAuthenticationCode", "Authentication code for device is not valid.", 403)
         self.resynced.append((p["SerialNumber"], s1))
@@ -492,16 +516,18 @@ class IamShim:
         return 200, iam_xml("ListMFADeviceTags", f"<Tags>{members}</Tags><IsTruncated>false</IsTruncated>")
 
 
-def test_iam_resync_get_and_tags(backend, proxy, cli):
-    shim = IamShim(proxy, backend)
+def test_iam_resync_get_and_tags(backend, proxy, cli, clock):
+    shim = IamShim(proxy, backend, clock)
     user = make_iam_user(backend)
     device = uniq("dev")
     serial = json.loads(enable(cli, proxy, user, device).stdout)["serial"]
+    enabled_at = clock.now()
+    clock.next_step(2)
     run(cli, "iam", "resync-mfa", "--endpoint-url", proxy.url, "--totp-name", device)
     seed = seed_of_create(proxy.ops("CreateVirtualMFADevice")[0])
-    s1 = assert_consecutive_codes(seed, proxy.ops("ResyncMFADevice")[0], time.time())
+    s1 = assert_consecutive_codes(seed, proxy.ops("ResyncMFADevice")[0], clock.now())
     # Fresh codes: later steps than those EnableMFADevice used.
-    assert s1 > assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], time.time())
+    assert s1 > assert_consecutive_codes(seed, proxy.ops("EnableMFADevice")[0], enabled_at)
     if "iam-resync" not in backend.caps:
         assert shim.resynced == [(serial, s1)]
     got = json.loads(run(cli, "iam", "get-mfa", "--endpoint-url", proxy.url, "--serial", serial,
@@ -516,7 +542,7 @@ def test_iam_resync_get_and_tags(backend, proxy, cli):
 
 
 def test_iam_resync_with_a_wrong_seed_is_refused_with_advice(backend, proxy, cli):
-    IamShim(proxy, backend)
+    IamShim(proxy, backend, cli.clock)
     user = make_iam_user(backend)
     device = uniq("dev")
     serial = json.loads(enable(cli, proxy, user, device).stdout)["serial"]
@@ -538,16 +564,17 @@ def test_iam_resync_with_a_wrong_seed_is_refused_with_advice(backend, proxy, cli
 
 def device_with_seed(backend, proxy, cli):
     """A virtual device enabled by authsim (so the vault knows which steps were used), its
-    seed in the vault as 'sts'."""
+    seed in the vault as 'sts'; the clock then stands two steps later (enabling spent two)."""
     user = make_iam_user(backend)
     serial = json.loads(run(cli, "iam", "enable-mfa", "--endpoint-url", proxy.url, "--user", user,
                             "--device-name", uniq("sts"), "--totp-name", "sts", "--json").stdout)["serial"]
     seed = seed_of_create(proxy.ops("CreateVirtualMFADevice")[0])
     proxy.clear()
+    cli.clock.next_step(2)
     return serial, seed
 
 
-def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli):
+def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli, clock):
     serial, seed = device_with_seed(backend, proxy, cli)
     # --serial may be left out: enable-mfa recorded which device the vault entry belongs to.
     p = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--totp", "sts", "--duration", "900")
@@ -556,27 +583,28 @@ def test_sts_session_json_and_the_fresh_rule(backend, proxy, cli):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", creds["Expiration"])
     rec = proxy.ops("GetSessionToken")[0].params
     assert rec["SerialNumber"] == serial and rec["DurationSeconds"] == "900"
-    assert h.code_step(seed, rec["TokenCode"], time.time(), window=1) is not None
+    assert h.code_step(seed, rec["TokenCode"], clock.now(), window=1) is not None
     assert creds["SecretAccessKey"] not in p.stderr and rec["TokenCode"] not in p.stderr
-    # The next session gets a code of a later step, never the same one (waiting if need be).
+    # The next session gets a code of a later step, never the same one: in the same step it
+    # would wait; --allow-next takes the next step's code at once.
     p = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--serial", serial, "--totp", "sts",
-            "--format", "env")
+            "--format", "env", "--allow-next")
     assert re.search(r"^export AWS_SESSION_TOKEN='[^']+'$", p.stdout, re.M)
     second = proxy.ops("GetSessionToken")[1].params["TokenCode"]
-    assert h.code_step(seed, second, time.time(), window=1) > h.code_step(seed, rec["TokenCode"], time.time(), 2)
+    assert h.code_step(seed, second, clock.now(), window=1) > h.code_step(seed, rec["TokenCode"], clock.now(), 2)
     bad = run(cli, "sts", "session", "--endpoint-url", proxy.url, "--serial", serial, "--totp", "sts",
               "--duration", "60", check=False)
     assert bad.returncode != 0 and "900" in bad.stderr
 
 
-def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, tmp_path):
+def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, clock, tmp_path):
     serial, seed = device_with_seed(backend, proxy, cli)
     cmd = ["env", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", cli.bin,
            "--state-dir", cli.state_dir, "sts", "session", "--endpoint-url", proxy.url,
            "--serial", serial, "--totp", "sts", "--format", "credential-process", "--cache"]
     config = tmp_path / "aws-config"
     config.write_text(f"[profile mfa]\nregion = us-east-1\ncredential_process = {shlex.join(cmd)}\n")
-    env = {k: v for k, v in cli.env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    env = {k: v for k, v in cli.run_env().items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     env["AWS_CONFIG_FILE"] = str(config)
     script = (
         "import boto3, json, sys\n"
@@ -598,4 +626,4 @@ def test_sts_credential_process_plugs_into_an_sdk(backend, proxy, cli, tmp_path)
     issued = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rec[0].response).group(1).decode()
     # The SDK uses exactly the credentials STS issued to authsim.
     assert got["key"] == issued and got["token"] is True
-    assert h.code_step(seed, rec[0].params["TokenCode"], time.time(), window=1) is not None
+    assert h.code_step(seed, rec[0].params["TokenCode"], clock.now(), window=1) is not None

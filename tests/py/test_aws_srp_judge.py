@@ -14,15 +14,22 @@ PASSWORD = "Correct-Horse-7!"
 
 
 @pytest.fixture
-def cli(tmp_path):
+def clock():
+    """One clock for authsim and the judge: a later TOTP step is a clock move, not a wait."""
+    return h.TestClock()
+
+
+@pytest.fixture
+def cli(tmp_path, clock):
     a = Authsim(str(tmp_path / "state"))
     a.env = h.aws_env(a.env, str(tmp_path))
+    a.clock = clock
     return a
 
 
 @pytest.fixture(params=[None, "judge-client-secret-0123456789"], ids=["public-client", "client-secret"])
-def judge(request):
-    j = h.CognitoJudge(client_secret=request.param)
+def judge(request, clock):
+    j = h.CognitoJudge(client_secret=request.param, clock=clock)
     yield j
     j.close()
 
@@ -93,7 +100,7 @@ def test_srp_needs_the_pool_id(cli, judge):
     assert judge.log == []
 
 
-def test_software_token_mfa_with_a_fresh_code(cli, judge):
+def test_software_token_mfa_with_a_fresh_code(cli, judge, clock):
     user = judge.add_user("carol", PASSWORD)
     user.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
     user.totp_enabled = True
@@ -104,8 +111,9 @@ def test_software_token_mfa_with_a_fresh_code(cli, judge):
     assert op == "SOFTWARE_TOKEN_MFA"
     assert h.code_step(user.totp_secret, code, at, window=1) is not None
     no_secrets_in(p, code, PASSWORD)
-    # A second sign-in right away never sends the same code: it waits for the next step.
-    p = sign_in(cli, judge, "carol", "--totp", "carol")
+    # A second sign-in in the same step is refused by the vault's one-time rule (the CLI would
+    # wait); with --allow-next it takes the next step's code at once, which the judge accepts.
+    p = sign_in(cli, judge, "carol", "--totp", "carol", "--allow-next")
     assert json.loads(p.stdout)["AccessToken"]
     assert len(user.codes) == 2 and user.codes[1][1] != code
     assert h.code_step(user.totp_secret, user.codes[1][1], user.codes[1][2], window=1) > \
@@ -153,7 +161,7 @@ def test_new_password_required(cli, judge):
     no_secrets_in(p, "Brand-New-Pass-9", PASSWORD)
 
 
-def test_mfa_setup_enrolls_on_the_session_and_finishes_sign_in(cli, judge):
+def test_mfa_setup_enrolls_on_the_session_and_finishes_sign_in(cli, judge, clock):
     judge.mfa = "ON"
     user = judge.add_user("hana", PASSWORD)
     p = sign_in(cli, judge, "hana", "--totp", "hana-totp", "--device-name", "ci-runner")
@@ -170,7 +178,8 @@ def test_mfa_setup_enrolls_on_the_session_and_finishes_sign_in(cli, judge):
     assert verify["FriendlyDeviceName"] == "ci-runner"
     assert "MFA_SETUP" in p.stderr and "SOFTWARE_TOKEN_MFA" in p.stderr
     no_secrets_in(p, user.totp_secret)
-    # Next time the same entry answers SOFTWARE_TOKEN_MFA.
+    # Next time (a TOTP step later) the same entry answers SOFTWARE_TOKEN_MFA.
+    clock.next_step()
     p = sign_in(cli, judge, "hana", "--totp", "hana-totp")
     assert json.loads(p.stdout)["AccessToken"]
 
@@ -240,7 +249,8 @@ def test_saved_session_refresh_and_token(cli, judge):
     assert p.stdout == "" and "saved" in p.stderr
     old = cli.run("cognito", "token", "lee").stdout.strip()
     assert old in judge.access
-    sessions = json.loads(cli.run("cognito", "sessions").stdout)
+    sessions = json.loads(cli.run("cognito", "sessions", "--json").stdout)
+    assert cli.run("cognito", "sessions").stdout.split()[:5] == ["NAME", "USER", "POOL", "EXPIRES", "lee"]
     assert sessions[0]["name"] == "lee" and sessions[0]["username"] == "lee"
     assert "token" not in json.dumps(sessions).lower().replace("tokens", "")
     cli.run("cognito", "refresh", "--session", "lee")

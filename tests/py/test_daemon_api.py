@@ -397,25 +397,36 @@ def test_keys_persist_and_removal_erases(daemons, tmp_path):
 def test_cli_is_an_api_client(daemons, tmp_path):
     d = daemons()
     sock = str(tmp_path / "c.sock")
-    p = d.cli("key", "add", "clikey", "--hid-socket", sock, "--presence", "manual")
+    p = d.cli("key", "add", "clikey", "--hid-socket", sock, "--presence", "manual", "--json")
     assert json.loads(p.stdout)["presence"] == "manual"
-    names = [k["authenticatorId"] for k in json.loads(d.cli("key", "list").stdout)]
+    names = [k["authenticatorId"] for k in json.loads(d.cli("key", "list", "--json").stdout)]
     assert names == ["clikey", "default"]
+    # Without --json: a table, one row per key.
+    table = d.cli("key", "list").stdout.splitlines()
+    assert table[0].split() == ["NAME", "PROTOCOL", "UV", "PRESENCE", "LISTENING"]
+    assert [row.split()[0] for row in table[1:]] == ["clikey", "default"]
+    assert "manual" in table[1] and sock in table[1]
+    # Values the CLI knows are checked before anything is sent.
+    bad = d.cli("key", "presence", "clikey", "maybe", check=False)
+    assert bad.returncode == 2 and "possible values" in bad.stderr
     key, der = p256_pkcs8()
     pem = tmp_path / "k.pem"
     pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()))
     out = json.loads(d.cli("key", "add-credential", "clikey", "--rp-id", RP, "--private-key",
-                           str(pem), "--resident", "--user-handle", b64u(b"uh")).stdout)
+                           str(pem), "--resident", "--user-handle", b64u(b"uh"),
+                           "--json").stdout)
     assert out["isResidentCredential"] is True
-    assert json.loads(d.cli("key", "credentials", "clikey").stdout)[0]["credentialId"] == \
+    assert json.loads(d.cli("key", "credentials", "clikey", "--json").stdout)[0]["credentialId"] == \
         out["credentialId"]
+    rows = d.cli("key", "credentials", "clikey").stdout.splitlines()
+    assert rows[0].split()[:2] == ["CREDENTIAL", "ID"] and rows[1].split()[:2] == [out["credentialId"], RP]
     p = d.cli("key", "show", "ghost", check=False)
     assert p.returncode != 0 and "no authenticator" in p.stderr
     d.cli("key", "power-cycle", "clikey")
     d.cli("key", "remove", "clikey")
-    assert [k["authenticatorId"] for k in json.loads(d.cli("key", "list").stdout)] == ["default"]
+    assert [k["authenticatorId"] for k in json.loads(d.cli("key", "list", "--json").stdout)] == ["default"]
 
 
 def test_kill9_while_registering_keeps_every_acknowledged_credential(daemons, tmp_path):

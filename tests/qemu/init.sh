@@ -146,7 +146,7 @@ info_ok() {
 
 # pending_id KEY: the id of the first presence request waiting on KEY (fails if none).
 pending_id() {
-  authsim key presence "$1" >/tmp/presence 2>&1 || return 1
+  authsim key presence "$1" --json >/tmp/presence 2>&1 || return 1
   id=$(sed -n 's/.*"id": *\([0-9][0-9]*\).*/\1/p' /tmp/presence | head -n 1)
   [ -n "$id" ] && echo "$id"
 }
@@ -290,7 +290,7 @@ kid=$(pending_id default)
 kill -KILL "$kpid"
 wait "$kpid" 2>/dev/null
 if ! info_ok "$node" /tmp/info_k; then
-  authsim key presence default >/tmp/presence_k 2>&1
+  authsim key presence default --json >/tmp/presence_k 2>&1
   fail_soft "killed-client (DAEMON BUG: fido2-token -I right after the kill gets no CBOR answer: the key still waits for a touch for the dead client, request $kid, and answers other channels CTAPHID_ERR_CHANNEL_BUSY until the 30 s presence timeout)" \
     /tmp/info_k /tmp/presence_k
   # The way out meanwhile: deny the orphaned request through the API.
@@ -300,7 +300,7 @@ fi
 authsim key presence default auto >/tmp/presence_set 2>&1 || fail "killed-client (set auto)" /tmp/presence_set
 timeout 30 fido2-assert -G -i /tmp/assert_param "/dev/$node" >/tmp/assert_k 2>/tmp/assert_k2_err ||
   fail "killed-client (assertion after the kill)" /tmp/assert_k2_err /tmp/run1.err
-authsim key presence default >/tmp/presence_after 2>&1
+authsim key presence default --json >/tmp/presence_after 2>&1
 grep -q '"pending": \[\]' /tmp/presence_after || fail "killed-client (request left pending)" /tmp/presence_after
 mark PASS killed-client "request $kid abandoned; then $(tr -d ' \n' </tmp/presence_after)"
 
@@ -332,7 +332,7 @@ if info_ok "$node" /tmp/info3; then half="next fido2-token -I served at once"; e
 fi
 mark PASS half-message "$(cat /tmp/abandon); $half"
 
-authsim key list >/tmp/keys1 2>&1 || fail key-list /tmp/keys1
+authsim key list --json >/tmp/keys1 2>&1 || fail key-list /tmp/keys1
 stop_daemon sigterm-removes-nodes /tmp/run1
 wait_until 5000 no_authsim_nodes || fail "sigterm-removes-nodes ($(authsim_nodes | tr '\n' ' ')left)"
 mark PASS sigterm-removes-nodes
@@ -353,7 +353,7 @@ mark PASS persisted-credential
 # The API-added key comes back by itself, on uhid again.
 wait_until 20000 find_node authsim-second || fail "second-key-back (no node)" /tmp/run2.out /tmp/run2.err
 node2=$(find_node authsim-second)
-authsim key list >/tmp/keys2 2>&1 || fail "second-key-back (key list)" /tmp/keys2
+authsim key list --json >/tmp/keys2 2>&1 || fail "second-key-back (key list)" /tmp/keys2
 grep -q '"name": "second"' /tmp/keys2 || fail "second-key-back (not listed)" /tmp/keys2
 info_ok "$node2" /tmp/info4 || fail "second-key-back (fido2-token -I)" /tmp/info4 /tmp/run2.err
 mark PASS second-key-back "/dev/$node2"
@@ -382,7 +382,7 @@ gone=$(hid_id "$node2")
 timeout 30 authsim key remove second >/tmp/remove 2>&1 || fail remove-second /tmp/remove /tmp/run2.err
 wait_until 20000 test ! -e "/sys/bus/hid/devices/$gone" || fail "remove-second (node stays)" /tmp/remove
 ! find_node authsim-second >/dev/null || fail "remove-second (node back)"
-authsim key list >/tmp/keys3 2>&1 || fail "remove-second (key list)" /tmp/keys3
+authsim key list --json >/tmp/keys3 2>&1 || fail "remove-second (key list)" /tmp/keys3
 ! grep -q '"name": "second"' /tmp/keys3 || fail "remove-second (still listed)" /tmp/keys3
 mark PASS remove-second "$gone"
 

@@ -60,7 +60,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example",
     )?;
     vault.add("example", &params)?;
-    let now = super::now_unix();
+    let now = crate::clock::now_unix();
     let c = vault.code_at("example", now)?;
     ok(&format!(
         "current code {} (step {}, valid {}..{})",

@@ -1,0 +1,278 @@
+//! Authenticators: add, list, get, remove (WebDriver's Add/Remove Virtual Authenticator), and
+//! each key's switches: user verification, the presence policy and its waiting requests, power
+//! cycles.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use super::error::{ApiError, ApiResult, json_response, ok, parse_body};
+use super::types::{
+    DecideBody, Decided, KeyInfo, ListeningInfo, NewKey, PendingInfo, PresenceInfo, SetPresence,
+    SetUv,
+};
+use crate::daemon::Daemon;
+use crate::daemon::keys::{KeySpec, StartError, VirtualKey};
+use crate::daemon::presence::{Decision, PresencePolicy};
+
+type St = State<Arc<Daemon>>;
+
+/// A running key as the API shows it.
+pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
+    let spec = &k.spec;
+    let presence = k.presence.policy();
+    KeyInfo {
+        authenticator_id: spec.name.clone(),
+        name: spec.name.clone(),
+        protocol: spec.protocol,
+        transport: "usb".to_owned(),
+        has_resident_key: spec.has_resident_key,
+        has_user_verification: spec.has_user_verification,
+        is_user_verified: k.presence.user_verified(),
+        is_user_consenting: presence != PresencePolicy::Deny,
+        presence,
+        attestation: spec.attestation,
+        counter_mode: spec.counter_mode,
+        aaguid: spec.aaguid.clone(),
+        max_resident_credentials: spec.max_resident_credentials,
+        uhid: spec.uhid,
+        hid_socket: spec.hid_socket.clone(),
+        hid_udp: spec.hid_udp,
+        product_name: spec.product_name.clone(),
+        extensions: Vec::new(),
+        listening: ListeningInfo {
+            uhid: k.listening.uhid.clone(),
+            hid_socket: k.listening.hid_socket.clone(),
+            hid_udp: k.listening.hid_udp,
+        },
+    }
+}
+
+/// The 404 for an unknown key.
+pub(super) fn no_key(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no authenticator {id:?} (GET /webauthn/authenticator lists them)"
+    ))
+}
+
+pub(super) async fn list_keys(State(d): St) -> ApiResult {
+    let keys = d.keys.lock().await;
+    Ok(ok(&keys.values().map(key_info).collect::<Vec<_>>()))
+}
+
+pub(super) async fn get_key(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    Ok(ok(&key_info(k)))
+}
+
+fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
+    let name = match n.name {
+        Some(name) => name,
+        None => {
+            let mut r = [0u8; 4];
+            getrandom::fill(&mut r).map_err(|e| ApiError::internal(e.to_string()))?;
+            format!("key-{}", hex::encode(r))
+        }
+    };
+    let mut spec = KeySpec::with_defaults(&name);
+    if let Some(t) = n.transport
+        && t != "usb"
+    {
+        return Err(ApiError::bad(format!(
+            "transport {t:?}: authsim keys are USB HID devices; use \"usb\""
+        )));
+    }
+    if let Some(ext) = n.extensions
+        && !ext.is_empty()
+    {
+        return Err(ApiError::bad(format!(
+            "extensions {ext:?}: this authenticator implements no CTAP extensions yet; pass []"
+        )));
+    }
+    if n.default_backup_eligibility == Some(true) || n.default_backup_state == Some(true) {
+        return Err(ApiError::bad(
+            "backup eligibility/state: a security key's credentials are device-bound; pass false",
+        ));
+    }
+    if let Some(p) = n.protocol {
+        spec.protocol = p;
+    }
+    if let Some(v) = n.has_resident_key {
+        spec.has_resident_key = v;
+    }
+    if let Some(v) = n.has_user_verification {
+        spec.has_user_verification = v;
+    }
+    if let Some(v) = n.is_user_verified {
+        spec.is_user_verified = v;
+    }
+    spec.presence = match (n.presence, n.is_user_consenting) {
+        (Some(PresencePolicy::Deny), Some(true))
+        | (Some(PresencePolicy::Auto | PresencePolicy::Manual), Some(false)) => {
+            return Err(ApiError::bad(
+                "presence and isUserConsenting disagree; give one of them",
+            ));
+        }
+        (Some(p), _) => p,
+        (None, Some(false)) => PresencePolicy::Deny,
+        (None, _) => PresencePolicy::Auto,
+    };
+    if let Some(a) = n.attestation {
+        spec.attestation = a;
+    }
+    if let Some(c) = n.counter_mode {
+        spec.counter_mode = c;
+    }
+    if let Some(a) = n.aaguid {
+        spec.aaguid = a;
+    }
+    if let Some(m) = n.max_resident_credentials {
+        spec.max_resident_credentials = m;
+    }
+    if let Some(p) = n.product_name {
+        spec.product_name = p;
+    }
+    spec.hid_socket = n.hid_socket;
+    spec.hid_udp = n.hid_udp;
+    spec.uhid = match n.uhid {
+        Some(true) if !d.uhid_available => {
+            return Err(ApiError::unavailable(format!(
+                "/dev/uhid is not usable by the daemon ({}); ask for hidSocket or hidUdp instead",
+                d.uhid_problem.as_deref().unwrap_or("unknown reason")
+            )));
+        }
+        Some(v) => v,
+        None => spec.hid_socket.is_none() && spec.hid_udp.is_none() && d.uhid_available,
+    };
+    if !spec.uhid && spec.hid_socket.is_none() && spec.hid_udp.is_none() {
+        spec.hid_socket = Some(d.run_dir.join(format!("hid-{}.sock", spec.name)));
+    }
+    spec.validate().map_err(|e| ApiError::bad(e.0))?;
+    Ok(spec)
+}
+
+pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
+    let n: NewKey = parse_body(&body)?;
+    let spec = spec_from(&d, n)?;
+    let mut keys = d.keys.lock().await;
+    if keys.contains_key(&spec.name) {
+        return Err(ApiError::conflict(format!(
+            "an authenticator named {:?} exists already",
+            spec.name
+        )));
+    }
+    let key = d.start_key(spec, true).await.map_err(|e| match e {
+        StartError::Spec(b) => ApiError::bad(b.0),
+        StartError::Uhid(u) => ApiError::unavailable(u.to_string()),
+        StartError::Transport(t) => ApiError::conflict(t.to_string()),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    let view = key_info(&key);
+    keys.insert(key.spec.name.clone(), key);
+    Ok(json_response(StatusCode::CREATED, &view))
+}
+
+pub(super) async fn remove_key(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let mut keys = d.keys.lock().await;
+    let key = keys.remove(&id).ok_or_else(|| no_key(&id))?;
+    key.stop().await;
+    d.forget_key(&id)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) async fn set_uv(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let b: SetUv = parse_body(&body)?;
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    k.presence.set_user_verified(b.is_user_verified);
+    Ok(ok(&key_info(k)))
+}
+
+fn pending_info(k: &VirtualKey) -> Vec<PendingInfo> {
+    k.presence
+        .pending()
+        .into_iter()
+        .map(|p| PendingInfo {
+            id: p.id,
+            purpose: p.purpose.to_owned(),
+            rp_id: p.rp_id,
+            user_verification: p.user_verification,
+            since: p.since,
+        })
+        .collect()
+}
+
+fn presence_info(k: &VirtualKey) -> PresenceInfo {
+    PresenceInfo {
+        policy: k.presence.policy(),
+        pending: pending_info(k),
+    }
+}
+
+pub(super) async fn get_presence(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    Ok(ok(&presence_info(k)))
+}
+
+pub(super) async fn set_presence(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let b: SetPresence = parse_body(&body)?;
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    k.presence.set_policy(b.policy);
+    let _ = k.wake().await;
+    Ok(ok(&presence_info(k)))
+}
+
+pub(super) async fn list_requests(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    Ok(ok(&pending_info(k)))
+}
+
+pub(super) async fn decide_request(
+    State(d): St,
+    Path((id, rid)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let b: DecideBody = parse_body(&body)?;
+    let rid: u64 = rid
+        .parse()
+        .map_err(|_| ApiError::bad(format!("request id {rid:?} is not a number")))?;
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let decision = match b.action.as_str() {
+        "approve" => Decision::Approve {
+            verified: b
+                .user_verified
+                .unwrap_or_else(|| k.presence.user_verified()),
+        },
+        "deny" => Decision::Deny,
+        other => {
+            return Err(ApiError::bad(format!(
+                "action {other:?}: use \"approve\" or \"deny\""
+            )));
+        }
+    };
+    k.presence
+        .decide(rid, decision)
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
+    let _ = k.wake().await;
+    Ok(ok(&Decided {
+        id: rid,
+        action: b.action,
+    }))
+}
+
+pub(super) async fn power_cycle(State(d): St, Path(id): Path<String>) -> ApiResult {
+    let keys = d.keys.lock().await;
+    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    k.power_cycle().await.map_err(ApiError::internal)?;
+    Ok(ok(&key_info(k)))
+}
