@@ -223,14 +223,42 @@ impl SrpClient {
         unix_time: u64,
     ) -> Result<PasswordClaim, SrpError> {
         let pool = pool_name(pool_id)?;
-        let key = self.auth_key(pool, user_id_for_srp, password, salt_hex, srp_b_hex)?;
-        let block = secret_block;
+        let proof = Proof {
+            group: pool,
+            id: user_id_for_srp,
+            password,
+        };
+        self.claim(&proof, salt_hex, srp_b_hex, secret_block, unix_time)
+    }
+
+    /// Answer a DEVICE_PASSWORD_VERIFIER challenge: the device's SRP, with the device group
+    /// key in the pool name's place and the device key in the user id's.
+    pub fn device_claim(
+        &self,
+        device: &Proof<'_>,
+        salt_hex: &str,
+        srp_b_hex: &str,
+        secret_block: &[u8],
+        unix_time: u64,
+    ) -> Result<PasswordClaim, SrpError> {
+        self.claim(device, salt_hex, srp_b_hex, secret_block, unix_time)
+    }
+
+    fn claim(
+        &self,
+        proof: &Proof<'_>,
+        salt_hex: &str,
+        srp_b_hex: &str,
+        block: &[u8],
+        unix_time: u64,
+    ) -> Result<PasswordClaim, SrpError> {
+        let key = self.auth_key(proof.group, proof.id, proof.password, salt_hex, srp_b_hex)?;
         let timestamp = cognito_timestamp(unix_time);
         let mac = hmac_sha256(
             &key[..],
             &[
-                pool.as_bytes(),
-                user_id_for_srp.as_bytes(),
+                proof.group.as_bytes(),
+                proof.id.as_bytes(),
                 block,
                 timestamp.as_bytes(),
             ],
@@ -239,6 +267,71 @@ impl SrpClient {
             signature: data_encoding::BASE64.encode(&mac),
             timestamp,
         })
+    }
+}
+
+/// Who an SRP proof is for: the "pool name" and "user id" x is salted with, and the secret.
+pub struct Proof<'a> {
+    /// The pool name (user SRP) or the device group key (device SRP).
+    pub group: &'a str,
+    /// The user id for SRP, or the device key.
+    pub id: &'a str,
+    /// The password, or the device password.
+    pub password: &'a str,
+}
+
+/// A new device's secrets and the DeviceSecretVerifierConfig ConfirmDevice takes, as
+/// amazon-cognito-identity-js makes them: a 40-byte random password (base64), a 16-byte
+/// salt, `x = H(salt | H(groupKey | deviceKey | ":" | password))`, the verifier g^x mod N; salt
+/// and verifier sent as base64 of their sign-padded big-endian bytes.
+pub struct DeviceVerifier {
+    /// The device password (a secret: kept sealed, never shown).
+    pub password: Zeroizing<String>,
+    /// `Salt` (base64).
+    pub salt: String,
+    /// `PasswordVerifier` (base64).
+    pub verifier: String,
+}
+
+impl DeviceVerifier {
+    /// A verifier with a fresh random password and salt.
+    pub fn new(group_key: &str, device_key: &str) -> Result<DeviceVerifier, SrpError> {
+        let mut pw = Zeroizing::new([0u8; 40]);
+        getrandom::fill(&mut pw[..]).map_err(|e| SrpError::Random(e.to_string()))?;
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| SrpError::Random(e.to_string()))?;
+        let password = Zeroizing::new(data_encoding::BASE64.encode(&pw[..]));
+        Ok(DeviceVerifier::with(group_key, device_key, password, &salt))
+    }
+
+    /// A verifier for a given password and salt (for tests and vectors).
+    pub fn with(
+        group_key: &str,
+        device_key: &str,
+        password: Zeroizing<String>,
+        salt: &[u8],
+    ) -> DeviceVerifier {
+        let grp = group();
+        let salt = BigUint::from_bytes_be(salt);
+        let inner = Zeroizing::new(sha256(&[
+            group_key.as_bytes(),
+            device_key.as_bytes(),
+            b":",
+            password.as_bytes(),
+        ]));
+        let x = hash_to_int(&[&padded(&salt), &inner[..]]);
+        let v = grp.g.modpow(&x, &grp.n);
+        DeviceVerifier {
+            salt: data_encoding::BASE64.encode(&padded(&salt)),
+            verifier: data_encoding::BASE64.encode(&padded(&v)),
+            password,
+        }
+    }
+}
+
+impl std::fmt::Debug for DeviceVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceVerifier(<redacted>)")
     }
 }
 
@@ -478,6 +571,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn device_verifier_matches_pycognito() {
+        // The inputs of the stand-in's own device-verifier test; the value was computed with
+        // pycognito's helpers as its generate_hash_device does (hex_hash, pad_hex, pow).
+        let salt = hex::decode("8f1e2d3c4b5a69788796a5b4c3d2e1f0").unwrap();
+        let v = DeviceVerifier::with(
+            "-abcDEF123",
+            "us-east-1_11111111-2222-4333-8444-555555555555",
+            Zeroizing::new("c2VjcmV0LWRldmljZS1wYXNzd29yZC0wMTIzNDU2Nzg5YWJj".into()),
+            &salt,
+        );
+        assert_eq!(
+            hex::encode(data_encoding::BASE64.decode(v.salt.as_bytes()).unwrap()),
+            "008f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        );
+        let verifier = hex::encode(data_encoding::BASE64.decode(v.verifier.as_bytes()).unwrap());
+        assert!(
+            verifier.starts_with("00f90a4fd8036a2518eb8585e87e9631"),
+            "{verifier}"
+        );
+        assert!(verifier.ends_with("fed4b5cbbd71c84fa1b6"), "{verifier}");
+        assert_eq!(verifier.len(), 2 + 768);
+        let fresh = DeviceVerifier::new("-g", "us-east-1_k").unwrap();
+        assert_eq!(
+            data_encoding::BASE64
+                .decode(fresh.password.as_bytes())
+                .unwrap()
+                .len(),
+            40
+        );
+        assert!(!format!("{fresh:?}").contains(fresh.password.as_str()));
+    }
+
+    #[test]
+    fn device_claim_is_the_password_claim_with_device_names() {
+        let c = SrpClient::with_secret(&test_a()).unwrap();
+        let proof = Proof {
+            group: "AbCdEfGhI",
+            id: UID,
+            password: PASSWORD,
+        };
+        let claim = c
+            .device_claim(&proof, SALT, B, &block(), 1_793_696_707)
+            .unwrap();
+        assert_eq!(claim.signature, SIG);
     }
 
     #[test]

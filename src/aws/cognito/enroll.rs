@@ -92,6 +92,50 @@ fn put_enroll(store: &mut Store, name: &str, username: &str, state: &str) -> Res
     Ok(())
 }
 
+/// What an earlier run of the same enrollment left: nothing to stop for (`Ok(false)`), a
+/// verified secret to resume from (`Ok(true)`), or a reason to stop. An unverified secret of
+/// an interrupted run is kept under another name (it is never thrown away).
+fn check_earlier_run(
+    codes: &mut Codes<'_>,
+    auth: &Auth,
+    username: &str,
+    report: &mut EnrollReport,
+) -> Result<bool, AwsError> {
+    let name = report.vault_name.clone();
+    let record = load_enroll(codes.vault()?.store(), &name)?;
+    let exists = match codes.vault()?.info(&name) {
+        Ok(_) => true,
+        Err(VaultError::NotFound(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    match (&record, exists) {
+        (Some(r), _) if r.username != username => Err(AwsError::Flow(format!(
+            "the vault entry '{name}' belongs to the Cognito user '{}'; choose another --name",
+            r.username
+        ))),
+        (Some(r), true) if r.state == "verified" || r.state == "enabled" => {
+            if let Auth::Session(_) = auth {
+                // In MFA_SETUP the user has no verified authenticator, whatever the record says.
+                return Err(AwsError::Flow(format!(
+                    "the vault entry '{name}' holds a verified secret, yet Cognito asks this user to set up MFA again; choose another --totp name (the old entry is kept)"
+                )));
+            }
+            report.resumed = true;
+            Ok(true)
+        }
+        (Some(_), true) => {
+            let kept = format!("{name}.unverified-{}", crate::clock::now_unix());
+            codes.vault()?.rename(&name, &kept)?;
+            report.kept_previous_as = Some(kept);
+            Ok(false)
+        }
+        (None, true) => Err(AwsError::Flow(format!(
+            "a TOTP entry named '{name}' exists already and was not made by enroll-totp for '{username}'; choose another name (the entry is left alone)"
+        ))),
+        (_, false) => Ok(false),
+    }
+}
+
 /// AssociateSoftwareToken → the secret into the vault (durably, before anything else) →
 /// VerifySoftwareToken with a fresh code. Returns VerifySoftwareToken's session (for
 /// MFA_SETUP) and the report so far. Resumes an enrollment whose secret was verified already.
@@ -110,42 +154,8 @@ pub(super) async fn associate_and_verify(
         vault_name: name.to_string(),
         ..EnrollReport::default()
     };
-    let record = load_enroll(codes.vault()?.store(), name)?;
-    let exists = match codes.vault()?.info(name) {
-        Ok(_) => true,
-        Err(VaultError::NotFound(_)) => false,
-        Err(e) => return Err(e.into()),
-    };
-    match (&record, exists) {
-        (Some(r), _) if r.username != username => {
-            return Err(AwsError::Flow(format!(
-                "the vault entry '{name}' belongs to the Cognito user '{}'; choose another --name",
-                r.username
-            )));
-        }
-        (Some(r), true) if r.state == "verified" || r.state == "enabled" => {
-            if let Auth::Session(_) = auth {
-                // In MFA_SETUP the user has no verified authenticator, whatever the record says.
-                return Err(AwsError::Flow(format!(
-                    "the vault entry '{name}' holds a verified secret, yet Cognito asks this user to set up MFA again; choose another --totp name (the old entry is kept)"
-                )));
-            }
-            report.resumed = true;
-            return Ok((None, report));
-        }
-        (Some(_), true) => {
-            // An earlier run stored a secret but never saw it verified: keep it under another
-            // name (it is never thrown away) and start over.
-            let kept = format!("{name}.unverified-{}", crate::clock::now_unix());
-            codes.vault()?.rename(name, &kept)?;
-            report.kept_previous_as = Some(kept);
-        }
-        (None, true) => {
-            return Err(AwsError::Flow(format!(
-                "a TOTP entry named '{name}' exists already and was not made by enroll-totp for '{username}'; choose another name (the entry is left alone)"
-            )));
-        }
-        (_, false) => {}
+    if check_earlier_run(codes, &auth, username, &mut report)? {
+        return Ok((None, report));
     }
 
     put_enroll(codes.vault()?.store_mut(), name, username, "associating")?;

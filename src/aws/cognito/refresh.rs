@@ -7,13 +7,15 @@ use cip::types::AuthFlowType;
 use zeroize::Zeroizing;
 
 /// REFRESH_TOKEN_AUTH: new access and ID tokens from a refresh token. `username` is needed for
-/// the SECRET_HASH of app clients with a secret.
+/// the SECRET_HASH of app clients with a secret; `device_key` for tokens bound to a device
+/// (Cognito refreshes those only with their DEVICE_KEY).
 pub async fn refresh(
     client: &cip::Client,
     client_id: &str,
     client_secret: Option<&Zeroizing<String>>,
     username: &str,
     refresh_token: &Zeroizing<String>,
+    device_key: Option<&str>,
 ) -> Result<Tokens, AwsError> {
     let mut redact = Redactor::default();
     redact.add(refresh_token);
@@ -22,6 +24,9 @@ pub async fn refresh(
         .client_id(client_id)
         .auth_flow(AuthFlowType::RefreshTokenAuth)
         .auth_parameters("REFRESH_TOKEN", refresh_token.as_str());
+    if let Some(k) = device_key {
+        init = init.auth_parameters("DEVICE_KEY", k);
+    }
     if let Some(s) = client_secret {
         redact.add(s);
         let h = srp::secret_hash(s, username, client_id);

@@ -48,6 +48,9 @@ pub struct SessionSecrets {
     pub refresh_token: Option<String>,
     /// The app client's secret, if it has one (needed to refresh).
     pub client_secret: Option<String>,
+    /// The device the tokens are bound to (refresh sends its DEVICE_KEY).
+    #[serde(default)]
+    pub device_key: Option<String>,
 }
 
 impl std::fmt::Debug for SessionSecrets {
@@ -63,6 +66,7 @@ impl Drop for SessionSecrets {
         self.id_token.zeroize();
         self.refresh_token.zeroize();
         self.client_secret.zeroize();
+        self.device_key.zeroize();
     }
 }
 

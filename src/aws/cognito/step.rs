@@ -1,7 +1,7 @@
 //! One answer of InitiateAuth or RespondToAuthChallenge (a challenge or tokens), read from
 //! the SDK or, for stand-ins the SDK's strict reader refuses, leniently from the JSON.
 
-use super::tokens::Tokens;
+use super::tokens::{NewDevice, Tokens};
 use crate::aws::{AwsError, Redactor, sdk_error};
 use aws_sdk_cognitoidentityprovider::config::http::HttpResponse;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
@@ -66,6 +66,12 @@ pub fn lenient_step(body: &[u8]) -> Option<Result<Step, AwsError>> {
                     refresh_token: t("RefreshToken"),
                     expires_in: r.get("ExpiresIn").and_then(|x| x.as_i64()).unwrap_or(0),
                     token_type: t("TokenType").map(|s| s.to_string()),
+                    new_device: r.get("NewDeviceMetadata").and_then(|m| {
+                        Some(NewDevice {
+                            key: m.get("DeviceKey")?.as_str()?.to_string(),
+                            group_key: m.get("DeviceGroupKey")?.as_str()?.to_string(),
+                        })
+                    }),
                 }),
                 None => Err(AwsError::Flow(
                     "Cognito's AuthenticationResult holds no access token".into(),

@@ -5,7 +5,6 @@ use aws_sdk_cognitoidentityprovider::types::AuthenticationResultType;
 use zeroize::Zeroizing;
 
 /// Tokens from a finished sign-in or refresh. `Debug` shows no token.
-/// Tokens from a finished sign-in or refresh. `Debug` shows no token.
 #[derive(Clone)]
 pub struct Tokens {
     /// The access token (authorises the user-pool API calls).
@@ -18,6 +17,17 @@ pub struct Tokens {
     pub expires_in: i64,
     /// Token type ("Bearer").
     pub token_type: Option<String>,
+    /// NewDeviceMetadata: the device Cognito made for this sign-in, when it tracks devices.
+    pub new_device: Option<NewDevice>,
+}
+
+/// A device Cognito made for a sign-in (NewDeviceMetadata), to confirm with ConfirmDevice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    /// DeviceKey (`region_uuid`).
+    pub key: String,
+    /// DeviceGroupKey.
+    pub group_key: String,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -40,6 +50,12 @@ impl Tokens {
             refresh_token: r.refresh_token().map(|s| Zeroizing::new(s.to_string())),
             expires_in: i64::from(r.expires_in()),
             token_type: r.token_type().map(str::to_string),
+            new_device: r.new_device_metadata().and_then(|m| {
+                Some(NewDevice {
+                    key: m.device_key()?.to_string(),
+                    group_key: m.device_group_key()?.to_string(),
+                })
+            }),
         })
     }
 
@@ -101,6 +117,7 @@ mod tests {
             refresh_token: Some(Zeroizing::new("REFRESH-SECRET".into())),
             expires_in: 3600,
             token_type: Some("Bearer".into()),
+            new_device: None,
         };
         let d = format!("{t:?}");
         assert!(!d.contains("SECRET"), "{d}");
@@ -109,6 +126,7 @@ mod tests {
             id_token: None,
             refresh_token: None,
             client_secret: Some("CLIENT-SECRET".into()),
+            device_key: None,
         };
         assert!(!format!("{s:?}").contains("SECRET"));
         let json = t.to_json();

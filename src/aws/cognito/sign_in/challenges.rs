@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 impl SignIn<'_, '_> {
     /// An answer with USERNAME and the step's session.
-    fn base(&self, step: &Step) -> Answer {
+    pub(super) fn base(&self, step: &Step) -> Answer {
         let mut responses = HashMap::new();
         responses.insert("USERNAME".to_string(), self.username.clone());
         Answer {
@@ -47,7 +47,7 @@ impl SignIn<'_, '_> {
             }
         })?;
         let claim = c.password_claim(
-            self.req.pool_id.as_deref().unwrap_or_default(),
+            self.pool_id.as_deref().unwrap_or_default(),
             user_id,
             &self.req.password,
             get("SALT")?,
@@ -61,6 +61,9 @@ impl SignIn<'_, '_> {
         a.responses
             .insert("PASSWORD_CLAIM_SIGNATURE".into(), claim.signature);
         a.responses.insert("TIMESTAMP".into(), claim.timestamp);
+        if let Some(d) = &self.device {
+            a.responses.insert("DEVICE_KEY".into(), d.key.clone());
+        }
         Ok(a)
     }
 

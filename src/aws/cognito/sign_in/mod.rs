@@ -1,8 +1,12 @@
-//! Sign-in: InitiateAuth, then one answer per challenge (`challenges`) until Cognito hands
-//! out tokens.
+//! Sign-in: InitiateAuth, then one answer per challenge until Cognito hands out tokens:
+//! the password's (`challenges`), USER_AUTH's choice of first factor (`user_auth`), and the
+//! remembered device's (`device`, which also confirms a new device at the end).
 
 mod challenges;
+mod device;
+mod user_auth;
 
+use super::devices::{self, LocalDevice};
 use super::enroll::{EnrollReport, finish_enrollment};
 use super::step::{Step, step_or_error};
 use super::tokens::Tokens;
@@ -24,6 +28,28 @@ pub enum Flow {
     Srp,
     /// USER_PASSWORD_AUTH: the password is sent (over TLS) to Cognito.
     Password,
+    /// USER_AUTH: choice-based sign-in, answered with the password (PASSWORD_SRP when the
+    /// pool id is known, else PASSWORD) unless a first factor is preferred.
+    UserAuth,
+}
+
+/// A first factor to ask USER_AUTH for (PREFERRED_CHALLENGE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstFactor {
+    /// PASSWORD: the password itself.
+    Password,
+    /// PASSWORD_SRP: the password's SRP.
+    PasswordSrp,
+}
+
+impl FirstFactor {
+    /// The challenge name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FirstFactor::Password => "PASSWORD",
+            FirstFactor::PasswordSrp => "PASSWORD_SRP",
+        }
+    }
 }
 
 /// Everything a sign-in needs.
@@ -38,14 +64,20 @@ pub struct SignInRequest {
     pub password: Zeroizing<String>,
     /// The new password, for NEW_PASSWORD_REQUIRED.
     pub new_password: Option<Zeroizing<String>>,
-    /// SRP or password flow.
+    /// SRP, password or USER_AUTH flow.
     pub flow: Flow,
+    /// With USER_AUTH: the first factor to prefer (else the choice is answered).
+    pub preferred: Option<FirstFactor>,
     /// The user pool id (needed by SRP).
     pub pool_id: Option<String>,
     /// The vault entry that answers SOFTWARE_TOKEN_MFA, or receives the new secret in MFA_SETUP.
     pub totp: Option<String>,
-    /// Friendly device name for MFA_SETUP's VerifySoftwareToken.
+    /// The name of this device: FriendlyDeviceName of a TOTP made in MFA_SETUP, DeviceName of
+    /// a device confirmed with ConfirmDevice.
     pub device_name: Option<String>,
+    /// Mark the device of this sign-in remembered (UpdateDeviceStatus), so later sign-ins
+    /// with it skip MFA where the pool allows.
+    pub remember_device: bool,
 }
 
 impl std::fmt::Debug for SignInRequest {
@@ -56,8 +88,34 @@ impl std::fmt::Debug for SignInRequest {
             .field("flow", &self.flow)
             .field("pool_id", &self.pool_id)
             .field("totp", &self.totp)
+            .field("remember_device", &self.remember_device)
             .finish_non_exhaustive()
     }
+}
+
+/// What happened to this machine's device during a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceOutcome {
+    /// The sign-in used the stored device (DEVICE_SRP_AUTH).
+    Used {
+        /// DeviceKey.
+        key: String,
+        /// Whether it was marked remembered by this sign-in.
+        remembered_now: bool,
+    },
+    /// Cognito made a new device for this sign-in; it was confirmed and stored.
+    Confirmed {
+        /// DeviceKey.
+        key: String,
+        /// Whether it is remembered.
+        remembered: bool,
+    },
+    /// The stored device was unknown to Cognito: forgotten here, and the sign-in went on
+    /// without it.
+    Dropped {
+        /// The DeviceKey forgotten.
+        key: String,
+    },
 }
 
 /// What a sign-in produced.
@@ -71,6 +129,12 @@ pub struct SignInResult {
     pub challenges: Vec<String>,
     /// The enrollment done on the way (MFA_SETUP), if any.
     pub enrolled: Option<EnrollReport>,
+    /// What happened to this machine's device, if anything.
+    pub device: Vec<DeviceOutcome>,
+    /// The device the tokens are bound to (refresh needs its DEVICE_KEY).
+    pub device_key: Option<String>,
+    /// The user pool, as given or learned from the tokens.
+    pub pool_id: Option<String>,
 }
 
 /// What answering one challenge sends back: the responses and the session to send them with.
@@ -86,9 +150,16 @@ struct SignIn<'a, 'c> {
     codes: &'a mut Codes<'c>,
     redact: Redactor,
     username: String,
+    /// The pool, as given or learned earlier for this app client.
+    pool_id: Option<String>,
     srp: Option<srp::SrpClient>,
+    /// The stored device of this user, sent as DEVICE_KEY.
+    device: Option<LocalDevice>,
+    /// The SRP of the device's proof.
+    device_srp: Option<srp::SrpClient>,
     enrolled: Option<EnrollReport>,
     challenges: Vec<String>,
+    outcomes: Vec<DeviceOutcome>,
 }
 
 impl SignIn<'_, '_> {
@@ -99,38 +170,82 @@ impl SignIn<'_, '_> {
             .map(|s| srp::secret_hash(s, user, &self.req.client_id))
     }
 
-    /// InitiateAuth with the request's flow.
+    /// A new SRP exchange for the password; the pool id is needed for its proof.
+    fn start_srp(&mut self) -> Result<String, AwsError> {
+        let pool = self.pool_id.as_deref().ok_or_else(|| {
+            AwsError::Flow(
+                "the password's SRP needs --pool-id (the user pool id, e.g. us-east-1_AbC123xyz): Cognito's SRP mixes the pool's name into the proof".into(),
+            )
+        })?;
+        srp::pool_name(pool)?;
+        let c = srp::SrpClient::new()?;
+        let a = c.srp_a();
+        self.srp = Some(c);
+        Ok(a)
+    }
+
+    /// InitiateAuth with the request's flow (and the stored device's DEVICE_KEY); a device
+    /// Cognito does not know is forgotten and the call made again without it.
     async fn initiate(&mut self) -> Result<Step, AwsError> {
+        match self.initiate_once().await {
+            Err(e) if devices::is_unknown_device(&e) && self.device.is_some() => {
+                self.drop_device()?;
+                self.initiate_once().await
+            }
+            other => other,
+        }
+    }
+
+    async fn initiate_once(&mut self) -> Result<Step, AwsError> {
         let req = self.req;
-        let mut init = self.client.initiate_auth().client_id(&req.client_id);
-        match req.flow {
+        let mut params: HashMap<String, String> = HashMap::new();
+        params.insert("USERNAME".into(), self.username.clone());
+        let flow = match req.flow {
             Flow::Srp => {
-                let pool = req.pool_id.as_deref().ok_or_else(|| {
-                    AwsError::Flow(
-                        "--flow srp needs --pool-id (the user pool id, e.g. us-east-1_AbC123xyz): Cognito's SRP mixes the pool's name into the proof".into(),
-                    )
-                })?;
-                srp::pool_name(pool)?;
-                let c = srp::SrpClient::new()?;
-                init = init
-                    .auth_flow(AuthFlowType::UserSrpAuth)
-                    .auth_parameters("USERNAME", &self.username)
-                    .auth_parameters("SRP_A", c.srp_a());
-                self.srp = Some(c);
+                params.insert("SRP_A".into(), self.start_srp()?);
+                AuthFlowType::UserSrpAuth
             }
             Flow::Password => {
-                init = init
-                    .auth_flow(AuthFlowType::UserPasswordAuth)
-                    .auth_parameters("USERNAME", &self.username)
-                    .auth_parameters("PASSWORD", req.password.as_str());
+                params.insert("PASSWORD".into(), req.password.to_string());
+                AuthFlowType::UserPasswordAuth
             }
+            Flow::UserAuth => {
+                if let Some(f) = req.preferred {
+                    params.insert("PREFERRED_CHALLENGE".into(), f.as_str().into());
+                    self.factor_params(f, &mut params)?;
+                }
+                AuthFlowType::UserAuth
+            }
+        };
+        if let Some(d) = &self.device {
+            params.insert("DEVICE_KEY".into(), d.key.clone());
         }
         if let Some(h) = self.secret_hash(&self.username) {
             self.redact.add(&h);
-            init = init.auth_parameters("SECRET_HASH", h);
+            params.insert("SECRET_HASH".into(), h);
         }
-        let res = init.send().await;
+        let res = self
+            .client
+            .initiate_auth()
+            .client_id(&req.client_id)
+            .auth_flow(flow)
+            .set_auth_parameters(Some(params))
+            .send()
+            .await;
         step_or_error("InitiateAuth", res, &self.redact, Step::from_initiate)
+    }
+
+    /// Forget the stored device (Cognito does not know it), as amazon-cognito-identity-js
+    /// does before it retries without one.
+    fn drop_device(&mut self) -> Result<(), AwsError> {
+        if let Some(d) = self.device.take() {
+            tracing::warn!("Cognito does not know the stored device; forgetting it");
+            if let Some(pool) = &self.pool_id {
+                devices::remove(self.codes.vault()?.store_mut(), pool, &self.username)?;
+            }
+            self.outcomes.push(DeviceOutcome::Dropped { key: d.key });
+        }
+        Ok(())
     }
 
     /// Answer one challenge.
@@ -141,25 +256,48 @@ impl SignIn<'_, '_> {
             "SELECT_MFA_TYPE" => self.select_mfa_type(step),
             "SOFTWARE_TOKEN_MFA" => self.software_token_mfa(step).await,
             "MFA_SETUP" => self.mfa_setup(step).await,
+            "DEVICE_SRP_AUTH" => self.device_srp_auth(step),
+            "DEVICE_PASSWORD_VERIFIER" => self.device_password_verifier(step),
+            "SELECT_CHALLENGE" => self.select_challenge(step),
+            "PASSWORD" | "PASSWORD_SRP" => self.first_factor(name, step),
+            "WEB_AUTHN" => Err(AwsError::Flow(
+                "Cognito asks for a passkey (WEB_AUTHN); passkey sign-in needs authsim's WebAuthn client, which this build does not have yet: sign in with the password instead".into(),
+            )),
             other => Err(AwsError::Flow(format!(
-                "Cognito asks for the {other} challenge, which authsim does not answer (it answers PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SOFTWARE_TOKEN_MFA and MFA_SETUP)"
+                "Cognito asks for the {other} challenge, which authsim does not answer (it answers PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SOFTWARE_TOKEN_MFA, MFA_SETUP, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, SELECT_CHALLENGE, PASSWORD and PASSWORD_SRP)"
             ))),
         }
     }
 
-    /// RespondToAuthChallenge with an answer (SECRET_HASH added).
+    /// RespondToAuthChallenge with an answer (SECRET_HASH added). An answer naming a device
+    /// Cognito does not know is sent again once without it, the device forgotten.
     async fn respond(&mut self, name: &str, mut answer: Answer) -> Result<Step, AwsError> {
         if let Some(h) = self.secret_hash(&self.username) {
             self.redact.add(&h);
             answer.responses.insert("SECRET_HASH".into(), h);
         }
+        match self.respond_once(name, &answer).await {
+            Err(e)
+                if devices::is_unknown_device(&e)
+                    && answer.responses.contains_key("DEVICE_KEY")
+                    && !name.starts_with("DEVICE_") =>
+            {
+                self.drop_device()?;
+                answer.responses.remove("DEVICE_KEY");
+                self.respond_once(name, &answer).await
+            }
+            other => other,
+        }
+    }
+
+    async fn respond_once(&self, name: &str, answer: &Answer) -> Result<Step, AwsError> {
         let res = self
             .client
             .respond_to_auth_challenge()
             .client_id(&self.req.client_id)
             .challenge_name(ChallengeNameType::from(name))
-            .set_session(answer.session)
-            .set_challenge_responses(Some(answer.responses))
+            .set_session(answer.session.clone())
+            .set_challenge_responses(Some(answer.responses.clone()))
             .send()
             .await;
         step_or_error(
@@ -170,11 +308,12 @@ impl SignIn<'_, '_> {
         )
     }
 
-    /// The sign-in is done: finish an enrollment made on the way, and report.
+    /// The sign-in is done: finish an enrollment made on the way, confirm a new device, and
+    /// report.
     async fn done(mut self, tokens: Tokens) -> Result<SignInResult, AwsError> {
+        tokens.redact_into(&mut self.redact);
         if let Some(report) = self.enrolled.as_mut() {
             // MFA_SETUP verified the new secret; now make TOTP the user's MFA and check.
-            tokens.redact_into(&mut self.redact);
             finish_enrollment(
                 self.client,
                 &tokens.access_token,
@@ -185,11 +324,15 @@ impl SignIn<'_, '_> {
             )
             .await?;
         }
+        let device_key = self.settle_device(&tokens).await?;
         Ok(SignInResult {
             tokens,
             username: self.username,
             challenges: self.challenges,
             enrolled: self.enrolled,
+            device: self.outcomes,
+            device_key,
+            pool_id: self.pool_id,
         })
     }
 }
@@ -208,15 +351,30 @@ pub async fn sign_in(
     if let Some(s) = &req.client_secret {
         redact.add(s);
     }
+    let pool_id = match &req.pool_id {
+        Some(p) => Some(p.clone()),
+        None => devices::client_pool(codes.vault()?.store(), &req.client_id)?,
+    };
+    let device = match &pool_id {
+        Some(p) => devices::load(codes.vault()?.store(), p, &req.username)?,
+        None => None,
+    };
+    if let Some(d) = &device {
+        redact.add(&d.password);
+    }
     let mut s = SignIn {
         client,
         req,
         codes,
         redact,
         username: req.username.clone(),
+        pool_id,
         srp: None,
+        device,
+        device_srp: None,
         enrolled: None,
         challenges: Vec::new(),
+        outcomes: Vec::new(),
     };
     let mut step = s.initiate().await?;
     let mut session_since = crate::clock::now_unix();
