@@ -69,6 +69,12 @@ def key(daemons):  # noqa: F811
     return daemons(attestation="none")
 
 
+@pytest.fixture(params=["none", "self", "x5c"])
+def any_key(request, daemons):  # noqa: F811
+    """Keys whose registrations carry attestation "none", "packed" self, "packed" x5c."""
+    return daemons(attestation=request.param)
+
+
 def browser(key, origin=ORIGIN):
     return Fido2Client(key.device(), DefaultClientDataCollector(origin), User())
 
@@ -229,7 +235,8 @@ def counter_of(credential_json):
     return int.from_bytes(raw[33:37], "big")
 
 
-def test_register_list_and_sign_in(emu, idp, key):
+def test_register_list_and_sign_in(emu, idp, any_key):
+    key = any_key
     pool_id, client_id, username, token = passkey_pool(idp)
     cfg = idp.get_user_pool_mfa_config(UserPoolId=pool_id)["WebAuthnConfiguration"]
     assert cfg == {"RelyingPartyId": RP_ID, "UserVerification": "preferred",
