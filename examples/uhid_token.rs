@@ -13,6 +13,9 @@
 //! Needs read-write access to /dev/uhid (see udev/README.md). The daemon replaces this with
 //! its own key loop; this is the smallest complete user of the transport API.
 
+// Signal handling with libc (each block says why it is sound).
+#![allow(unsafe_code)]
+
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use authsim::emulator::{Emulator, EmulatorConfig, EmulatorError};
 use aws_lc_rs::{digest, hmac};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use data_encoding::BASE64 as B64;
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -233,7 +232,7 @@ async fn iam_enable_then_sts_with_independent_totp() {
     assert_eq!(r.status, 200, "{}", r.body);
     let serial = xml_field(&r.body, "SerialNumber");
     let seed = String::from_utf8(
-        B64.decode(xml_field(&r.body, "Base32StringSeed"))
+        B64.decode(xml_field(&r.body, "Base32StringSeed").as_bytes())
             .expect("b64"),
     )
     .expect("ascii");
@@ -363,14 +362,14 @@ fn srp_claim(
     let prk = hmac256(&dehex(pad_hex(&u)), &dehex(pad_hex(&s)));
     let key = &hmac256(&prk, b"Caldera Derived Key\x01")[..16];
     let block = B64
-        .decode(params["SECRET_BLOCK"].as_str().expect("block"))
+        .decode(params["SECRET_BLOCK"].as_str().expect("block").as_bytes())
         .expect("b64");
     let mut msg = Vec::new();
     msg.extend_from_slice(pool_name.as_bytes());
     msg.extend_from_slice(user.as_bytes());
     msg.extend_from_slice(&block);
     msg.extend_from_slice(timestamp.as_bytes());
-    B64.encode(hmac256(key, &msg))
+    B64.encode(&hmac256(key, &msg))
 }
 
 #[tokio::test]
@@ -453,9 +452,13 @@ async fn cognito_srp_sign_in_over_http() {
     )
     .await;
     let key = &jwks.json()["keys"][0];
-    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let n_bytes = b64url.decode(key["n"].as_str().expect("n")).expect("n");
-    let e_bytes = b64url.decode(key["e"].as_str().expect("e")).expect("e");
+    let b64url = data_encoding::BASE64URL_NOPAD;
+    let n_bytes = b64url
+        .decode(key["n"].as_str().expect("n").as_bytes())
+        .expect("n");
+    let e_bytes = b64url
+        .decode(key["e"].as_str().expect("e").as_bytes())
+        .expect("e");
     let (signed, sig) = access.rsplit_once('.').expect("jws");
     let pk = aws_lc_rs::rsa::PublicKeyComponents {
         n: n_bytes.as_slice(),
@@ -464,12 +467,12 @@ async fn cognito_srp_sign_in_over_http() {
     pk.verify(
         &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
         signed.as_bytes(),
-        &b64url.decode(sig).expect("sig"),
+        &b64url.decode(sig.as_bytes()).expect("sig"),
     )
     .expect("RS256 signature verifies with the JWKS key");
     let claims: Value = serde_json::from_slice(
         &b64url
-            .decode(signed.split('.').nth(1).expect("payload"))
+            .decode(signed.split('.').nth(1).expect("payload").as_bytes())
             .expect("b64"),
     )
     .expect("json");

@@ -38,5 +38,6 @@ fn the_data_key_lives_in_the_os_keyring() {
     let r = b.run(&["totp", "list"]);
     assert!(!r.ok && r.stderr.contains("OS keyring"), "{}", r.stderr);
     assert!(!a.path().join("master.key").exists());
-    std::mem::forget(b); // `a` removes the directory
+    // `a` removes the directory; `b` must not (it shares it).
+    let _ = std::mem::ManuallyDrop::new(b);
 }

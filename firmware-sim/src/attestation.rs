@@ -13,9 +13,20 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::cbor;
-use crate::config::AttestationMode;
 use crate::credential::PrivateKey;
 use crate::env::Rng;
+
+/// Which attestation statement `authenticatorMakeCredential` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AttestationMode {
+    /// fmt "none" with an empty statement.
+    None,
+    /// fmt "packed", signed by the new credential's own key (no x5c).
+    SelfAttestation,
+    /// fmt "packed", signed by the batch key with the batch certificate in x5c.
+    #[default]
+    Batch,
+}
 
 /// OID of the FIDO extension carrying the AAGUID (id-fido-gen-ce-aaguid, 1.3.6.1.4.1.45724.1.1.4).
 pub const ID_FIDO_GEN_CE_AAGUID: [u64; 10] = [1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];

@@ -36,6 +36,14 @@ pub fn decode(bytes: &[u8]) -> CtapResult<Value> {
     Ok(value)
 }
 
+/// Decodes one canonical CTAP2 CBOR item at the start of `bytes`; returns it and how many bytes
+/// it took (for items followed by others, as in authenticator data).
+pub fn decode_prefix(bytes: &[u8]) -> CtapResult<(Value, usize)> {
+    let mut end = 0;
+    skip_item(bytes, &mut end, 16)?;
+    Ok((decode(&bytes[..end])?, end))
+}
+
 /// Returns a copy of `value` whose maps are sorted in CTAP2 canonical key order.
 pub fn canonicalize(value: &Value) -> Value {
     match value {
@@ -328,6 +336,7 @@ pub fn int(n: i64) -> Value {
 }
 
 /// Read access to a decoded CBOR map, with the CTAP2 error for each kind of mistake.
+#[derive(Clone, Copy)]
 pub(crate) struct MapView<'a> {
     entries: &'a [(Value, Value)],
 }

@@ -1,18 +1,8 @@
 //! The token's configuration: a plain struct fixed at construction.
 
-use crate::attestation::AttestationPki;
+use zeroize::Zeroizing;
 
-/// Which attestation statement `authenticatorMakeCredential` returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum AttestationMode {
-    /// fmt "none" with an empty statement.
-    None,
-    /// fmt "packed", signed by the new credential's own key (no x5c).
-    SelfAttestation,
-    /// fmt "packed", signed by the batch key with the batch certificate in x5c.
-    #[default]
-    Batch,
-}
+use crate::attestation::{AttestationMode, AttestationPki};
 
 /// How signature counters advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -60,6 +50,17 @@ pub struct TokenConfig {
     pub resident_keys: bool,
     /// Whether the token has built-in user verification (the presence poll then also verifies).
     pub user_verification: bool,
+    /// Whether a CTAP 2.1 token has authenticatorClientPIN with a PIN ("clientPin"); the PIN/UV
+    /// auth protocols are there either way when built-in UV is. Ignored below CTAP 2.1.
+    pub client_pin: bool,
+    /// A PIN the token gets at first boot (when it creates its master secret), as if set with
+    /// setPIN; ignored if it breaks the PIN policy (see [`crate::check_pin`]). Never shown.
+    pub initial_pin: Option<SecretPin>,
+    /// Whether "always require user verification" is on when the token is new or reset.
+    pub always_uv: bool,
+    /// Whether the token is capable of enterprise attestation ("ep"; off until
+    /// authenticatorConfig enableEnterpriseAttestation turns it on).
+    pub enterprise_attestation: bool,
     /// Maximum number of resident credentials.
     pub max_resident_credentials: usize,
     /// Firmware version reported by authenticatorGetInfo.
@@ -81,6 +82,33 @@ pub struct TokenConfig {
     pub attestation_pki: Option<AttestationPki>,
 }
 
+/// A PIN handed to the token from outside (UTF-8); wiped on drop, never in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretPin(Zeroizing<String>);
+
+impl SecretPin {
+    /// Wraps a PIN.
+    pub fn new(pin: impl Into<String>) -> Self {
+        Self(Zeroizing::new(pin.into()))
+    }
+
+    /// The PIN's UTF-8 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The PIN.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretPin(<redacted>)")
+    }
+}
+
 /// The default AAGUID of authsim virtual keys.
 pub const DEFAULT_AAGUID: [u8; 16] = [
     0x61, 0x75, 0x74, 0x68, 0x73, 0x69, 0x6d, 0x2d, 0x66, 0x77, 0x2d, 0x73, 0x69, 0x6d, 0x00, 0x01,
@@ -95,6 +123,10 @@ impl Default for TokenConfig {
             counter_mode: CounterMode::PerCredential,
             resident_keys: true,
             user_verification: false,
+            client_pin: true,
+            initial_pin: None,
+            always_uv: false,
+            enterprise_attestation: false,
             max_resident_credentials: 100,
             firmware_version: 1,
             device_version: (0, 1, 0),

@@ -118,6 +118,11 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>, request: &[u8
         return status_only(sw::CLA_NOT_SUPPORTED);
     }
     let result = match apdu.ins {
+        // CTAP 2.1 alwaysUv: U2F verifies no user, so while alwaysUv is on it neither
+        // registers nor signs (the version query stays).
+        ins::REGISTER | ins::AUTHENTICATE if always_uv(auth, env) => {
+            Err(sw::CONDITIONS_NOT_SATISFIED)
+        }
         ins::REGISTER => register(auth, env, apdu.data),
         ins::AUTHENTICATE => authenticate(auth, env, apdu.p1, apdu.data),
         ins::VERSION => {
@@ -133,6 +138,12 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>, request: &[u8
         Ok(data) => with_status(data, sw::NO_ERROR),
         Err(status) => status_only(status),
     }
+}
+
+/// Whether alwaysUv is on (keys without the feature: never; an unreadable store: on, so no
+/// credential is used without verification).
+fn always_uv(auth: &mut Authenticator, env: &mut Env<'_>) -> bool {
+    auth.caps.always_uv && auth.pin_state(env).map_or(true, |s| s.always_uv)
 }
 
 /// U2F has no keepalive: presence is whatever the user answers right now; the host retries.

@@ -1,7 +1,8 @@
 //! The authsim token as firmware would be: 64-byte HID reports in, 64-byte HID reports out.
 //!
 //! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
-//! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection) and CTAP1/U2F.
+//! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection, and CTAP 2.1
+//! clientPIN with PIN/UV auth protocols 1 and 2 and authenticatorConfig) and CTAP1/U2F.
 //! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
 //! source, user presence and a record store with atomic commits.
 //!
@@ -17,31 +18,39 @@
 //! assert!(info.is_some());
 //! ```
 //!
-//! Module plan:
+//! Module plan (imports run one way: token → ctaphid channels and admin → ctap2 → the rest):
 //! - [`env`](mod@env): one small trait per outside service.
-//! - [`ctaphid`]: framing, channels, keepalives (the channel logic lives in [`Token`]).
-//! - `ctap2/`: one file per command family; `ctap1`: U2F.
-//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, stored records, counters.
-//! - `manage`: credentials imported, listed and removed through a control API
+//! - [`ctaphid`]: framing, and the channel engine (channels, transactions, keepalives).
+//! - [`ctap2`]: one file per command family, with the public typed messages
+//!   ([`ctap2::messages`]) and authenticator data ([`ctap2::auth_data`]); `ctap1`: U2F.
+//! - [`capabilities`]: what a key does, from its configuration; getInfo and dispatch read it.
+//! - `pin`: the two PIN/UV auth protocols behind one trait, the pinUvAuthToken state, the
+//!   persisted PIN state. `extensions`: one seam, one file per extension.
+//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, users, counters.
+//! - `persist`: every store key and the versioned credential record.
+//! - `admin`: credentials imported, listed and removed through a control API
 //!   ([`Token::import_credential`], [`Token::import_credentials`] for many in one commit,
-//!   [`Token::credentials`], [`Token::remove_credential`]).
+//!   [`Token::credentials`], [`Token::remove_credential`]), PIN provisioning
+//!   ([`Token::set_pin`]), the store check.
 //! - [`attestation`]: the attestation CA, batch certificate and statements.
 //! - [`cbor`]: canonical CTAP2 CBOR.
 //! - [`testing`]: in-memory environment and a host-side client.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 pub mod attestation;
+pub mod capabilities;
 pub mod cbor;
 mod config;
 pub mod credential;
 mod ctap1;
-mod ctap2;
+pub mod ctap2;
 pub mod ctaphid;
 pub mod env;
-mod fsck;
-mod manage;
+mod extensions;
 mod persist;
+mod pin;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -50,15 +59,21 @@ pub mod testing;
 pub mod testing;
 mod token;
 
-pub use attestation::{AttestationError, AttestationPki, PkiParams, create_attestation_pki};
-pub use config::{AttestationMode, CounterMode, DEFAULT_AAGUID, Protocol, TokenConfig};
+pub use admin::import::{ImportError, ImportedCredential};
+pub use admin::pin::{PinError, check_pin};
+pub use admin::{ResidentCredentialInfo, StoreSummary, TokenError};
+pub use attestation::{
+    AttestationError, AttestationMode, AttestationPki, PkiParams, create_attestation_pki,
+};
+pub use capabilities::Capabilities;
+pub use config::{CounterMode, DEFAULT_AAGUID, Protocol, SecretPin, TokenConfig};
 pub use credential::{KeyError, PrivateKey, UserEntity};
 pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;
 pub use ctap2::command as ctap2_command;
-pub use manage::{ImportError, ImportedCredential};
+pub use ctaphid::Report;
 pub use status::StatusCode;
-pub use token::{Report, ResidentCredentialInfo, StoreSummary, Token, TokenError};
+pub use token::Token;
 
 #[cfg(test)]
 mod tests {

@@ -21,14 +21,29 @@ fn get_info_describes_the_token() {
         Value::Array(a) => a.iter().map(as_text).collect(),
         _ => panic!(),
     };
-    assert_eq!(versions, ["FIDO_2_0", "FIDO_2_1", "U2F_V2"]);
+    // As shipping keys list them (some hosts compare the array in order).
+    assert_eq!(versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
     assert_eq!(as_bytes(get(&info, 3).unwrap()), DEFAULT_AAGUID);
     let options = get(&info, 4).unwrap();
     assert_eq!(tget(options, "rk"), Some(&Value::Bool(true)));
     assert_eq!(tget(options, "up"), Some(&Value::Bool(true)));
     assert_eq!(tget(options, "plat"), Some(&Value::Bool(false)));
     assert_eq!(tget(options, "uv"), None);
-    assert_eq!(tget(options, "clientPin"), None);
+    // CTAP 2.1: clientPin without a PIN yet, tokens, config, both PIN/UV auth protocols.
+    assert_eq!(tget(options, "clientPin"), Some(&Value::Bool(false)));
+    assert_eq!(tget(options, "pinUvAuthToken"), Some(&Value::Bool(true)));
+    assert_eq!(tget(options, "makeCredUvNotRqd"), Some(&Value::Bool(true)));
+    assert_eq!(tget(options, "authnrCfg"), Some(&Value::Bool(true)));
+    assert_eq!(tget(options, "alwaysUv"), Some(&Value::Bool(false)));
+    assert_eq!(
+        tget(options, "ep"),
+        None,
+        "not an enterprise-attestation key"
+    );
+    assert_eq!(tget(options, "credMgmt"), None);
+    assert_eq!(get(&info, 6), Some(&Value::Array(vec![int(2), int(1)])));
+    assert_eq!(get(&info, 12), Some(&Value::Bool(false)));
+    assert_eq!(as_int(get(&info, 13).unwrap()), 4);
     assert_eq!(as_int(get(&info, 5).unwrap()), 7609);
     assert!(as_int(get(&info, 7).unwrap()) >= 1);
     assert!(as_int(get(&info, 8).unwrap()) >= 79);
@@ -668,6 +683,23 @@ fn pin_uv_auth_params_are_refused_without_a_protocol() {
         0x14
     );
     if let Value::Map(e) = &mut v {
+        e.push((int(9), int(3)));
+    }
+    assert_eq!(
+        host.ctap2(&mut token, &mut env, MC, Some(&v)).unwrap().0,
+        0x02,
+        "an unsupported protocol"
+    );
+    assert!(env.presence.requests().is_empty());
+    assert_eq!(env.store.count("rk"), 0);
+    // A CTAP 2.0 key has no PIN/UV auth protocol at all.
+    let config = TokenConfig {
+        protocol: firmware_sim::Protocol::Ctap2_0,
+        ..TokenConfig::default()
+    };
+    let (mut token, mut env, host) = setup(config);
+    if let Value::Map(e) = &mut v {
+        e.retain(|(k, _)| *k != int(9));
         e.push((int(9), int(1)));
     }
     assert_eq!(
@@ -675,7 +707,6 @@ fn pin_uv_auth_params_are_refused_without_a_protocol() {
         0x02
     );
     assert!(env.presence.requests().is_empty());
-    assert_eq!(env.store.count("rk"), 0);
 }
 
 /// Sends raw CTAP2 bytes and returns the status.
@@ -911,7 +942,7 @@ fn malformed_cbor_gets_the_right_error_and_changes_nothing() {
 #[test]
 fn unknown_ctap2_commands_are_invalid() {
     let (mut token, mut env, host) = setup(TokenConfig::default());
-    for c in [0x00u8, 0x03, 0x05, 0x06, 0x09, 0x0A, 0x0C, 0x40, 0xFF] {
+    for c in [0x00u8, 0x03, 0x05, 0x09, 0x0A, 0x0C, 0x40, 0x41, 0xFF] {
         let (status, body) = host.ctap2(&mut token, &mut env, c, None).unwrap();
         assert_eq!((status, body), (0x01, None), "command 0x{c:02x}");
     }

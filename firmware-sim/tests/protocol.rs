@@ -62,7 +62,7 @@ fn ctap2_1_is_the_default_and_keeps_todays_behaviour() {
         "WINK | CBOR"
     );
     let (_, info) = host.ctap2(&mut token, &mut env, INFO, None).unwrap();
-    assert_eq!(versions(&info.unwrap()), ["FIDO_2_0", "FIDO_2_1", "U2F_V2"]);
+    assert_eq!(versions(&info.unwrap()), ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
     assert_eq!(u2f_version(&mut token, &mut env, &host), b"U2F_V2\x90\x00");
 }
 
@@ -157,11 +157,18 @@ fn failed_built_in_uv_denies_requests_that_asked_for_it() {
         .ctap2(&mut token, &mut env, GA, Some(&ga.value()))
         .unwrap();
     assert_eq!(status, 0x27);
+    // No credential, no counter step: only the UV retries went down (two failures).
+    let without_pin_state = |s: std::collections::BTreeMap<(String, Vec<u8>), Vec<u8>>| {
+        s.into_iter()
+            .filter(|((ns, k), _)| !(ns == "meta" && k == b"pin-state"))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        env.store.snapshot(),
-        before,
+        without_pin_state(env.store.snapshot()),
+        without_pin_state(before.clone()),
         "no credential, no counter step"
     );
+    assert_eq!(uv_retries(&mut token, &mut env, &host), 6);
     assert!(env.presence.requests().iter().all(|r| r.user_verification));
 
     // After some waiting, too: the keepalives say the token wanted the user.
@@ -189,6 +196,19 @@ fn failed_built_in_uv_denies_requests_that_asked_for_it() {
     let ad = assert_signed(&body.unwrap(), &reg.key, &ga.client_data_hash);
     assert_eq!(ad.flags, 0x05, "UP | UV");
     assert_eq!(ad.sign_count, 1);
+    assert_eq!(
+        uv_retries(&mut token, &mut env, &host),
+        8,
+        "verified: all back"
+    );
+}
+
+/// authenticatorClientPIN getUVRetries.
+fn uv_retries(token: &mut Token, env: &mut TestEnv, host: &HidHost) -> i128 {
+    let req = imap(vec![(1, int(2)), (2, int(7))]);
+    let (status, body) = host.ctap2(token, env, 0x06, Some(&req)).unwrap();
+    assert_eq!(status, OK);
+    as_int(get(&body.unwrap(), 5).unwrap())
 }
 
 #[test]

@@ -7,9 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use base64::Engine as _;
 
-use super::error::{ApiError, ApiResult, b64, decode_b64, json_response, ok, parse_body};
+use super::error::{ApiError, ApiResult, b64url, decode_b64, json_response, ok, parse_body};
 use super::keys::no_key;
 use super::types::{CredentialInfo, NewCredential, Removed, Stored};
 use crate::daemon::Daemon;
@@ -18,15 +17,14 @@ type St = State<Arc<Daemon>>;
 
 /// A stored credential as the API lists it.
 fn credential_info(c: &firmware_sim::ResidentCredentialInfo) -> CredentialInfo {
-    let e = b64();
     CredentialInfo {
-        credential_id: e.encode(&c.credential_id),
+        credential_id: b64url(&c.credential_id),
         is_resident_credential: c.discoverable,
         rp_id: c.rp_id.clone(),
         sign_count: c.sign_count,
         algorithm: c.algorithm,
-        public_key: e.encode(&c.public_key_cose),
-        user_handle: (!c.user.id.is_empty()).then(|| e.encode(&c.user.id)),
+        public_key: b64url(&c.public_key_cose),
+        user_handle: (!c.user.id.is_empty()).then(|| b64url(&c.user.id)),
         user_name: c.user.name.clone(),
         user_display_name: c.user.display_name.clone(),
     }

@@ -4,7 +4,6 @@
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::types::ErrorBody;
@@ -94,19 +93,16 @@ pub(super) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
     serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("malformed JSON body: {e}")))
 }
 
-/// base64url as WebDriver uses it (padding optional on input, none on output).
-pub(crate) fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_encode_padding(false)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    )
+/// base64url as WebDriver writes it: no padding.
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(bytes)
 }
 
-/// Decodes a base64url field; the error names the field, never its value.
+/// Decodes a base64url field (padding optional, as WebDriver allows); the error names the
+/// field, never its value.
 pub(super) fn decode_b64(field: &str, s: &str) -> Result<Vec<u8>, ApiError> {
-    b64()
-        .decode(s.trim())
+    let unpadded = s.trim().trim_end_matches('=');
+    data_encoding::BASE64URL_NOPAD
+        .decode(unpadded.as_bytes())
         .map_err(|_| ApiError::bad(format!("{field} is not base64url")))
 }

@@ -15,7 +15,7 @@ use super::types::{
     SetUv,
 };
 use crate::daemon::Daemon;
-use crate::daemon::keys::{KeySpec, StartError, VirtualKey};
+use crate::daemon::keys::{KeySpec, ProtocolName, StartError, VirtualKey};
 use crate::daemon::presence::{Decision, PresencePolicy};
 
 type St = State<Arc<Daemon>>;
@@ -156,8 +156,20 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
 }
 
 pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
-    let n: NewKey = parse_body(&body)?;
+    let mut n: NewKey = parse_body(&body)?;
+    let pin = n
+        .pin
+        .take()
+        .map(|p| firmware_sim::SecretPin::new(p.as_str()));
     let spec = spec_from(&d, n)?;
+    if let Some(pin) = &pin {
+        if spec.protocol != ProtocolName::Ctap21 {
+            return Err(ApiError::bad(
+                "pin: only a ctap2_1 key has a PIN (clientPin); drop pin or use protocol ctap2_1",
+            ));
+        }
+        firmware_sim::check_pin(pin.as_str()).map_err(|e| ApiError::bad(format!("pin: {e}")))?;
+    }
     let mut keys = d.keys.lock().await;
     if keys.contains_key(&spec.name) {
         return Err(ApiError::conflict(format!(
@@ -171,6 +183,24 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
         StartError::Transport(t) => ApiError::conflict(t.to_string()),
         other => ApiError::internal(other.to_string()),
     })?;
+    if let Some(pin) = pin {
+        let set = key
+            .call(move |dev| {
+                let (token, env) = dev.parts();
+                token.set_pin(env, pin.as_str())
+            })
+            .await;
+        if let Err(e) = set
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            // The key is not what was asked for: it does not stay.
+            let name = key.spec.name.clone();
+            key.stop().await;
+            let _ = d.forget_key(&name).await;
+            return Err(ApiError::internal(format!("setting the PIN failed: {e}")));
+        }
+    }
     let view = key_info(&key);
     keys.insert(key.spec.name.clone(), key);
     Ok(json_response(StatusCode::CREATED, &view))

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
-pub(crate) use error::b64;
+pub(crate) use error::b64url;
 use error::{ApiResult, ok};
 use types::{CaQuery, StatusInfo};
 
@@ -103,7 +103,26 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
                 "this resource does not take that method (GET /openapi.yaml describes the API)",
             )
         })
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(daemon)
+}
+
+/// Logs every request at debug: method, path (names of keys and entries, never a body or a
+/// query value: a query could be the only place a future secret is put), status, duration.
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(
+        target: "authsim::api",
+        %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "API request"
+    );
+    resp
 }
 
 type St = State<Arc<Daemon>>;

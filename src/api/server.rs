@@ -56,6 +56,7 @@ impl PeerCheckedListener {
             source,
         })?;
         // SAFETY: geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
         let uid = unsafe { libc::geteuid() };
         Ok(PeerCheckedListener {
             listener,

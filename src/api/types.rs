@@ -106,6 +106,40 @@ pub struct NewKey {
     /// The USB product name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
+    /// A PIN the new key gets at once (ctap2_1 keys only); never stored by the daemon, never
+    /// shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<SecretText>,
+}
+
+/// A secret text sent to the API (a PIN): no `Debug` shows it, and it is wiped when dropped.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl Drop for SecretText {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
 }
 
 /// Where a running key listens.

@@ -4,6 +4,7 @@
 use super::Ctx;
 use super::daemon::{Attestation, Presence};
 use super::output::{JsonFlag, Table, print_fields, print_json};
+use crate::api::b64url;
 use crate::api::client::{self, Answer};
 use crate::api::types::{
     CredentialInfo, DecideBody, Decided, KeyInfo, NewCredential, NewKey, PresenceInfo, Removed,
@@ -198,11 +199,6 @@ pub struct AddCredentialArgs {
     sign_count: u32,
     #[command(flatten)]
     out: JsonFlag,
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    crate::api::b64().encode(bytes)
 }
 
 /// Sends one request to the daemon; a non-2xx answer becomes its message.

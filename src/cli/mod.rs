@@ -3,6 +3,7 @@
 mod cognito;
 mod daemon;
 mod demo;
+mod docs;
 mod emulator;
 mod iam;
 mod key;
@@ -32,8 +33,28 @@ pub struct Cli {
     #[arg(long, global = true, env = crate::paths::STATE_DIR_ENV, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// Log lines (on stderr, filtered by RUST_LOG) as text or as one JSON object per line
+    /// (for journald or CI).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "AUTHSIM_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +88,10 @@ enum Command {
     /// STS session credentials behind an MFA code.
     #[command(subcommand)]
     Sts(sts::Cmd),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (authsim.1), or write every page into a directory (--dir).
+    Man(docs::ManArgs),
 }
 
 /// Global options every command may need.
@@ -119,7 +144,7 @@ impl Ctx {
 /// Parse `std::env::args`, run the command, and map errors to a message and exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     if let Err(e) = crate::clock::init() {
         eprintln!("authsim: error: {e}");
         return ExitCode::FAILURE;
@@ -138,6 +163,8 @@ pub fn run() -> ExitCode {
         Command::Cognito(cmd) => cognito::run(&ctx, cmd),
         Command::Iam(cmd) => iam::run(&ctx, cmd),
         Command::Sts(cmd) => sts::run(&ctx, cmd),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,14 +176,17 @@ pub fn run() -> ExitCode {
 }
 
 /// Logs go to stderr, filtered by RUST_LOG (default: warnings only).
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // Colours only on a terminal: escape codes in a log file or a CI log are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // Colours only on a terminal: escape codes in a log file or a CI log are noise.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+    };
 }

@@ -302,6 +302,7 @@ fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; it is called before the daemon starts any
     // thread of its own, and M_ARENA_MAX with a positive value is a documented setting.
+    #[allow(unsafe_code)]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
@@ -312,6 +313,7 @@ fn limit_malloc_arenas() {
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions.
+    #[allow(unsafe_code)]
     unsafe {
         libc::malloc_trim(0);
     }

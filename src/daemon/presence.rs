@@ -82,6 +82,7 @@ fn purpose_name(p: PresencePurpose) -> &'static str {
         PresencePurpose::GetAssertion => "getAssertion",
         PresencePurpose::Reset => "reset",
         PresencePurpose::Selection => "selection",
+        PresencePurpose::UserVerification => "userVerification",
         PresencePurpose::U2fRegister => "u2fRegister",
         PresencePurpose::U2fAuthenticate => "u2fAuthenticate",
     }

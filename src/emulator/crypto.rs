@@ -2,8 +2,7 @@
 //! SHA-256, HMAC-SHA256, base64 flavours, identifiers and time formats.
 
 use aws_lc_rs::{digest, hmac};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use data_encoding::{BASE64, BASE64URL_NOPAD};
 
 /// `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -96,22 +95,22 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Standard base64 with padding.
 pub fn b64(data: &[u8]) -> String {
-    STANDARD.encode(data)
+    BASE64.encode(data)
 }
 
 /// Decode standard base64 with padding; `None` if malformed.
 pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s.trim()).ok()
+    BASE64.decode(s.trim().as_bytes()).ok()
 }
 
 /// URL-safe base64 without padding (JWT segments).
 pub fn b64url(data: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(data)
+    BASE64URL_NOPAD.encode(data)
 }
 
 /// Decode URL-safe base64 without padding; `None` if malformed.
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(s).ok()
+    BASE64URL_NOPAD.decode(s.as_bytes()).ok()
 }
 
 /// `Base64(HMAC-SHA256(client_secret, username + client_id))`, Cognito's SECRET_HASH.

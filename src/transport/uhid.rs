@@ -45,6 +45,9 @@
 //!
 //! This module knows no CTAP: it moves 64-byte reports.
 
+// The kernel interface: raw file I/O and poll(2) on /dev/uhid (each block says why it is sound).
+#![allow(unsafe_code)]
+
 pub mod abi;
 pub mod serve;
 

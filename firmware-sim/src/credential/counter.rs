@@ -1,18 +1,9 @@
 //! Signature counters, persisted before any response that carries them leaves the token.
 
-use sha2::{Digest, Sha256};
-
 use crate::config::CounterMode;
 use crate::env::{Env, WriteBatch};
-use crate::persist::{self, NS_COUNTERS, NS_META};
+use crate::persist::{self, KEY_GLOBAL_COUNTER as KEY_GLOBAL, NS_COUNTERS, NS_META, counter_key};
 use crate::status::{CtapResult, StatusCode};
-
-const KEY_GLOBAL: &[u8] = b"global-counter";
-
-/// The store key of a credential's own counter.
-pub(crate) fn counter_key(credential_id: &[u8]) -> Vec<u8> {
-    Sha256::digest(credential_id).to_vec()
-}
 
 fn read_u32(value: Option<Vec<u8>>) -> CtapResult<u32> {
     match value {

@@ -1,9 +1,10 @@
-//! Credentials: key pairs, sealed non-resident ids, resident records and signature counters.
+//! Credentials: key pairs, sealed non-resident ids, users and signature counters (the stored
+//! record format is `persist::record`'s).
 
 pub(crate) mod counter;
 pub(crate) mod id;
 pub(crate) mod keys;
-pub(crate) mod resident;
+pub(crate) mod user;
 
 pub use keys::{Algorithm, KeyError, PrivateKey};
-pub use resident::UserEntity;
+pub use user::UserEntity;

@@ -4,35 +4,45 @@ use std::collections::VecDeque;
 
 use ciborium::value::Value;
 
-use super::make_credential::{FLAG_UP, FLAG_UV};
-use super::{
-    Authenticator, Candidate, Continuation, Step, Wait, check_pin_uv_auth, client_data_hash,
-    decode_params, discoverable_for, find_listed, parse_descriptor, parse_options, response,
-    rp_id_hash,
+use super::auth_data::{AuthenticatorData, flags};
+use super::lookup::{Candidate, discoverable_for, find_listed};
+use super::messages::permission;
+use super::messages::{
+    CredentialDescriptor, Extensions, GetAssertionRequest, GetAssertionResponse, Message,
 };
-use crate::cbor::{self, MapView};
-use crate::credential::counter;
+use super::pin_uv::{self, Verification};
+use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
+use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
+use crate::extensions::{self, GaContext};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
 pub(crate) const NEXT_ASSERTION_TIMEOUT_MS: u64 = 30_000;
 
+/// What every assertion of one getAssertion request signs over and reports.
+#[derive(Debug)]
+struct Signing {
+    rp_id: String,
+    rp_hash: [u8; 32],
+    client_data_hash: Vec<u8>,
+    extensions: Option<Extensions>,
+    up: bool,
+    verification: Verification,
+}
+
 /// A located set of credentials waiting for the user.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    rp_hash: [u8; 32],
-    client_data_hash: Vec<u8>,
+    signing: Signing,
     candidates: Vec<Candidate>,
-    up: bool,
-    uv: bool,
     discoverable: bool,
 }
 
 impl Plan {
     /// Whether built-in user verification was requested.
     pub(crate) fn uv(&self) -> bool {
-        self.uv
+        self.signing.verification.built_in
     }
 }
 
@@ -41,84 +51,95 @@ impl Plan {
 pub(crate) struct NextState {
     /// The channel that ran getAssertion; others may not continue it.
     pub cid: u32,
-    rp_hash: [u8; 32],
-    client_data_hash: Vec<u8>,
+    signing: Signing,
     remaining: VecDeque<Candidate>,
     total: usize,
-    up: bool,
-    uv: bool,
     last_ms: u64,
 }
 
 /// Validates the request, locates credentials (CTAP 2.1 §6.2.2), and waits for the user when
-/// presence or verification is wanted; a silent (`up=false`) request answers at once.
+/// presence or built-in verification is wanted; a silent (`up=false`) request, or one whose
+/// pinUvAuthToken remembers the user as present, answers at once.
 pub(crate) fn begin(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
     cid: u32,
     params: &[u8],
 ) -> CtapResult<Step> {
-    let value = decode_params(params)?;
-    let map = MapView::new(&value)?;
-    let rp_id = cbor::as_text(map.int_key(0x01).ok_or(StatusCode::MissingParameter)?)?.to_owned();
-    let client_data_hash = client_data_hash(&map, 0x02)?;
-    let allow_list = map.int_key(0x03).map(cbor::as_array).transpose()?;
-    if let Some(ext) = map.int_key(0x04) {
-        MapView::new(ext)?;
-    }
-    let options = parse_options(map.int_key(0x05))?;
-    check_pin_uv_auth(&map, 0x06, 0x07)?;
+    let req = GetAssertionRequest::from_cbor(params)?;
+    let rp_id = req.rp_id;
+    let param = req.pin_uv_auth_param.as_deref();
 
-    // Step 4: options, in the specification's order.
-    let uv = options.uv.unwrap_or(false);
-    if uv && !auth.config.user_verification {
+    // Step 1: the zero-length pinUvAuthParam probe.
+    if let Some(wait) = pin_uv::probe(auth, param, &rp_id) {
+        return Ok(Step::Wait(wait));
+    }
+    // Step 2: the pinUvAuthProtocol.
+    let protocol = pin_uv::param_protocol(auth, param, req.pin_uv_auth_protocol)?;
+
+    // Step 4: options, in the specification's order; a pinUvAuthParam takes precedence over
+    // "uv".
+    let options = req.options;
+    let mut uv = options.uv.unwrap_or(false) && param.is_none();
+    if uv && !auth.caps.user_verification {
         return Err(StatusCode::InvalidOption);
     }
     if options.rk.is_some() {
         return Err(StatusCode::UnsupportedOption);
     }
     let up = options.up.unwrap_or(true);
+    let protection = pin_uv::protection(auth, env)?;
 
-    let rp_hash = rp_id_hash(&rp_id);
-    let mut listed = Vec::new();
-    for descriptor in allow_list.unwrap_or(&[]) {
-        if let Some(id) = parse_descriptor(descriptor)? {
-            listed.push(id);
-        }
+    // Step 5: alwaysUv (for requests that want the user present).
+    if up {
+        uv = pin_uv::always_uv(auth, &protection, param, uv)?;
     }
-    let discoverable = allow_list.is_none_or(|l| l.is_empty());
-    let candidates = if discoverable {
-        // Only discoverable credentials, most recently created first.
-        discoverable_for(env, &rp_id)?
-            .into_iter()
-            .map(Candidate::from_stored)
-            .collect()
-    } else {
-        let mut found = Vec::new();
-        for id in &listed {
-            if let Some(c) = find_listed(auth, env, id, &rp_id, &rp_hash)? {
-                found.push(c);
-                break;
-            }
-        }
-        found
-    };
+    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
+        extension.check_get_assertion(input)?;
+    }
+
+    // Step 6: user verification, by the token or built in.
+    let verification = pin_uv::verify(
+        auth,
+        env,
+        &protection,
+        &pin_uv::Request {
+            param: param.zip(protocol),
+            uv,
+            client_data_hash: &req.client_data_hash,
+            permission: permission::GA,
+            rp_id: &rp_id,
+        },
+    )?;
+
+    // Step 7: the applicable credentials.
+    let rp_hash = rp_id_hash(&rp_id);
+    let allow_list = req.allow_list.unwrap_or_default();
+    let discoverable = allow_list.is_empty();
+    let candidates = locate(auth, env, &rp_id, &rp_hash, &allow_list, verification.uv())?;
     if candidates.is_empty() {
         return Err(StatusCode::NoCredentials);
     }
     let plan = Plan {
-        rp_hash,
-        client_data_hash,
+        signing: Signing {
+            rp_id: rp_id.clone(),
+            rp_hash,
+            client_data_hash: req.client_data_hash,
+            extensions: req.extensions,
+            up,
+            verification,
+        },
         candidates,
-        up,
-        uv,
         discoverable,
     };
-    if up || uv {
+    // Steps 8–9: presence (with built-in verification when asked), unless not wanted or the
+    // token remembers the user as present.
+    let touch = (up && !verification.cached_presence) || verification.built_in;
+    if touch {
         Ok(Step::Wait(Wait {
             purpose: PresencePurpose::GetAssertion,
             rp_id: Some(rp_id),
-            uv,
+            uv: verification.built_in,
             cont: Continuation::GetAssertion(Box::new(plan)),
         }))
     } else {
@@ -135,33 +156,28 @@ pub(crate) fn finish(
     cid: u32,
     plan: Plan,
 ) -> CtapResult<Value> {
+    if plan.signing.up {
+        // Step 9.4: presence was collected (or remembered); the token is used up.
+        pin_uv::consume_token(auth);
+    }
+    if plan.signing.verification.built_in {
+        pin_uv::uv_succeeded(auth, env)?;
+    }
     let total = plan.candidates.len();
     let mut remaining: VecDeque<Candidate> = plan.candidates.into();
     let first = remaining.pop_front().ok_or(StatusCode::NoCredentials)?;
-    let with_names = plan.uv && plan.discoverable && total > 1;
-    let number = (plan.discoverable && total > 1).then_some(total);
-    let body = assertion(
-        auth,
-        env,
-        &plan.rp_hash,
-        &plan.client_data_hash,
-        &first,
-        plan.up,
-        plan.uv,
-        number,
-        with_names,
-    )?;
+    let several = plan.discoverable && total > 1;
+    let with_names = plan.signing.verification.uv() && several;
+    let number = several.then_some(total);
+    let body = assertion(auth, env, &plan.signing, &first, number, with_names)?;
     auth.next_assertion = if remaining.is_empty() {
         None
     } else {
         Some(NextState {
             cid,
-            rp_hash: plan.rp_hash,
-            client_data_hash: plan.client_data_hash,
+            signing: plan.signing,
             remaining,
             total,
-            up: plan.up,
-            uv: plan.uv,
             last_ms: env.clock.now_ms(),
         })
     };
@@ -185,18 +201,8 @@ pub(crate) fn next(auth: &mut Authenticator, env: &mut Env<'_>, cid: u32) -> Cta
     let Some(candidate) = state.remaining.pop_front() else {
         return Err(StatusCode::NotAllowed);
     };
-    let with_names = state.uv && state.total > 1;
-    let body = assertion(
-        auth,
-        env,
-        &state.rp_hash,
-        &state.client_data_hash,
-        &candidate,
-        state.up,
-        state.uv,
-        None,
-        with_names,
-    )?;
+    let with_names = state.signing.verification.uv() && state.total > 1;
+    let body = assertion(auth, env, &state.signing, &candidate, None, with_names)?;
     state.last_ms = now;
     if !state.remaining.is_empty() {
         auth.next_assertion = Some(state);
@@ -204,51 +210,89 @@ pub(crate) fn next(auth: &mut Authenticator, env: &mut Env<'_>, cid: u32) -> Cta
     Ok(body)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One assertion by `candidate`: its counter advanced and committed, extensions run, signed.
 fn assertion(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
-    rp_hash: &[u8; 32],
-    client_data_hash: &[u8],
+    signing: &Signing,
     candidate: &Candidate,
-    up: bool,
-    uv: bool,
     number_of_credentials: Option<usize>,
     with_names: bool,
 ) -> CtapResult<Value> {
-    let mut flags = 0;
-    if up {
-        flags |= FLAG_UP;
+    let mut flag_bits = 0;
+    // Step 8: built-in verification is a touch too.
+    if signing.up || signing.verification.built_in {
+        flag_bits |= flags::UP;
     }
-    if uv {
-        flags |= FLAG_UV;
+    if signing.verification.uv() {
+        flag_bits |= flags::UV;
+    }
+    let mut outputs = Vec::new();
+    for (extension, input) in extensions::requested(&auth.config, signing.extensions.as_ref()) {
+        let mut ctx = GaContext {
+            rp_id: &signing.rp_id,
+            uv: signing.verification.uv(),
+            extras: &candidate.extras,
+            rng: &mut *env.rng,
+        };
+        if let Some(output) = extension.get_assertion(input, &mut ctx)? {
+            outputs.push((extension.id().to_owned(), output));
+        }
     }
     // Persisted before the signature that carries it exists.
     let sign_count = counter::next_for_signature(env, auth.config.counter_mode, &candidate.id)?;
-    let mut auth_data = Vec::with_capacity(37);
-    auth_data.extend_from_slice(rp_hash);
-    auth_data.push(flags);
-    auth_data.extend_from_slice(&sign_count.to_be_bytes());
-    let mut signed = auth_data.clone();
-    signed.extend_from_slice(client_data_hash);
+    let mut data = AuthenticatorData::new(signing.rp_hash, flag_bits, sign_count);
+    if !outputs.is_empty() {
+        data.extensions = Some(Extensions(outputs));
+    }
+    let auth_data = data.to_bytes();
+    let mut signed = Vec::with_capacity(auth_data.len() + signing.client_data_hash.len());
+    signed.extend_from_slice(&auth_data);
+    signed.extend_from_slice(&signing.client_data_hash);
     let signature = candidate.key.sign(&signed);
 
-    let mut entries = vec![
-        (
-            0x01,
-            cbor::text_map(vec![
-                ("id", Value::Bytes(candidate.id.clone())),
-                ("type", Value::Text("public-key".into())),
-            ]),
-        ),
-        (0x02, Value::Bytes(auth_data)),
-        (0x03, Value::Bytes(signature)),
-    ];
-    if let Some(user) = &candidate.user {
-        entries.push((0x04, user.to_cbor(with_names)));
+    // Names identify the user: only after verification with several accounts to choose from.
+    let user = candidate.user.as_ref().map(|u| UserEntity {
+        id: u.id.clone(),
+        name: u.name.clone().filter(|_| with_names),
+        display_name: u.display_name.clone().filter(|_| with_names),
+    });
+    Ok(GetAssertionResponse {
+        credential: CredentialDescriptor::public_key(&candidate.id),
+        auth_data,
+        signature,
+        user,
+        number_of_credentials: number_of_credentials.map(|n| n as u64),
+        user_selected: None,
+        large_blob_key: None,
     }
-    if let Some(n) = number_of_credentials {
-        entries.push((0x05, cbor::int(n as i64)));
+    .to_value())
+}
+
+/// Step 7: the credentials a request may use: the first listed one that is ours (and usable),
+/// or without a list every discoverable one, most recently created first.
+fn locate(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+    allow_list: &[CredentialDescriptor],
+    verified: bool,
+) -> CtapResult<Vec<Candidate>> {
+    if allow_list.is_empty() {
+        let mut found: Vec<Candidate> = discoverable_for(env, rp_id)?
+            .into_iter()
+            .map(Candidate::from_stored)
+            .collect();
+        found.retain(|c| extensions::usable(&auth.config, &c.extras, verified, false));
+        return Ok(found);
     }
-    Ok(cbor::int_map(entries))
+    for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
+        if let Some(c) = find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?
+            && extensions::usable(&auth.config, &c.extras, verified, true)
+        {
+            return Ok(vec![c]);
+        }
+    }
+    Ok(Vec::new())
 }

@@ -1,78 +1,106 @@
-//! authenticatorGetInfo (0x04): what the token supports.
+//! authenticatorGetInfo (0x04): what the token supports (its capabilities) and the state that
+//! changes at run time (PIN set, alwaysUv, minimum PIN length, enterprise attestation).
 
 use ciborium::value::Value;
 
-use super::{
-    Authenticator, MAX_CREDENTIAL_COUNT_IN_LIST, MAX_CREDENTIAL_ID_LEN, discoverable_count,
-};
-use crate::cbor;
-use crate::config::Protocol;
-use crate::credential::Algorithm;
-use crate::ctaphid::MAX_MESSAGE_LEN;
+use super::Authenticator;
+use super::lookup::discoverable_count;
+use super::messages::{GetInfoResponse, Message, PubKeyCredParam};
+use crate::capabilities::Capabilities;
 use crate::env::Env;
+use crate::extensions;
+use crate::pin::state::PinState;
 use crate::status::CtapResult;
 
 /// Builds the getInfo response map.
 pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<Value> {
-    let config = &auth.config;
-    let mut options = vec![
-        ("rk", Value::Bool(config.resident_keys)),
-        ("up", Value::Bool(true)),
-        ("plat", Value::Bool(false)),
-    ];
-    let ctap21 = config.protocol != Protocol::Ctap2_0;
-    if config.user_verification {
-        options.push(("uv", Value::Bool(true)));
-        // Non-discoverable credentials can be made without UV; discoverable ones need it.
-        // (The option is CTAP 2.1's; a CTAP 2.0 token does not know it.)
-        if ctap21 {
-            options.push(("makeCredUvNotRqd", Value::Bool(true)));
-        }
-    }
-    let algorithms = Algorithm::ALL
-        .iter()
-        .map(|alg| {
-            cbor::text_map(vec![
-                ("alg", cbor::int(alg.cose_id())),
-                ("type", Value::Text("public-key".into())),
-            ])
-        })
-        .collect();
-    let versions = if ctap21 {
-        vec!["FIDO_2_0", "FIDO_2_1", "U2F_V2"]
+    let state = if auth.caps.pin_uv_auth_token {
+        Some(auth.pin_state(env)?.clone())
     } else {
-        vec!["U2F_V2", "FIDO_2_0"]
+        None
     };
-    let mut entries = vec![
-        (
-            0x01,
-            Value::Array(
-                versions
-                    .into_iter()
-                    .map(|v| Value::Text(v.into()))
-                    .collect(),
-            ),
-        ),
-        (0x03, Value::Bytes(config.aaguid.to_vec())),
-        (0x04, cbor::text_map(options)),
-        (0x05, cbor::int(MAX_MESSAGE_LEN as i64)),
-    ];
-    if !ctap21 {
+    let caps = &auth.caps;
+    let options = options(caps, state.as_ref());
+    let mut info = GetInfoResponse {
+        versions: caps.versions.iter().map(|v| (*v).to_owned()).collect(),
+        aaguid: auth.config.aaguid,
+        options: Some(options),
+        max_msg_size: Some(caps.max_msg_size as u64),
+        ..GetInfoResponse::default()
+    };
+    if !caps.is_ctap21() {
         // CTAP 2.0 (§5.4) defines members 0x01..=0x06 only.
-        return Ok(cbor::int_map(entries));
+        return Ok(info.to_value());
     }
-    entries.extend([
-        (0x07, cbor::int(MAX_CREDENTIAL_COUNT_IN_LIST as i64)),
-        (0x08, cbor::int(MAX_CREDENTIAL_ID_LEN as i64)),
-        (0x09, Value::Array(vec![Value::Text("usb".into())])),
-        (0x0A, Value::Array(algorithms)),
-        (0x0E, cbor::int(i64::from(config.firmware_version))),
-    ]);
-    if config.resident_keys {
-        let max = config.max_resident_credentials;
+    if !caps.extensions.is_empty() {
+        info.extensions = Some(caps.extensions.iter().map(|e| (*e).to_owned()).collect());
+    }
+    if !caps.pin_uv_auth_protocols.is_empty() {
+        info.pin_uv_auth_protocols = Some(caps.pin_uv_auth_protocols.clone());
+    }
+    info.max_credential_count_in_list = Some(caps.max_credential_count_in_list as u64);
+    info.max_credential_id_length = Some(caps.max_credential_id_length as u64);
+    info.transports = Some(caps.transports.iter().map(|t| (*t).to_owned()).collect());
+    info.algorithms = Some(
+        caps.algorithms
+            .iter()
+            .map(|alg| PubKeyCredParam::public_key(alg.cose_id()))
+            .collect(),
+    );
+    if let Some(state) = state.as_ref().filter(|_| caps.client_pin) {
+        info.force_pin_change = Some(state.force_pin_change);
+        info.min_pin_length = Some(u64::from(state.min_pin_length));
+    }
+    info.firmware_version = Some(u64::from(auth.config.firmware_version));
+    if caps.resident_keys {
+        let max = caps.max_resident_credentials;
         // Imported non-discoverable credentials take no discoverable slot.
         let used = discoverable_count(env)?;
-        entries.push((0x14, cbor::int(max.saturating_sub(used) as i64)));
+        info.remaining_discoverable_credentials = Some(max.saturating_sub(used) as u64);
     }
-    Ok(cbor::int_map(entries))
+    for extension in extensions::supported(&auth.config) {
+        extension.info(&mut info);
+    }
+    Ok(info.to_value())
+}
+
+/// The options: what the key claims, and the state of what can change.
+fn options(caps: &Capabilities, state: Option<&PinState>) -> Vec<(String, bool)> {
+    let always_uv = state.is_some_and(|s| s.always_uv);
+    let mut options = vec![
+        ("rk".to_owned(), caps.resident_keys),
+        ("up".to_owned(), true),
+        ("plat".to_owned(), false),
+    ];
+    if caps.user_verification {
+        options.push(("uv".to_owned(), true));
+    }
+    if caps.client_pin {
+        options.push(("clientPin".to_owned(), state.is_some_and(|s| s.pin_set())));
+        // mc and ga permissions are granted through clientPin.
+        options.push(("noMcGaPermissionsWithClientPin".to_owned(), false));
+    }
+    if caps.pin_uv_auth_token {
+        options.push(("pinUvAuthToken".to_owned(), true));
+    }
+    if caps.make_cred_uv_not_rqd {
+        // Under alwaysUv every credential needs user verification.
+        options.push(("makeCredUvNotRqd".to_owned(), !always_uv));
+    }
+    if caps.authenticator_config {
+        options.push(("authnrCfg".to_owned(), true));
+    }
+    if caps.always_uv {
+        options.push(("alwaysUv".to_owned(), always_uv));
+    }
+    if caps.set_min_pin_length {
+        options.push(("setMinPINLength".to_owned(), true));
+    }
+    if caps.enterprise_attestation {
+        options.push((
+            "ep".to_owned(),
+            state.is_some_and(|s| s.enterprise_attestation),
+        ));
+    }
+    options
 }

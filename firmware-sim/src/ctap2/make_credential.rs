@@ -2,28 +2,24 @@
 
 use ciborium::value::Value;
 
-use super::{
-    Authenticator, Continuation, Wait, check_pin_uv_auth, client_data_hash, decode_params,
-    find_listed, parse_descriptor, parse_options, rp_id_hash, stored_infos,
+use super::auth_data::{AttestedCredentialData, AuthenticatorData, flags};
+use super::lookup::{find_listed, stored_infos};
+use super::messages::permission;
+use super::messages::{
+    CredentialDescriptor, Extensions, MakeCredentialRequest, MakeCredentialResponse, Message,
 };
-use crate::attestation;
-use crate::cbor::{self, MapView};
+use super::pin_uv::{self, Verification};
+use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
+use crate::attestation::{self, AttestationMode};
 use crate::credential::id;
-use crate::credential::resident::{RESIDENT_ID_LEN, ResidentCredential, truncate_utf8};
+use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::persist::{self, NS_COUNTERS, NS_RESIDENT};
+use crate::extensions::{self, McContext};
+use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
+use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::status::{CtapResult, StatusCode};
 
-/// authData flag bits (WebAuthn §6.1).
-pub(crate) const FLAG_UP: u8 = 0x01;
-/// User verified.
-pub(crate) const FLAG_UV: u8 = 0x04;
-/// Attested credential data included.
-pub(crate) const FLAG_AT: u8 = 0x40;
-
-/// Longest user handle (WebAuthn: at most 64 bytes).
-const MAX_USER_ID_LEN: usize = 64;
 /// Stored user names are cut to this many bytes (CTAP 2.1 allows truncation to 64).
 const MAX_NAME_LEN: usize = 64;
 
@@ -36,171 +32,205 @@ pub(crate) struct Plan {
     user: UserEntity,
     alg: Algorithm,
     resident: bool,
-    uv: bool,
+    verification: Verification,
+    extensions: Option<Extensions>,
+    enterprise: bool,
 }
 
 impl Plan {
     /// Whether built-in user verification was requested.
     pub(crate) fn uv(&self) -> bool {
-        self.uv
+        self.verification.built_in
     }
 }
 
-fn optional_text(map: &MapView<'_>, key: &str) -> CtapResult<Option<String>> {
-    map.text_key(key)
-        .map(|v| cbor::as_text(v).map(str::to_owned))
-        .transpose()
-}
-
-/// Validates the request (CTAP 2.1 §6.1.2 steps 1–12) and asks for the user.
+/// Validates the request (CTAP 2.1 §6.1.2 steps 1–12) and asks for the user, or finishes at
+/// once when a pinUvAuthToken remembers the user as present.
 pub(crate) fn begin(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
     params: &[u8],
-) -> CtapResult<Wait> {
-    let value = decode_params(params)?;
-    let map = MapView::new(&value)?;
+) -> CtapResult<Step> {
+    let req = MakeCredentialRequest::from_cbor(params)?;
+    let param = req.pin_uv_auth_param.as_deref();
 
-    // Parameter presence and types.
-    let client_data_hash = client_data_hash(&map, 0x01)?;
-    let rp = MapView::new(map.int_key(0x02).ok_or(StatusCode::MissingParameter)?)?;
-    let rp_id = cbor::as_text(rp.text_key("id").ok_or(StatusCode::MissingParameter)?)?.to_owned();
-    optional_text(&rp, "name")?;
-    optional_text(&rp, "icon")?;
-    let user_map = MapView::new(map.int_key(0x03).ok_or(StatusCode::MissingParameter)?)?;
-    let user_id = cbor::as_bytes(
-        user_map
-            .text_key("id")
-            .ok_or(StatusCode::MissingParameter)?,
-    )?;
-    if user_id.len() > MAX_USER_ID_LEN {
-        return Err(StatusCode::InvalidLength);
+    // Step 1: the zero-length pinUvAuthParam probe.
+    if let Some(wait) = pin_uv::probe(auth, param, &req.rp.id) {
+        return Ok(Step::Wait(wait));
     }
-    let user = UserEntity {
-        id: user_id.to_vec(),
-        name: optional_text(&user_map, "name")?.map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
-        display_name: optional_text(&user_map, "displayName")?
-            .map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
-    };
-    optional_text(&user_map, "icon")?;
-    let cred_params = cbor::as_array(map.int_key(0x04).ok_or(StatusCode::MissingParameter)?)?;
-    let exclude_list = map.int_key(0x05).map(cbor::as_array).transpose()?;
-    if let Some(ext) = map.int_key(0x06) {
-        // No extension is implemented; unknown extensions are ignored.
-        MapView::new(ext)?;
-    }
-    let options = parse_options(map.int_key(0x07))?;
-
-    // Steps 1–2: pinUvAuthParam (no PIN/UV auth protocol is implemented).
-    check_pin_uv_auth(&map, 0x08, 0x09)?;
+    // Step 2: the pinUvAuthProtocol.
+    let protocol = pin_uv::param_protocol(auth, param, req.pin_uv_auth_protocol)?;
 
     // Step 3: the first supported algorithm in the caller's order.
-    let mut chosen = None;
-    for entry in cred_params {
-        let entry = MapView::new(entry)?;
-        let kind = cbor::as_text(entry.text_key("type").ok_or(StatusCode::MissingParameter)?)?;
-        let alg = cbor::as_int(entry.text_key("alg").ok_or(StatusCode::MissingParameter)?)?;
-        if chosen.is_none() && kind == "public-key" {
-            chosen = Algorithm::from_cose_id(alg);
+    let alg = req
+        .pub_key_cred_params
+        .iter()
+        .filter(|p| p.kind == "public-key")
+        .find_map(|p| Algorithm::from_cose_id(i128::from(p.alg)))
+        .ok_or(StatusCode::UnsupportedAlgorithm)?;
+
+    let (resident, uv, protection) = options(auth, env, &req)?;
+    // Step 9: enterprise attestation, when the key can and it was enabled.
+    let enterprise = match req.enterprise_attestation {
+        None => false,
+        Some(_) if !(auth.caps.enterprise_attestation && protection.enterprise_attestation) => {
+            return Err(StatusCode::InvalidParameter);
+        }
+        // Vendor-facilitated: only for RP IDs built into the key, and there are none.
+        Some(1) => false,
+        // Platform-managed: the platform vouches for the RP.
+        Some(2) => true,
+        Some(_) => return Err(StatusCode::InvalidOption),
+    };
+    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
+        extension.check_make_credential(input)?;
+    }
+
+    let rp_id = req.rp.id;
+    // Step 11: user verification, by the token or built in.
+    let verification = pin_uv::verify(
+        auth,
+        env,
+        &protection,
+        &pin_uv::Request {
+            param: param.zip(protocol),
+            uv,
+            client_data_hash: &req.client_data_hash,
+            permission: permission::MC,
+            rp_id: &rp_id,
+        },
+    )?;
+
+    let rp_hash = rp_id_hash(&rp_id);
+    // Step 12: the exclude list.
+    let listed = req.exclude_list.as_deref().unwrap_or_default();
+    if excluded(auth, env, listed, &rp_id, &rp_hash)? {
+        // The touch only paces probing of the list; a remembered touch needs none.
+        if verification.cached_presence {
+            return Err(StatusCode::CredentialExcluded);
+        }
+        return Ok(Step::Wait(Wait {
+            purpose: PresencePurpose::ExcludedCredential,
+            rp_id: Some(rp_id),
+            uv: false,
+            cont: Continuation::Excluded,
+        }));
+    }
+
+    let user = UserEntity {
+        id: req.user.id,
+        name: req.user.name.map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
+        display_name: req
+            .user
+            .display_name
+            .map(|s| truncate_utf8(&s, MAX_NAME_LEN)),
+    };
+    let plan = Plan {
+        rp_id: rp_id.clone(),
+        rp_hash,
+        client_data_hash: req.client_data_hash,
+        user,
+        alg,
+        resident,
+        verification,
+        extensions: req.extensions,
+        enterprise,
+    };
+    // Steps 13–14: user presence (with built-in verification when asked), unless the token
+    // remembers the user as present.
+    if verification.cached_presence {
+        return Ok(Step::Reply(response(finish(auth, env, plan).map(Some))));
+    }
+    Ok(Step::Wait(Wait {
+        purpose: PresencePurpose::MakeCredential,
+        rp_id: Some(rp_id),
+        uv: verification.built_in,
+        cont: Continuation::MakeCredential(Box::new(plan)),
+    }))
+}
+
+/// Whether the exclude list names a credential of ours for this relying party.
+fn excluded(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    list: &[CredentialDescriptor],
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+) -> CtapResult<bool> {
+    for descriptor in list.iter().filter(|d| d.is_public_key()) {
+        if find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?.is_some() {
+            return Ok(true);
         }
     }
-    let alg = chosen.ok_or(StatusCode::UnsupportedAlgorithm)?;
+    Ok(false)
+}
 
-    // Step 5: options.
-    let config = &auth.config;
+/// Steps 5–8 and 10: the options (a pinUvAuthParam takes precedence over "uv"), alwaysUv, and
+/// whether user verification may be missing. Returns (rk, uv, the key's protection).
+fn options(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    req: &MakeCredentialRequest,
+) -> CtapResult<(bool, bool, pin_uv::Protection)> {
+    let param = req.pin_uv_auth_param.as_deref();
+    let options = req.options;
     let resident = options.rk.unwrap_or(false);
-    if resident && !config.resident_keys {
+    let uv = options.uv.unwrap_or(false) && param.is_none();
+    if uv && !auth.caps.user_verification {
+        return Err(StatusCode::InvalidOption);
+    }
+    if resident && !auth.caps.resident_keys {
         return Err(StatusCode::UnsupportedOption);
     }
     if options.up == Some(false) {
         return Err(StatusCode::InvalidOption);
     }
-    let uv = options.uv.unwrap_or(false);
-    if uv && !config.user_verification {
-        return Err(StatusCode::InvalidOption);
+    let protection = pin_uv::protection(auth, env)?;
+    // Step 6: alwaysUv.
+    let uv = pin_uv::always_uv(auth, &protection, param, uv)?;
+    // Steps 7, 8 and 10: a key protected by user verification makes discoverable credentials
+    // only with it, and non-discoverable ones without it only while makeCredUvNotRqd holds
+    // (not under alwaysUv). The answer sends the platform to a PIN when one is set.
+    let uv_not_required = !protection.always_uv;
+    if protection.protected && !uv && param.is_none() && (resident || !uv_not_required) {
+        return Err(if protection.pin_set {
+            StatusCode::PuatRequired
+        } else {
+            StatusCode::OperationDenied
+        });
     }
-    // Step 7 (makeCredUvNotRqd is true): a token protected by user verification makes
-    // discoverable credentials only with it. Without clientPin the answer is
-    // CTAP2_ERR_OPERATION_DENIED (CTAP2_ERR_PUAT_REQUIRED would send the platform to a PIN).
-    if config.user_verification && !uv && resident {
-        return Err(StatusCode::OperationDenied);
-    }
-    // Step 8: enterprise attestation is not supported.
-    if map.int_key(0x0A).is_some() {
-        return Err(StatusCode::InvalidParameter);
-    }
-
-    let rp_hash = rp_id_hash(&rp_id);
-    // Step 12: the exclude list.
-    for descriptor in exclude_list.unwrap_or(&[]) {
-        let Some(cred_id) = parse_descriptor(descriptor)? else {
-            continue;
-        };
-        if find_listed(auth, env, &cred_id, &rp_id, &rp_hash)?.is_some() {
-            return Ok(Wait {
-                purpose: PresencePurpose::ExcludedCredential,
-                rp_id: Some(rp_id),
-                uv: false,
-                cont: Continuation::Excluded,
-            });
-        }
-    }
-
-    // Step 13: user presence (and verification, when asked).
-    Ok(Wait {
-        purpose: PresencePurpose::MakeCredential,
-        rp_id: Some(rp_id.clone()),
-        uv,
-        cont: Continuation::MakeCredential(Box::new(Plan {
-            rp_id,
-            rp_hash,
-            client_data_hash,
-            user,
-            alg,
-            resident,
-            uv,
-        })),
-    })
+    Ok((resident, uv, protection))
 }
 
 /// Creates, stores and attests the credential once the user approved.
 pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) -> CtapResult<Value> {
+    // Step 14.4: presence was collected; the token is used up.
+    pin_uv::consume_token(auth);
+    if plan.verification.built_in {
+        pin_uv::uv_succeeded(auth, env)?;
+    }
     auth.load(env)?;
     let key = PrivateKey::generate(plan.alg, env.rng)?;
     let mode = auth.config.counter_mode;
+    // Step 15: extensions, which may add to what the credential stores.
+    let mut extras = CredentialExtras::default();
+    let mut outputs = Vec::new();
+    for (extension, input) in extensions::requested(&auth.config, plan.extensions.as_ref()) {
+        let mut ctx = McContext {
+            rp_id: &plan.rp_id,
+            resident: plan.resident,
+            uv: plan.verification.uv(),
+            extras: &mut extras,
+            rng: &mut *env.rng,
+        };
+        if let Some(output) = extension.make_credential(input, &mut ctx)? {
+            outputs.push((extension.id().to_owned(), output));
+        }
+    }
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
-        let existing = stored_infos(env)?;
-        let replaced = existing
-            .iter()
-            .find(|c| c.discoverable && c.rp_id == plan.rp_id && c.user_id == plan.user.id);
-        let discoverable = existing.iter().filter(|c| c.discoverable).count();
-        if replaced.is_none() && discoverable >= auth.config.max_resident_credentials {
-            return Err(StatusCode::KeyStoreFull);
-        }
-        let mut new_id = vec![0u8; RESIDENT_ID_LEN];
-        loop {
-            env.rng.fill_bytes(&mut new_id);
-            if !existing.iter().any(|c| c.id == new_id) {
-                break;
-            }
-        }
-        if let Some(old) = replaced {
-            batch.delete(NS_RESIDENT, &old.id);
-            batch.delete(NS_COUNTERS, &counter::counter_key(&old.id));
-        }
-        let created = existing.iter().map(|c| c.created).max().unwrap_or(0) + 1;
-        let record = ResidentCredential {
-            id: new_id.clone(),
-            rp_id: plan.rp_id.clone(),
-            user: plan.user.clone(),
-            key: key.clone(),
-            created,
-            discoverable: true,
-        };
-        batch.put(NS_RESIDENT, &new_id, record.to_record());
-        new_id
+        store_resident(auth, env, &plan, &key, extras, &mut batch)?
     } else {
         let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
         id::wrap(&persistent.wrap_key, env.rng, &plan.rp_hash, &key, 0)?
@@ -211,31 +241,87 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         persist::commit(env, &batch)?;
     }
 
-    let mut flags = FLAG_UP | FLAG_AT;
-    if plan.uv {
-        flags |= FLAG_UV;
+    let mut flag_bits = flags::UP;
+    if plan.verification.uv() {
+        flag_bits |= flags::UV;
     }
-    let mut auth_data = Vec::with_capacity(200);
-    auth_data.extend_from_slice(&plan.rp_hash);
-    auth_data.push(flags);
-    auth_data.extend_from_slice(&sign_count.to_be_bytes());
-    auth_data.extend_from_slice(&auth.config.aaguid);
-    auth_data.extend_from_slice(&(credential_id.len() as u16).to_be_bytes());
-    auth_data.extend_from_slice(&credential_id);
-    auth_data.extend_from_slice(&cbor::encode(&key.cose_public_key()?));
+    let auth_data = AuthenticatorData {
+        rp_id_hash: plan.rp_hash,
+        flags: flag_bits,
+        sign_count,
+        attested: Some(AttestedCredentialData {
+            aaguid: auth.config.aaguid,
+            credential_id,
+            public_key: key.cose_public_key()?,
+        }),
+        extensions: (!outputs.is_empty()).then_some(Extensions(outputs)),
+    }
+    .to_bytes();
 
     let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
+    // An enterprise attestation is the batch certificate's, whatever the key's usual mode.
+    let att_mode = if plan.enterprise {
+        AttestationMode::Batch
+    } else {
+        auth.config.attestation
+    };
     let (fmt, att_stmt) = attestation::statement(
-        auth.config.attestation,
+        att_mode,
         &persistent.pki,
         &key,
         &auth_data,
         &plan.client_data_hash,
     )
     .map_err(|_| StatusCode::Other)?;
-    Ok(cbor::int_map(vec![
-        (0x01, Value::Text(fmt.to_owned())),
-        (0x02, Value::Bytes(auth_data)),
-        (0x03, att_stmt),
-    ]))
+    Ok(MakeCredentialResponse {
+        fmt: fmt.to_owned(),
+        auth_data,
+        att_stmt,
+        ep_att: plan.enterprise.then_some(true),
+        large_blob_key: None,
+    }
+    .to_value())
+}
+
+/// Step 17: a discoverable credential, replacing the one of the same (rpId, user handle), in
+/// `batch`; returns its new id (`CTAP2_ERR_KEY_STORE_FULL` when no slot is left).
+fn store_resident(
+    auth: &Authenticator,
+    env: &mut Env<'_>,
+    plan: &Plan,
+    key: &PrivateKey,
+    extras: CredentialExtras,
+    batch: &mut WriteBatch,
+) -> CtapResult<Vec<u8>> {
+    let existing = stored_infos(env)?;
+    let replaced = existing
+        .iter()
+        .find(|c| c.discoverable && c.rp_id == plan.rp_id && c.user_id == plan.user.id);
+    let discoverable = existing.iter().filter(|c| c.discoverable).count();
+    if replaced.is_none() && discoverable >= auth.config.max_resident_credentials {
+        return Err(StatusCode::KeyStoreFull);
+    }
+    let mut new_id = vec![0u8; RESIDENT_ID_LEN];
+    loop {
+        env.rng.fill_bytes(&mut new_id);
+        if !existing.iter().any(|c| c.id == new_id) {
+            break;
+        }
+    }
+    if let Some(old) = replaced {
+        batch.delete(NS_RESIDENT, &old.id);
+        batch.delete(NS_COUNTERS, &counter_key(&old.id));
+    }
+    let created = existing.iter().map(|c| c.created).max().unwrap_or(0) + 1;
+    let record = ResidentCredential {
+        id: new_id.clone(),
+        rp_id: plan.rp_id.clone(),
+        user: plan.user.clone(),
+        key: key.clone(),
+        created,
+        discoverable: true,
+        extras,
+    };
+    batch.put(NS_RESIDENT, &new_id, record.to_record());
+    Ok(new_id)
 }

@@ -1,70 +1,66 @@
-//! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share.
+//! CTAP2 (CTAP 2.1 §6): command dispatch and the state the commands share; the typed messages
+//! ([`messages`]) and authenticator data ([`auth_data`]) a host uses too.
 //!
-//! A command either answers at once ([`Step::Reply`]) or needs the user first
-//! ([`Step::Wait`]). The CTAPHID layer then keeps the transaction pending, polls user presence
-//! from `Token::tick`, and calls [`resume`] with the outcome, which produces the response.
+//! A command either answers at once (`Step::Reply`) or needs the user first
+//! (`Step::Wait`). The CTAPHID layer then keeps the transaction pending, polls user presence
+//! from `Token::tick`, and calls `resume` with the outcome, which produces the response.
 
+pub mod auth_data;
+pub(crate) mod client_pin;
+pub mod command;
+pub(crate) mod config_cmd;
 pub(crate) mod get_assertion;
 pub(crate) mod get_info;
+pub(crate) mod lookup;
 pub(crate) mod make_credential;
+pub mod messages;
+pub(crate) mod pin_uv;
 pub(crate) mod reset;
 pub(crate) mod selection;
+
+pub use auth_data::{AttestedCredentialData, AuthDataError, AuthenticatorData, flags};
 
 use ciborium::value::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cbor::{self, MapView};
+use crate::capabilities::Capabilities;
+use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
-use crate::credential::resident::{
-    RESIDENT_ID_LEN, RecordInfo, ResidentCredential, record_is_discoverable, with_record,
-};
-use crate::credential::{PrivateKey, UserEntity};
 use crate::env::{Env, PresencePurpose};
-use crate::persist::{self, NS_RESIDENT, Persistent};
+use crate::persist::record::RESIDENT_ID_LEN;
+use crate::persist::{self, Persistent};
+use crate::pin::PinRuntime;
+use crate::pin::state::{PinState, check_new_pin};
 use crate::status::{CtapResult, StatusCode};
+use messages::Message;
 
-/// CTAP2 command bytes.
-pub mod command {
-    /// authenticatorMakeCredential.
-    pub const MAKE_CREDENTIAL: u8 = 0x01;
-    /// authenticatorGetAssertion.
-    pub const GET_ASSERTION: u8 = 0x02;
-    /// authenticatorGetInfo.
-    pub const GET_INFO: u8 = 0x04;
-    /// authenticatorClientPIN (not implemented).
-    pub const CLIENT_PIN: u8 = 0x06;
-    /// authenticatorReset.
-    pub const RESET: u8 = 0x07;
-    /// authenticatorGetNextAssertion.
-    pub const GET_NEXT_ASSERTION: u8 = 0x08;
-    /// authenticatorSelection.
-    pub const SELECTION: u8 = 0x0B;
-}
-
-/// The longest credential id the token accepts or produces (reported by getInfo).
-pub const MAX_CREDENTIAL_ID_LEN: usize = 128;
-/// The number of credentials per allow/exclude list the token promises to handle.
-pub(crate) const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
+pub use crate::capabilities::MAX_CREDENTIAL_ID_LEN;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
 const _: () = assert!(RESIDENT_ID_LEN <= MAX_CREDENTIAL_ID_LEN);
 
 /// The firmware's application state: configuration, loaded secrets and volatile command state.
 pub(crate) struct Authenticator {
     pub config: TokenConfig,
+    /// What this key does, decided from `config` once.
+    pub caps: Capabilities,
     pub persistent: Option<Persistent>,
     pub boot_ms: u64,
     pub next_assertion: Option<get_assertion::NextState>,
+    /// PIN/UV auth state of this power-up (and the persisted PIN state, cached).
+    pub pin: PinRuntime,
     next_presence_id: u64,
 }
 
 impl Authenticator {
     pub(crate) fn new(config: TokenConfig, now_ms: u64) -> Self {
         Self {
+            caps: Capabilities::from_config(&config),
             config,
             persistent: None,
             boot_ms: now_ms,
             next_assertion: None,
+            pin: PinRuntime::default(),
             next_presence_id: 1,
         }
     }
@@ -73,15 +69,39 @@ impl Authenticator {
     pub(crate) fn power_cycle(&mut self, now_ms: u64) {
         self.persistent = None;
         self.next_assertion = None;
+        // Key-agreement keys and pinUvAuthTokens are made again at power-up; the mismatch
+        // count starts over (retries are persisted).
+        self.pin.reset();
         self.boot_ms = now_ms;
     }
 
     /// Loads (or creates at first boot) the persistent secrets.
     pub(crate) fn load(&mut self, env: &mut Env<'_>) -> CtapResult<&Persistent> {
         if self.persistent.is_none() {
-            self.persistent = Some(persist::load_or_create(env, &self.config)?);
+            let config = &self.config;
+            let mut first_boot = |batch: &mut crate::env::WriteBatch| {
+                // A PIN given in the configuration is set at first boot, in the same commit.
+                let initial = config.initial_pin.as_ref().filter(|_| self.caps.client_pin);
+                let mut state = PinState::initial(config);
+                if let Some(pin) = initial
+                    && let Ok(code_points) = check_new_pin(pin.as_bytes(), state.min_pin_length)
+                {
+                    state.set_pin(pin.as_bytes(), code_points);
+                    state.stage(batch);
+                }
+            };
+            self.persistent = Some(persist::load_or_create(env, config, &mut first_boot)?);
+            // The first boot may have written the PIN state.
+            self.pin.forget_state();
         }
         self.persistent.as_ref().ok_or(StatusCode::Other)
+    }
+
+    /// The persisted PIN/UV and configuration state (first boot happens first: it may set an
+    /// initial PIN).
+    pub(crate) fn pin_state(&mut self, env: &mut Env<'_>) -> CtapResult<&mut PinState> {
+        self.load(env)?;
+        self.pin.state(env, &self.config)
     }
 
     /// A fresh id for a user-presence request.
@@ -111,6 +131,10 @@ pub(crate) enum Continuation {
     GetAssertion(Box<get_assertion::Plan>),
     Reset,
     Selection,
+    /// The zero-length pinUvAuthParam probe: the touch only selects this authenticator.
+    PinProbe,
+    /// getPinUvAuthTokenUsingUvWithPermissions waiting for built-in user verification.
+    UvToken(Box<client_pin::UvTokenPlan>),
 }
 
 /// How a user-presence wait ended.
@@ -158,21 +182,24 @@ pub(crate) fn process(
     {
         auth.next_assertion = None;
     }
+    if !auth.caps.serves(command) {
+        return Step::Reply(response(Err(StatusCode::InvalidCommand)));
+    }
     let started = match command {
         command::GET_INFO => Ok(Step::Reply(response(
             get_info::process(auth, env).map(Some),
         ))),
-        command::MAKE_CREDENTIAL => make_credential::begin(auth, env, params).map(Step::Wait),
+        command::MAKE_CREDENTIAL => make_credential::begin(auth, env, params),
         command::GET_ASSERTION => get_assertion::begin(auth, env, cid, params),
         command::GET_NEXT_ASSERTION => Ok(Step::Reply(response(
             get_assertion::next(auth, env, cid).map(Some),
         ))),
         command::RESET => reset::begin(auth, env).map(Step::Wait),
-        // authenticatorSelection is new in CTAP 2.1.
-        command::SELECTION if auth.config.protocol == crate::config::Protocol::Ctap2_0 => {
-            Err(StatusCode::InvalidCommand)
-        }
         command::SELECTION => Ok(Step::Wait(selection::begin())),
+        command::CLIENT_PIN => client_pin::process(auth, env, params),
+        command::CONFIG => {
+            config_cmd::process(auth, env, params).map(|()| Step::Reply(response(Ok(None))))
+        }
         _ => Err(StatusCode::InvalidCommand),
     };
     match started {
@@ -193,11 +220,25 @@ pub(crate) fn resume(
         (Outcome::Cancelled, _) => Err(StatusCode::KeepaliveCancel),
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
+        // The probe: the touch selected this key; now the platform must get a PIN/UV token.
+        (Outcome::Approved, Continuation::PinProbe) => Err(pin_uv::probe_answer(auth, env)),
+        (Outcome::Denied | Outcome::TimedOut, Continuation::PinProbe) => {
+            Err(StatusCode::OperationDenied)
+        }
         (Outcome::Denied, _) => Err(StatusCode::OperationDenied),
-        // Failed built-in user verification (makeCredential step 11.2.3 / getAssertion step
-        // 6.2.3 of CTAP 2.1: not a timeout, no clientPin, no uvRetries counter that could reach
-        // 0): "Otherwise, end the operation by returning CTAP2_ERR_OPERATION_DENIED."
-        (Outcome::UvFailed, _) => Err(StatusCode::OperationDenied),
+        // Failed built-in UV for a token: getPinUvAuthTokenUsingUvWithPermissions step 10.
+        (Outcome::UvFailed, Continuation::UvToken(_)) => match client_pin::uv_failed(auth, env) {
+            Ok(0) => Err(StatusCode::UvBlocked),
+            Ok(_) => Err(StatusCode::UvInvalid),
+            Err(e) => Err(e),
+        },
+        // Failed built-in UV in makeCredential (step 11.2.3) or getAssertion (step 6.2.3): one
+        // UV attempt is gone.
+        (Outcome::UvFailed, _) => Err(pin_uv::uv_failed(auth, env)),
+        (Outcome::TimedOut, Continuation::UvToken(_)) => Err(StatusCode::UserActionTimeout),
+        (Outcome::Approved, Continuation::UvToken(plan)) => {
+            client_pin::finish_uv_token(auth, env, *plan).map(|r| Some(r.to_value()))
+        }
         // Built-in user verification that times out is a user action timeout (getAssertion
         // step 6.2.3.1); a presence check that times out is a refusal (makeCredential step 14:
         // "If the user declines permission, or the operation times out, then end the operation
@@ -231,197 +272,4 @@ pub(crate) fn resume(
 /// SHA-256 of an RP id.
 pub(crate) fn rp_id_hash(rp_id: &str) -> [u8; 32] {
     Sha256::digest(rp_id.as_bytes()).into()
-}
-
-/// Decodes the parameters of a command that requires a CBOR map.
-pub(crate) fn decode_params(params: &[u8]) -> CtapResult<Value> {
-    let value = cbor::decode(params)?;
-    if !matches!(value, Value::Map(_)) {
-        return Err(StatusCode::CborUnexpectedType);
-    }
-    Ok(value)
-}
-
-/// The clientDataHash parameter: a 32-byte byte string.
-pub(crate) fn client_data_hash(map: &MapView<'_>, key: i64) -> CtapResult<Vec<u8>> {
-    let hash = cbor::as_bytes(map.int_key(key).ok_or(StatusCode::MissingParameter)?)?;
-    if hash.len() != 32 {
-        return Err(StatusCode::InvalidLength);
-    }
-    Ok(hash.to_vec())
-}
-
-/// Options present in a request; absent keys are `None`, unknown keys are ignored.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Options {
-    pub rk: Option<bool>,
-    pub up: Option<bool>,
-    pub uv: Option<bool>,
-}
-
-/// Parses an options map (text keys, boolean values).
-pub(crate) fn parse_options(value: Option<&Value>) -> CtapResult<Options> {
-    let Some(value) = value else {
-        return Ok(Options::default());
-    };
-    let map = MapView::new(value)?;
-    let mut options = Options::default();
-    for (k, v) in map.entries() {
-        let key = cbor::as_text(k)?;
-        let flag = cbor::as_bool(v)?;
-        match key {
-            "rk" => options.rk = Some(flag),
-            "up" => options.up = Some(flag),
-            "uv" => options.uv = Some(flag),
-            _ => {}
-        }
-    }
-    Ok(options)
-}
-
-/// Checks pinUvAuthParam / pinUvAuthProtocol on a token without PIN/UV auth protocols.
-pub(crate) fn check_pin_uv_auth(
-    map: &MapView<'_>,
-    param_key: i64,
-    protocol_key: i64,
-) -> CtapResult<()> {
-    let param = map.int_key(param_key).map(cbor::as_bytes).transpose()?;
-    let protocol = map.int_key(protocol_key).map(cbor::as_int).transpose()?;
-    if param.is_some() {
-        // No pinUvAuthProtocol is supported, so a present one is invalid.
-        return match protocol {
-            None => Err(StatusCode::MissingParameter),
-            Some(_) => Err(StatusCode::InvalidParameter),
-        };
-    }
-    Ok(())
-}
-
-/// Parses a PublicKeyCredentialDescriptor; `None` for types other than "public-key".
-pub(crate) fn parse_descriptor(value: &Value) -> CtapResult<Option<Vec<u8>>> {
-    let map = MapView::new(value)?;
-    let kind = cbor::as_text(map.text_key("type").ok_or(StatusCode::MissingParameter)?)?;
-    let id = cbor::as_bytes(map.text_key("id").ok_or(StatusCode::MissingParameter)?)?;
-    if let Some(t) = map.text_key("transports") {
-        cbor::as_array(t)?;
-    }
-    Ok((kind == "public-key").then(|| id.to_vec()))
-}
-
-/// A credential the token can sign with.
-#[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub id: Vec<u8>,
-    pub key: PrivateKey,
-    /// The user entity of a resident credential.
-    pub user: Option<UserEntity>,
-}
-
-/// Finds the credential a listed id denotes for this relying party, if it is one of ours: a
-/// stored credential (discoverable or not, any id length) or a sealed non-resident id.
-pub(crate) fn find_listed(
-    auth: &mut Authenticator,
-    env: &mut Env<'_>,
-    id: &[u8],
-    rp_id: &str,
-    rp_hash: &[u8; 32],
-) -> CtapResult<Option<Candidate>> {
-    if id.is_empty() || id.len() > MAX_CREDENTIAL_ID_LEN {
-        return Ok(None);
-    }
-    if let Some(bytes) = persist::get(env, NS_RESIDENT, id)? {
-        let rc = ResidentCredential::from_record(id, &bytes)?;
-        if rc.rp_id == rp_id {
-            return Ok(Some(Candidate::from_stored(rc)));
-        }
-        // Another relying party's stored credential; a sealed id cannot be that.
-        return Ok(None);
-    }
-    let persistent = auth.load(env)?;
-    Ok(
-        id::unwrap(&persistent.wrap_key, id, rp_hash).map(|u| Candidate {
-            id: id.to_vec(),
-            key: u.key,
-            user: None,
-        }),
-    )
-}
-
-impl Candidate {
-    /// A stored credential as a signing candidate; the user entity goes with it when there is
-    /// one (always for discoverable credentials).
-    pub(crate) fn from_stored(rc: ResidentCredential) -> Self {
-        let user = (rc.discoverable || !rc.user.id.is_empty()).then_some(rc.user);
-        Candidate {
-            id: rc.id,
-            key: rc.key,
-            user,
-        }
-    }
-}
-
-/// Every stored credential's record, without deriving keys.
-pub(crate) fn stored_infos(env: &mut Env<'_>) -> CtapResult<Vec<RecordInfo>> {
-    let mut infos = Vec::new();
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
-        if damaged.is_none() {
-            match RecordInfo::from_record(k, v) {
-                Ok(info) => infos.push(info),
-                Err(e) => damaged = Some(e),
-            }
-        }
-    })?;
-    damaged.map_or(Ok(infos), Err)
-}
-
-/// How many stored credentials are discoverable (reads only each record's flag).
-pub(crate) fn discoverable_count(env: &mut Env<'_>) -> CtapResult<usize> {
-    let mut count = 0;
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |_, v| {
-        if damaged.is_none() {
-            match record_is_discoverable(v) {
-                Ok(true) => count += 1,
-                Ok(false) => {}
-                Err(e) => damaged = Some(e),
-            }
-        }
-    })?;
-    damaged.map_or(Ok(count), Err)
-}
-
-/// The discoverable credentials of one relying party, most recently created first.
-///
-/// Every record is opened and checked (as far as [`RecordInfo::from_record`] checks), but a
-/// key is built only for this relying party's credentials.
-pub(crate) fn discoverable_for(
-    env: &mut Env<'_>,
-    rp_id: &str,
-) -> CtapResult<Vec<ResidentCredential>> {
-    let mut mine = Vec::new();
-    let mut damaged = None;
-    persist::for_each(env, NS_RESIDENT, &mut |k, v| {
-        if damaged.is_some() {
-            return;
-        }
-        let found = with_record(v, |r| {
-            r.check_key()?;
-            if r.discoverable && r.rp_id == rp_id {
-                r.to_credential(k).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
-        match found.and_then(|f| f) {
-            Ok(Some(c)) => mine.push(c),
-            Ok(None) => {}
-            Err(e) => damaged = Some(e),
-        }
-    })?;
-    if let Some(e) = damaged {
-        return Err(e);
-    }
-    mine.sort_by_key(|c| std::cmp::Reverse(c.created));
-    Ok(mine)
 }

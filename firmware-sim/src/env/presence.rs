@@ -11,8 +11,11 @@ pub enum PresencePurpose {
     GetAssertion,
     /// authenticatorReset: erase every credential.
     Reset,
-    /// authenticatorSelection: "touch the key you want to use".
+    /// authenticatorSelection, or a zero-length pinUvAuthParam: "touch the key you want to use".
     Selection,
+    /// authenticatorClientPIN getPinUvAuthTokenUsingUvWithPermissions: built-in user
+    /// verification for a pinUvAuthToken.
+    UserVerification,
     /// CTAP1/U2F register.
     U2fRegister,
     /// CTAP1/U2F authenticate with enforced presence.

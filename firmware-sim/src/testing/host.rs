@@ -6,8 +6,9 @@ use thiserror::Error;
 
 use super::TestEnv;
 use crate::cbor;
+use crate::ctaphid::Report;
 use crate::ctaphid::{BROADCAST_CID, REPORT_LEN, cmd, fragment};
-use crate::token::{Report, Token};
+use crate::token::Token;
 
 /// Failure seen by the host.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

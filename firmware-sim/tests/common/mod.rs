@@ -3,6 +3,8 @@
 //! token's own code).
 #![allow(dead_code)]
 
+pub mod pin;
+
 use ciborium::value::{Integer, Value};
 use firmware_sim::testing::{HidHost, TestEnv};
 use firmware_sim::{Token, TokenConfig};
@@ -67,6 +69,10 @@ pub struct Mc {
     pub up: Option<bool>,
     pub exclude: Vec<Vec<u8>>,
     pub client_data_hash: Vec<u8>,
+    /// pinUvAuthParam and pinUvAuthProtocol.
+    pub pin_auth: Option<(i64, Vec<u8>)>,
+    /// enterpriseAttestation.
+    pub ep: Option<i64>,
 }
 
 impl Mc {
@@ -81,7 +87,16 @@ impl Mc {
             up: None,
             exclude: vec![],
             client_data_hash: cdh("mc"),
+            pin_auth: None,
+            ep: None,
         }
+    }
+
+    /// Authorises the request with a pinUvAuthToken.
+    pub fn with_token(mut self, protocol: u8, token: &[u8]) -> Self {
+        let param = pin::authenticate(protocol, token, &self.client_data_hash);
+        self.pin_auth = Some((protocol.into(), param));
+        self
     }
 
     pub fn value(&self) -> Value {
@@ -126,6 +141,13 @@ impl Mc {
         if !options.is_empty() {
             entries.push((7, tmap(options)));
         }
+        if let Some((protocol, param)) = &self.pin_auth {
+            entries.push((8, bytes(param)));
+            entries.push((9, int(*protocol)));
+        }
+        if let Some(ep) = self.ep {
+            entries.push((10, int(ep)));
+        }
         imap(entries)
     }
 }
@@ -137,6 +159,8 @@ pub struct Ga {
     pub up: Option<bool>,
     pub uv: Option<bool>,
     pub client_data_hash: Vec<u8>,
+    /// pinUvAuthParam and pinUvAuthProtocol.
+    pub pin_auth: Option<(i64, Vec<u8>)>,
 }
 
 impl Ga {
@@ -147,7 +171,15 @@ impl Ga {
             up: None,
             uv: None,
             client_data_hash: cdh("ga"),
+            pin_auth: None,
         }
+    }
+
+    /// Authorises the request with a pinUvAuthToken.
+    pub fn with_token(mut self, protocol: u8, token: &[u8]) -> Self {
+        let param = pin::authenticate(protocol, token, &self.client_data_hash);
+        self.pin_auth = Some((protocol.into(), param));
+        self
     }
 
     pub fn allow(mut self, id: &[u8]) -> Self {
@@ -172,6 +204,10 @@ impl Ga {
         }
         if !options.is_empty() {
             entries.push((5, tmap(options)));
+        }
+        if let Some((protocol, param)) = &self.pin_auth {
+            entries.push((6, bytes(param)));
+            entries.push((7, int(*protocol)));
         }
         imap(entries)
     }

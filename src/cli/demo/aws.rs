@@ -37,8 +37,9 @@ struct StandIn {
 impl Drop for StandIn {
     fn drop(&mut self) {
         // SIGTERM lets it save its state and close; kill if it does not.
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
         let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }

@@ -2,13 +2,15 @@
 
 use std::collections::HashSet;
 
+use super::{ResidentCredentialInfo, StoreSummary, TokenError};
 use crate::config::TokenConfig;
 use crate::credential::counter;
-use crate::credential::resident::{RecordInfo, ResidentCredential, with_record};
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
 use crate::env::Env;
-use crate::persist::{KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT};
-use crate::token::{ResidentCredentialInfo, StoreSummary, TokenError};
+use crate::persist::record::{RecordInfo, ResidentCredential, with_record};
+use crate::persist::{
+    KEY_GLOBAL_COUNTER, KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT,
+};
 use crate::{attestation::AttestationPki, cbor};
 
 fn corrupt(what: &str) -> TokenError {
@@ -118,7 +120,7 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
         AttestationPki::from_bytes(&bytes)
             .map_err(|_| corrupt("attestation PKI does not decode"))?;
     }
-    if let Some(g) = env.store.get(NS_META, b"global-counter")?
+    if let Some(g) = env.store.get(NS_META, KEY_GLOBAL_COUNTER)?
         && g.len() != 4
     {
         return Err(corrupt("global counter has the wrong length"));

@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
+use super::TokenError;
+use super::fsck::stored_infos;
 use crate::config::{CounterMode, TokenConfig};
-use crate::credential::counter::counter_key;
-use crate::credential::resident::{ResidentCredential, truncate_utf8};
+use crate::credential::user::truncate_utf8;
 use crate::credential::{PrivateKey, UserEntity};
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
 use crate::env::{Env, WriteBatch};
-use crate::fsck::stored_infos;
+use crate::persist::counter_key;
+use crate::persist::record::{CredentialExtras, ResidentCredential};
 use crate::persist::{NS_COUNTERS, NS_RESIDENT};
-use crate::token::TokenError;
 
 /// Longest user handle (WebAuthn: at most 64 bytes).
 const MAX_USER_ID_LEN: usize = 64;
@@ -257,6 +258,7 @@ pub(crate) fn import_many(
             // Each import is newer than everything before it, as one by one.
             created: base_created + 1 + i as u64,
             discoverable: cred.discoverable,
+            extras: CredentialExtras::default(),
         };
         records.push(Some((record, cred.sign_count)));
     }

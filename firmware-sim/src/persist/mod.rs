@@ -1,9 +1,14 @@
-//! The token's persistent state in the record store: layout, first-boot creation, loading.
+//! The token's persistent state in the record store: every namespace and key it writes (this
+//! module is the only place they are named), first-boot creation and loading.
 //!
-//! Namespaces: `meta` (master secret, global counter), `attestation` (the per-installation CA
-//! and batch certificate), `rk` (resident credentials keyed by credential id) and `ctr`
-//! (per-credential counters keyed by SHA-256 of the credential id).
+//! Namespaces: `meta` (master secret, global counter, PIN/UV and configuration state), `attestation` (the per-installation CA
+//! and batch certificate), `rk` (stored credentials keyed by credential id, in the versioned
+//! format of [`record`]) and `ctr` (per-credential counters keyed by SHA-256 of the credential
+//! id).
 
+pub(crate) mod record;
+
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::attestation::{AttestationPki, PkiParams};
@@ -24,6 +29,15 @@ pub(crate) const NS_ATTESTATION: &str = "attestation";
 pub(crate) const KEY_PKI: &[u8] = b"pki";
 /// Key of the master secret record.
 pub(crate) const KEY_MASTER: &[u8] = b"master-secret";
+/// Key of the persisted PIN/UV and configuration state (`pin::state`).
+pub(crate) const KEY_PIN_STATE: &[u8] = b"pin-state";
+/// Key of the token-wide signature counter (global counter mode).
+pub(crate) const KEY_GLOBAL_COUNTER: &[u8] = b"global-counter";
+
+/// The store key of a credential's own counter (namespace `ctr`).
+pub(crate) fn counter_key(credential_id: &[u8]) -> Vec<u8> {
+    Sha256::digest(credential_id).to_vec()
+}
 
 /// Reads a record; store failures become `CTAP1_ERR_OTHER`.
 pub(crate) fn get(env: &mut Env<'_>, ns: &str, key: &[u8]) -> CtapResult<Option<Vec<u8>>> {
@@ -76,8 +90,13 @@ pub(crate) fn put_master_secret(batch: &mut WriteBatch, master: &[u8; 32]) {
     batch.put(NS_META, KEY_MASTER, master.to_vec());
 }
 
-/// Loads the persistent state, creating (and committing, in one batch) whatever is missing.
-pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapResult<Persistent> {
+/// Loads the persistent state, creating (and committing, in one batch) whatever is missing; at
+/// first boot (no master secret yet) `first_boot` adds its own records to that batch.
+pub(crate) fn load_or_create(
+    env: &mut Env<'_>,
+    config: &TokenConfig,
+    first_boot: &mut dyn FnMut(&mut WriteBatch),
+) -> CtapResult<Persistent> {
     let mut batch = WriteBatch::new();
     let master = match get(env, NS_META, KEY_MASTER)? {
         Some(bytes) => {
@@ -92,6 +111,7 @@ pub(crate) fn load_or_create(env: &mut Env<'_>, config: &TokenConfig) -> CtapRes
         None => {
             let m = new_master_secret(env);
             put_master_secret(&mut batch, &m);
+            first_boot(&mut batch);
             m
         }
     };

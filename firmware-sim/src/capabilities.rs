@@ -1,0 +1,203 @@
+//! What one key can do, decided once from its [`TokenConfig`]: the protocol level, the commands
+//! it serves, its options, PIN/UV auth protocols, extensions, algorithms and limits.
+//!
+//! getInfo reports this value, CTAP2 dispatch serves exactly its commands, and a control API
+//! validates requests against it (through [`crate::Token::capabilities`]), so the key can never
+//! claim what it does not do. Things that change at run time (whether a PIN is set, alwaysUv,
+//! the minimum PIN length) are state, not capabilities; getInfo adds them.
+
+use crate::config::{Protocol, TokenConfig};
+use crate::credential::Algorithm;
+use crate::ctap2::command;
+use crate::ctaphid::MAX_MESSAGE_LEN;
+use crate::extensions;
+
+/// The longest credential id the token accepts or produces (reported by getInfo).
+pub const MAX_CREDENTIAL_ID_LEN: usize = 128;
+/// The number of credentials per allow/exclude list the token promises to handle.
+pub const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
+
+/// The capabilities of one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The protocol family and level.
+    pub protocol: Protocol,
+    /// getInfo versions, in the order shipping keys list them.
+    pub versions: Vec<&'static str>,
+    /// The CTAP2 commands served (others answer `CTAP1_ERR_INVALID_COMMAND`).
+    pub commands: Vec<u8>,
+    /// Discoverable credentials ("rk").
+    pub resident_keys: bool,
+    /// Built-in user verification ("uv").
+    pub user_verification: bool,
+    /// authenticatorClientPIN with a PIN ("clientPin" present).
+    pub client_pin: bool,
+    /// pinUvAuthToken and the permissions subcommands ("pinUvAuthToken").
+    pub pin_uv_auth_token: bool,
+    /// Non-discoverable credentials without user verification ("makeCredUvNotRqd").
+    pub make_cred_uv_not_rqd: bool,
+    /// authenticatorConfig ("authnrCfg").
+    pub authenticator_config: bool,
+    /// The alwaysUv feature ("alwaysUv" present).
+    pub always_uv: bool,
+    /// setMinPINLength ("setMinPINLength").
+    pub set_min_pin_length: bool,
+    /// Enterprise attestation ("ep" present).
+    pub enterprise_attestation: bool,
+    /// authenticatorCredentialManagement ("credMgmt").
+    pub credential_management: bool,
+    /// authenticatorLargeBlobs ("largeBlobs").
+    pub large_blobs: bool,
+    /// Supported PIN/UV auth protocols, most preferred first.
+    pub pin_uv_auth_protocols: Vec<u64>,
+    /// Supported extension identifiers.
+    pub extensions: Vec<&'static str>,
+    /// Credential algorithms, most preferred first.
+    pub algorithms: Vec<Algorithm>,
+    /// The largest CTAPHID message.
+    pub max_msg_size: usize,
+    /// The most credentials an allow or exclude list may hold.
+    pub max_credential_count_in_list: usize,
+    /// The longest credential id.
+    pub max_credential_id_length: usize,
+    /// How many discoverable credentials fit.
+    pub max_resident_credentials: usize,
+    /// Transports.
+    pub transports: Vec<&'static str>,
+}
+
+impl Capabilities {
+    /// The capabilities a key built from `config` has.
+    pub fn from_config(config: &TokenConfig) -> Self {
+        let ctap2 = config.protocol.speaks_ctap2();
+        let ctap21 = config.protocol == Protocol::Ctap2_1;
+        let versions = match config.protocol {
+            Protocol::U2f => vec!["U2F_V2"],
+            Protocol::Ctap2_0 => vec!["U2F_V2", "FIDO_2_0"],
+            // As shipping keys list them: some hosts compare the array in order.
+            Protocol::Ctap2_1 => vec!["U2F_V2", "FIDO_2_0", "FIDO_2_1"],
+        };
+        let mut commands = Vec::new();
+        if ctap2 {
+            commands.extend([
+                command::MAKE_CREDENTIAL,
+                command::GET_ASSERTION,
+                command::GET_INFO,
+                command::RESET,
+                command::GET_NEXT_ASSERTION,
+            ]);
+        }
+        let client_pin = ctap21 && config.client_pin;
+        // pinUvAuthToken comes with clientPin, or with built-in UV alone.
+        let pin_uv_auth_token = client_pin || (ctap21 && config.user_verification);
+        // authenticatorConfig is authorised by a pinUvAuthToken (acfg).
+        let authenticator_config = pin_uv_auth_token;
+        if ctap21 {
+            // authenticatorSelection is new in CTAP 2.1.
+            commands.push(command::SELECTION);
+        }
+        if pin_uv_auth_token {
+            commands.push(command::CLIENT_PIN);
+        }
+        if authenticator_config {
+            commands.push(command::CONFIG);
+        }
+        let mut caps = Self {
+            protocol: config.protocol,
+            versions,
+            commands,
+            resident_keys: config.resident_keys,
+            user_verification: config.user_verification,
+            client_pin,
+            pin_uv_auth_token,
+            // Non-discoverable credentials can be made without UV; discoverable ones need it.
+            // (The option is CTAP 2.1's; getInfo reports it false while alwaysUv is on.)
+            make_cred_uv_not_rqd: ctap21 && (client_pin || config.user_verification),
+            authenticator_config,
+            always_uv: authenticator_config,
+            set_min_pin_length: client_pin && authenticator_config,
+            enterprise_attestation: authenticator_config && config.enterprise_attestation,
+            credential_management: false,
+            large_blobs: false,
+            pin_uv_auth_protocols: if pin_uv_auth_token {
+                crate::pin::protocol::SUPPORTED
+                    .iter()
+                    .map(|p| p.number())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            extensions: Vec::new(),
+            algorithms: Algorithm::ALL.to_vec(),
+            max_msg_size: MAX_MESSAGE_LEN,
+            max_credential_count_in_list: MAX_CREDENTIAL_COUNT_IN_LIST,
+            max_credential_id_length: MAX_CREDENTIAL_ID_LEN,
+            max_resident_credentials: config.max_resident_credentials,
+            transports: vec!["usb"],
+        };
+        if ctap21 {
+            caps.extensions = extensions::supported(config).map(|e| e.id()).collect();
+        }
+        caps
+    }
+
+    /// Whether the key speaks CTAP2 at all (CTAPHID_CBOR).
+    pub fn speaks_ctap2(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
+    /// Whether the key is a CTAP 2.1 authenticator.
+    pub fn is_ctap21(&self) -> bool {
+        self.protocol == Protocol::Ctap2_1
+    }
+
+    /// Whether CTAP2 command `command` is served.
+    pub fn serves(&self, command: u8) -> bool {
+        self.commands.contains(&command)
+    }
+
+    /// Whether extension `id` is supported.
+    pub fn supports_extension(&self, id: &str) -> bool {
+        self.extensions.contains(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_protocol_serves_its_commands() {
+        let caps = |protocol| {
+            Capabilities::from_config(&TokenConfig {
+                protocol,
+                ..TokenConfig::default()
+            })
+        };
+        let u2f = caps(Protocol::U2f);
+        assert!(!u2f.speaks_ctap2() && !u2f.serves(command::GET_INFO));
+        let v20 = caps(Protocol::Ctap2_0);
+        assert!(v20.serves(command::GET_INFO) && !v20.serves(command::SELECTION));
+        assert!(!v20.make_cred_uv_not_rqd);
+        let v21 = caps(Protocol::Ctap2_1);
+        assert!(v21.serves(command::SELECTION) && v21.serves(command::CLIENT_PIN));
+        assert!(v21.client_pin && v21.pin_uv_auth_token && v21.serves(command::CONFIG));
+        assert_eq!(v21.pin_uv_auth_protocols, [2, 1]);
+        assert_eq!(v21.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
+        assert!(!v21.enterprise_attestation);
+        assert_eq!(v21.max_credential_id_length, MAX_CREDENTIAL_ID_LEN);
+        // Without clientPin and without built-in UV there is nothing to authorise a token.
+        let bare = Capabilities::from_config(&TokenConfig {
+            client_pin: false,
+            ..TokenConfig::default()
+        });
+        assert!(!bare.serves(command::CLIENT_PIN) && !bare.serves(command::CONFIG));
+        assert!(bare.pin_uv_auth_protocols.is_empty() && !bare.make_cred_uv_not_rqd);
+        let uv_only = Capabilities::from_config(&TokenConfig {
+            client_pin: false,
+            user_verification: true,
+            ..TokenConfig::default()
+        });
+        assert!(uv_only.pin_uv_auth_token && !uv_only.client_pin);
+    }
+}
