@@ -187,7 +187,20 @@ def creation(idp, token, **changes):
     return options
 
 
+def as_browsers_do(cl, uv):
+    """Browsers go on without user verification when it is only "preferred" and the key has none
+    set up (a ctap2_1 key whose PIN is not set); python-fido2's client refuses instead
+    (CONFIGURATION_UNSUPPORTED). Play the browser: ask for none then."""
+    if uv in (None, "preferred") and isinstance(cl, Fido2Client):
+        if not any(cl.info.options.get(k) for k in ("uv", "clientPin", "bioEnroll")):
+            return "discouraged"
+    return uv
+
+
 def make_credential(cl, options):
+    selection = dict(options.get("authenticatorSelection") or {})
+    selection["userVerification"] = as_browsers_do(cl, selection.get("userVerification"))
+    options = dict(options, authenticatorSelection=selection)
     return dict(cl.make_credential(PublicKeyCredentialCreationOptions.from_dict(options)))
 
 
@@ -217,6 +230,7 @@ def start_web_authn(idp, client_id, username, admin_pool=None):
 def assertion(cl, challenge_resp, **changes):
     options = json.loads(challenge_resp["ChallengeParameters"]["CREDENTIAL_REQUEST_OPTIONS"])
     options.update(changes)
+    options["userVerification"] = as_browsers_do(cl, options.get("userVerification"))
     selection = cl.get_assertion(PublicKeyCredentialRequestOptions.from_dict(options))
     return json.dumps(dict(selection.get_response(0)))
 
