@@ -8,7 +8,10 @@
 //! secret into an HMAC key with HKDF ("Caldera Derived Key", 16 bytes) to sign a claim over
 //! pool name ‖ user id ‖ secret block ‖ timestamp. The public descriptions of the protocol are
 //! amazon-cognito-identity-js's AuthenticationHelper and pycognito's aws_srp; the unit tests
-//! below hold a vector computed with pycognito, and the Python tests judge a live sign-in.
+//! below hold a vector computed with pycognito, check the device SRP (verifier and
+//! DEVICE_PASSWORD_VERIFIER claim) against tests/vectors/cognito_device_srp.json, which
+//! tests/py/test_aws_srp_vectors.py recomputes with pycognito, and the Python tests judge a
+//! live sign-in.
 
 use hmac::{KeyInit, Mac};
 use num_bigint::BigUint;
@@ -424,8 +427,7 @@ mod tests {
     }
 
     fn test_a() -> Vec<u8> {
-        let h = sha256(&[b"authsim test a"]);
-        h.iter().copied().cycle().take(128).collect()
+        seeded("authsim test a", 128)
     }
 
     #[test]
@@ -573,28 +575,33 @@ mod tests {
         }
     }
 
+    /// The device SRP vector that tests/py/test_aws_srp_vectors.py recomputes with pycognito.
+    fn device_vector() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/vectors/cognito_device_srp.json")).unwrap()
+    }
+
+    fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+        v[name].as_str().unwrap()
+    }
+
+    fn seeded(seed: &str, len: usize) -> Vec<u8> {
+        let h = sha256(&[seed.as_bytes()]);
+        h.iter().copied().cycle().take(len).collect()
+    }
+
     #[test]
     fn device_verifier_matches_pycognito() {
-        // The inputs of the stand-in's own device-verifier test; the value was computed with
-        // pycognito's helpers as its generate_hash_device does (hex_hash, pad_hex, pow).
-        let salt = hex::decode("8f1e2d3c4b5a69788796a5b4c3d2e1f0").unwrap();
+        let vec = device_vector();
+        let salt = hex::decode(field(&vec, "salt_hex")).unwrap();
         let v = DeviceVerifier::with(
-            "-abcDEF123",
-            "us-east-1_11111111-2222-4333-8444-555555555555",
-            Zeroizing::new("c2VjcmV0LWRldmljZS1wYXNzd29yZC0wMTIzNDU2Nzg5YWJj".into()),
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            Zeroizing::new(field(&vec, "device_password").into()),
             &salt,
         );
-        assert_eq!(
-            hex::encode(data_encoding::BASE64.decode(v.salt.as_bytes()).unwrap()),
-            "008f1e2d3c4b5a69788796a5b4c3d2e1f0"
-        );
-        let verifier = hex::encode(data_encoding::BASE64.decode(v.verifier.as_bytes()).unwrap());
-        assert!(
-            verifier.starts_with("00f90a4fd8036a2518eb8585e87e9631"),
-            "{verifier}"
-        );
-        assert!(verifier.ends_with("fed4b5cbbd71c84fa1b6"), "{verifier}");
-        assert_eq!(verifier.len(), 2 + 768);
+        let b64 = |h: &str| data_encoding::BASE64.encode(&hex::decode(h).unwrap());
+        assert_eq!(v.salt, b64(field(&vec, "salt_hex")));
+        assert_eq!(v.verifier, b64(field(&vec, "verifier_hex")));
         let fresh = DeviceVerifier::new("-g", "us-east-1_k").unwrap();
         assert_eq!(
             data_encoding::BASE64
@@ -604,6 +611,35 @@ mod tests {
             40
         );
         assert!(!format!("{fresh:?}").contains(fresh.password.as_str()));
+    }
+
+    #[test]
+    fn device_claim_matches_pycognito() {
+        let vec = device_vector();
+        let c = SrpClient::with_secret(&seeded(field(&vec, "a_seed"), 128)).unwrap();
+        assert_eq!(c.srp_a(), field(&vec, "srp_a_hex"));
+        let device = Proof {
+            group: field(&vec, "device_group_key"),
+            id: field(&vec, "device_key"),
+            password: field(&vec, "device_password"),
+        };
+        let block = decode_secret_block(field(&vec, "secret_block")).unwrap();
+        let (salt, b) = (field(&vec, "salt_hex"), field(&vec, "srp_b_hex"));
+        let key = c
+            .auth_key(device.group, device.id, device.password, salt, b)
+            .unwrap();
+        assert_eq!(hex::encode(&key[..]), field(&vec, "key_hex"));
+        let t = vec["unix_time"].as_u64().unwrap();
+        let claim = c.device_claim(&device, salt, b, &block, t).unwrap();
+        assert_eq!(claim.timestamp, field(&vec, "timestamp"));
+        assert_eq!(claim.signature, field(&vec, "signature"));
+        // The wrong device password (or the user's SRP names) cannot make the same claim.
+        let wrong = Proof {
+            password: "not-the-device-password",
+            ..device
+        };
+        let bad = c.device_claim(&wrong, salt, b, &block, t).unwrap();
+        assert_ne!(bad.signature, field(&vec, "signature"));
     }
 
     #[test]

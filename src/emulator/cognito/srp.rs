@@ -309,34 +309,79 @@ mod tests {
         assert_ne!(server_key, wrong);
     }
 
+    /// The device SRP vector that tests/py/test_aws_srp_vectors.py recomputes with pycognito.
+    fn device_vector() -> serde_json::Value {
+        serde_json::from_str(include_str!(
+            "../../../tests/vectors/cognito_device_srp.json"
+        ))
+        .expect("vector")
+    }
+
+    fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+        v[name].as_str().expect(name)
+    }
+
+    fn seeded(seed: &str, len: usize) -> Vec<u8> {
+        crypto::sha256(seed.as_bytes())
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect()
+    }
+
     #[test]
     fn device_verifier_matches_pycognito() {
         // A device's verifier is the user's with the device group key as the pool name and
-        // the device key as the user. The expected value was computed with pycognito's
-        // helpers (hash_sha256, hex_hash, pad_hex, as its generate_hash_device does) on
-        // these fixed inputs.
-        let salt = BigUint::parse_bytes(b"8f1e2d3c4b5a69788796a5b4c3d2e1f0", 16).expect("salt");
+        // the device key as the user.
+        let vec = device_vector();
+        let salt = from_hex(field(&vec, "salt_hex")).expect("salt");
         let v = verifier(
-            "-abcDEF123",
-            "us-east-1_11111111-2222-4333-8444-555555555555",
-            "c2VjcmV0LWRldmljZS1wYXNzd29yZC0wMTIzNDU2Nzg5YWJj",
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            field(&vec, "device_password"),
             &salt,
         );
-        assert_eq!(
-            to_hex(&v),
-            concat!(
-                "f90a4fd8036a2518eb8585e87e9631232c0b2e979f01d4dcb999e1a49aec05ae7380e4aeff3df37f",
-                "687b0ecf4120a8d6d74117c3fadbddca5cb5a26353a4b637d6fec44fe92ad1663916b5156ef90da3",
-                "0d9677b464727f9b6316b50e773ac524d18200806b4afb0049d3041866c77f6fc6ad326e800d47c4",
-                "79375b5f1fe601f962f71bd4335dfe0e1ef1e217d5b00336fdaeca8f6f20f6b5d797ab67644379ca",
-                "27cd016428c112ba929a7282d2059404c6be2f19b0a49e3f0a8d55bdc5f46d453a11bcab20b1954d",
-                "1d3830863e7033656991baf1943e59821a98187927d5a116f6635a73a741cc27051acbde40aee832",
-                "7ec57b0cd18b7be7cc64f65017fcd35c8d79f6a743c492de84c8e344fdba25ee584608df655a900b",
-                "828d462347753e68630e19e7be6eb779dd8c3882cb665663dcadce4157ed997dbc78dab2964dba06",
-                "c59ee748c209a57aeb2f4d70209c7826a070e624ebb8c28c949cf6f5e6a8e49c7a6d8c0fd4c74021",
-                "a4279a7f9701506c3a1a9abb28aefed4b5cbbd71c84fa1b6",
-            )
+        assert_eq!(hex::encode(pad(&v)), field(&vec, "verifier_hex"));
+    }
+
+    #[test]
+    fn stand_in_accepts_pycognitos_device_claim() {
+        // The server's half for the vector's b, A from pycognito's small a: the stand-in's key
+        // and the claim it expects are pycognito's DEVICE_PASSWORD_VERIFIER answer.
+        let vec = device_vector();
+        let v = from_hex(field(&vec, "verifier_hex")).expect("v");
+        let b = BigUint::from_bytes_be(&seeded(field(&vec, "b_seed"), 128));
+        let big_b = (&GROUP.k * &v + GROUP.g.modpow(&b, &GROUP.n)) % &GROUP.n;
+        assert_eq!(to_hex(&big_b), field(&vec, "srp_b_hex"));
+        let half = ServerHalf { b, big_b };
+        let a = from_hex(field(&vec, "srp_a_hex")).expect("A");
+        let key = session_key(&a, &half, &v).expect("key");
+        assert_eq!(hex::encode(key), field(&vec, "key_hex"));
+        let t = vec["unix_time"].as_i64().expect("time");
+        assert_eq!(format_timestamp(t), field(&vec, "timestamp"));
+        let block = data_encoding::BASE64
+            .decode(field(&vec, "secret_block").as_bytes())
+            .expect("block");
+        let expected = claim(
+            &key,
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            &block,
+            field(&vec, "timestamp"),
         );
+        assert_eq!(
+            data_encoding::BASE64.encode(&expected),
+            field(&vec, "signature")
+        );
+        // Another device's verifier gives another key: the claim would not match.
+        let other = verifier(
+            "-abcDEF123",
+            field(&vec, "device_key"),
+            "x",
+            &from_hex("1").expect("1"),
+        );
+        assert_ne!(session_key(&a, &half, &other), Some(key));
     }
 
     #[test]
