@@ -171,3 +171,52 @@ def test_user_auth_flow_answers_the_choice(cli, server, clock, idp):
     # --prefer needs --flow user-auth.
     bad = sign_in(cli, server, pool_id, client_id, username, "--prefer", "password", check=False)
     assert bad.returncode != 0 and "--flow user-auth" in bad.stderr
+
+
+def test_device_commands_refuse_an_unknown_device_and_change_nothing(cli, server, clock, idp):
+    pool_id, client_id, username = pool(idp, PROMPT)
+    sign_in(cli, server, pool_id, client_id, username, "--totp", "ci", "--remember-device",
+            "--save", "s")
+    before = admin_devices(idp, pool_id, username)
+    [key] = before
+    unknown = "us-east-1_00000000-0000-4000-8000-000000000000"
+    for args in (("status", "--session", "s", unknown, "not-remembered"),
+                 ("forget", "--session", "s", unknown)):
+        p = cli.run("cognito", "device", *args, check=False)
+        assert p.returncode != 0, p
+        assert "ResourceNotFoundException" in p.stderr or "does not exist" in p.stderr, p.stderr
+        assert admin_devices(idp, pool_id, username) == before
+    # Not a status Cognito knows: refused before any call.
+    p = cli.run("cognito", "device", "status", "--session", "s", key, "forgotten", check=False)
+    assert p.returncode != 0 and admin_devices(idp, pool_id, username) == before
+    # This machine's device is still kept here and still stands in for MFA.
+    again = sign_in(cli, server, pool_id, client_id, username)
+    assert chain(again) == ["PASSWORD_VERIFIER", "DEVICE_SRP_AUTH", "DEVICE_PASSWORD_VERIFIER"]
+
+
+def test_forgetting_another_device_keeps_this_one(cli, server, clock, idp, tmp_path):
+    """Two machines (two state directories) remember their devices; one forgets the other's by
+    key: Cognito forgets that one, and this machine's own device still stands in for MFA."""
+    pool_id, client_id, username = pool(idp, PROMPT)
+    sign_in(cli, server, pool_id, client_id, username, "--totp", "ci", "--remember-device",
+            "--save", "s")
+    other = Authsim(str(tmp_path / "other"))
+    other.env = h.aws_env(other.env, str(tmp_path))
+    other.clock = clock
+    uri = cli.run("totp", "show", "ci", "--uri").stdout.strip()
+    other.run("totp", "add", "--uri", "-", "ci", input=uri + "\n")
+    clock.next_step()
+    sign_in(other, server, pool_id, client_id, username, "--totp", "ci", "--remember-device")
+    assert len(admin_devices(idp, pool_id, username)) == 2
+    listed = json.loads(cli.run("cognito", "device", "list", "--session", "s", "--json").stdout)
+    [mine] = [d["key"] for d in listed if d["this_device"]]
+    [theirs] = [d["key"] for d in listed if not d["this_device"]]
+    cli.run("cognito", "device", "forget", "--session", "s", theirs)
+    assert list(admin_devices(idp, pool_id, username)) == [mine]
+    again = sign_in(cli, server, pool_id, client_id, username)
+    assert chain(again) == ["PASSWORD_VERIFIER", "DEVICE_SRP_AUTH", "DEVICE_PASSWORD_VERIFIER"]
+    # The other machine's next sign-in finds its device gone: dropped, retried, MFA asked.
+    clock.next_step()
+    p = sign_in(other, server, pool_id, client_id, username, "--totp", "ci")
+    assert "no longer knows the device" in p.stderr
+    assert chain(p) == ["PASSWORD_VERIFIER", "SOFTWARE_TOKEN_MFA"]
