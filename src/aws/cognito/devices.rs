@@ -51,7 +51,8 @@ impl LocalDevice {
     }
 }
 
-/// The stored record: everything sealed, the random id as associated data.
+/// The stored record: everything sealed, bound to its pool, user and random id (associated
+/// data), so a sealed device cannot be moved to another user's or pool's record.
 #[derive(Serialize, Deserialize)]
 struct DeviceRecord {
     v: u32,
@@ -63,8 +64,8 @@ fn record_key(pool_id: &str, username: &str) -> Vec<u8> {
     format!("{pool_id}/{username}").into_bytes()
 }
 
-fn record_ad(id: &str) -> Vec<u8> {
-    format!("{NS_DEVICES}:{id}").into_bytes()
+fn record_ad(pool_id: &str, username: &str, id: &str) -> Vec<u8> {
+    format!("{NS_DEVICES}:{pool_id}/{username}:{id}").into_bytes()
 }
 
 /// The device stored for a user of a pool, if any.
@@ -79,7 +80,7 @@ pub fn load(store: &Store, pool_id: &str, username: &str) -> Result<Option<Local
     };
     let rec: DeviceRecord = serde_json::from_slice(&v).map_err(|_| damaged())?;
     let sealed = hex::decode(&rec.sealed).map_err(|_| damaged())?;
-    let plain = Zeroizing::new(store.open_sealed(&record_ad(&rec.id), &sealed)?);
+    let plain = Zeroizing::new(store.open_sealed(&record_ad(pool_id, username, &rec.id), &sealed)?);
     serde_json::from_slice(&plain)
         .map(Some)
         .map_err(|_| damaged())
@@ -99,7 +100,7 @@ pub fn save(
         Zeroizing::new(serde_json::to_vec(device).map_err(|e| AwsError::Flow(e.to_string()))?);
     let rec = DeviceRecord {
         v: 1,
-        sealed: hex::encode(store.seal(&record_ad(&id), &plain)?),
+        sealed: hex::encode(store.seal(&record_ad(pool_id, username, &id), &plain)?),
         id,
     };
     let value = serde_json::to_vec(&rec).map_err(|e| AwsError::Flow(e.to_string()))?;
@@ -319,6 +320,54 @@ mod tests {
             "User pool client x does not exist."
         )));
         assert!(!is_unknown_device(&e("NotAuthorizedException", "device")));
+    }
+
+    #[test]
+    fn devices_are_kept_sealed_per_pool_and_user() {
+        use crate::store::{KeySource, Keyring};
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let dir = std::env::temp_dir().join(format!("authsim-devices-{}", hex::encode(r)));
+        let mut store = Store::open(&dir, &KeySource::new(None, Keyring::Off)).unwrap();
+        let device = LocalDevice {
+            key: "us-east-1_k".into(),
+            group_key: "-g".into(),
+            password: Zeroizing::new("DEVICE-PASSWORD".into()),
+        };
+        save(&mut store, "us-east-1_P", "alice", &device).unwrap();
+        let back = load(&store, "us-east-1_P", "alice").unwrap().unwrap();
+        assert_eq!(
+            (
+                back.key.as_str(),
+                back.group_key.as_str(),
+                back.password.as_str()
+            ),
+            ("us-east-1_k", "-g", "DEVICE-PASSWORD")
+        );
+        assert!(load(&store, "us-east-1_P", "bob").unwrap().is_none());
+        assert!(load(&store, "us-east-1_Q", "alice").unwrap().is_none());
+        // The record on disk holds no secret in the clear.
+        let raw = store
+            .get(NS_DEVICES, &record_key("us-east-1_P", "alice"))
+            .unwrap()
+            .unwrap();
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(!raw.contains("DEVICE-PASSWORD") && !raw.contains("us-east-1_k"));
+        // Moved to another user's record, it does not open.
+        store
+            .transaction(|tx| {
+                tx.put(
+                    NS_DEVICES,
+                    &record_key("us-east-1_P", "bob"),
+                    raw.as_bytes(),
+                )
+            })
+            .unwrap();
+        assert!(load(&store, "us-east-1_P", "bob").is_err());
+        assert!(remove(&mut store, "us-east-1_P", "alice").unwrap());
+        assert!(load(&store, "us-east-1_P", "alice").unwrap().is_none());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
