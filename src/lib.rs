@@ -10,6 +10,7 @@ pub mod clock;
 pub mod codes;
 pub mod daemon;
 pub mod emulator;
+pub mod fido;
 pub mod paths;
 pub mod realkey;
 pub mod store;
