@@ -199,7 +199,7 @@ mark PASS list
 info_ok "$node" /tmp/info || fail info /tmp/info /tmp/run1.err
 mark PASS info "$(grep -E '^(version strings|aaguid)' /tmp/info | tr '\n' ' ')"
 
-# authsim's own client for real keys (ctap-hid-fido2 over hidraw) finds and uses it too.
+# authsim's own client for real keys (its CTAPHID over hidraw, found in sysfs) finds and uses it too.
 timeout 30 authsim realkey list --json >/tmp/rk_list 2>&1 || fail realkey-list /tmp/rk_list
 grep -q "\"/dev/$node\"" /tmp/rk_list || fail realkey-list-shows-key /tmp/rk_list
 mark PASS realkey-list "$(tr -d ' \n' </tmp/rk_list)"
