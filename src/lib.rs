@@ -16,3 +16,4 @@ pub mod realkey;
 pub mod store;
 pub mod transport;
 pub mod vault;
+pub mod webauthn;
