@@ -15,6 +15,15 @@ pub fn b64(member: &str, s: &str) -> Result<Vec<u8>, WebAuthnError> {
         .map_err(|_| WebAuthnError::encoding(format!("{member} is not base64url")))
 }
 
+/// A list member that some RP libraries write as `null` when empty (read as empty).
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A relying party.
 #[derive(Clone, Debug, Deserialize)]
 pub struct RpJson {
@@ -89,13 +98,13 @@ pub struct CreationOptions {
     /// The challenge, base64url.
     pub challenge: String,
     /// Acceptable credential types and algorithms, most preferred first.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub pub_key_cred_params: Vec<ParamJson>,
     /// Milliseconds the RP is willing to wait.
     #[serde(default)]
     pub timeout: Option<u64>,
     /// Credentials the user must not register again.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub exclude_credentials: Vec<DescriptorJson>,
     /// Selection criteria.
     #[serde(default)]
@@ -121,7 +130,7 @@ pub struct RequestOptions {
     #[serde(default)]
     pub rp_id: Option<String>,
     /// Acceptable credentials (empty: discoverable ones).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub allow_credentials: Vec<DescriptorJson>,
     /// `required`, `preferred` (default) or `discouraged`.
     #[serde(default)]
