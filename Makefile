@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py test-js test-qemu build bench lint install doc-check
+.PHONY: deps demo test test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -49,7 +49,7 @@ bench: deps
 
 # Each part says how long it took (the CI log shows where the time goes).
 test: build
-	@for t in test-rust test-keyring test-py test-js test-qemu; do \
+	@for t in test-rust test-docs test-keyring test-py test-js test-qemu; do \
 	  s=$$(date +%s); $(MAKE) --no-print-directory $$t || exit 1; \
 	  echo "make test: $$t took $$(( $$(date +%s) - s )) s"; done
 
@@ -66,7 +66,11 @@ install:
 	target/release/authsim completions zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_authsim
 	target/release/authsim completions fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/authsim.fish
 
-# The documentation's own test: every shell block of README.md runs, every link inside the
-# repository resolves, completions and man pages are produced (scripts/doc-check.sh).
+# The documentation's own test (seconds): every `sh` block of README.md runs in one sandboxed
+# bash session, every link in the repository's Markdown resolves, completions and man pages are
+# produced (scripts/doc_check.py). test-docs is the part of `make test`; doc-check builds first.
+test-docs:
+	bash scripts/doc-check.sh
+
 doc-check: build
 	bash scripts/doc-check.sh

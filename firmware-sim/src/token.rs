@@ -72,6 +72,13 @@ impl Token {
         self.channels.is_waiting_for_user()
     }
 
+    /// The CTAPHID_CBOR and CTAPHID_MSG transactions finished since the last call, oldest
+    /// first (at most [`ctaphid::MAX_KEPT_TRANSACTIONS`](crate::ctaphid::MAX_KEPT_TRANSACTIONS)
+    /// are kept): what was asked, the status, and the times, for a debug log.
+    pub fn take_transactions(&mut self) -> Vec<crate::ctaphid::Transaction> {
+        self.channels.take_transactions()
+    }
+
     /// How many CTAPHID_WINK requests were answered since construction.
     pub fn wink_count(&self) -> u64 {
         self.channels.wink_count()

@@ -12,8 +12,8 @@
 //! - [`client`]: the CLI's client.
 //!
 //! Every error is a JSON object `{"error": CODE, "message": TEXT}` with the HTTP status that
-//! fits (400 malformed, 404 unknown key/credential/entry/path, 405 method, 409 conflict, 503
-//! unavailable); messages never quote a secret.
+//! fits (400 malformed, 401/403 not this user, 404 unknown key/credential/entry/path, 405
+//! method, 409 conflict, 413 body over 2 MiB, 503 unavailable); messages never quote a secret.
 
 pub mod client;
 mod credentials;
@@ -113,8 +113,42 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
                 "this resource does not take that method (GET /openapi.yaml describes the API)",
             )
         })
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(daemon)
+}
+
+/// Keeps every error JSON: axum's own rejections (a malformed query string, a body over the
+/// 2 MiB limit) are plain text; this gives them the API's `{"error", "message"}` shape, with
+/// axum's text as the message (it quotes nothing but what the client sent).
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        s if s.is_server_error() => "internal",
+        _ => "invalid-argument",
+    };
+    // Rejections are short; a longer body is not worth quoting.
+    let text = axum::body::to_bytes(resp.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("{text}: a request body may hold at most 2 MiB (send credentials in batches)")
+    } else {
+        text
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 /// Logs every request at debug: method, path (names of keys and entries, never a body or a

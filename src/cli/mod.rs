@@ -68,7 +68,8 @@ enum Command {
     Realkey(realkey::Cmd),
     /// Where the state lives and where its key comes from.
     Status(status::Args),
-    /// The main job on the embedded default: a TOTP round trip on a throw-away state dir.
+    /// The main job on the embedded default, end to end on a throw-away state dir: the TOTP
+    /// vault, then every AWS MFA flow against the local stand-in.
     Demo(demo::Args),
     /// Run the local stand-in for Cognito user pools, IAM and STS.
     #[command(long_about = emulator::LONG_ABOUT)]

@@ -144,6 +144,36 @@ impl Device {
         }
     }
 
+    /// Logs at debug each CTAP command the token finished: the command, its status, how long
+    /// it took (never a payload).
+    fn log_transactions(&mut self) {
+        for t in self.token.take_transactions() {
+            let micros = t.finished_ms.saturating_sub(t.started_ms) * 1000;
+            if t.command == firmware_sim::ctaphid::cmd::CBOR {
+                let status = u8::try_from(t.status).unwrap_or(u8::MAX);
+                tracing::debug!(
+                    target: "authsim::ctap",
+                    channel = format_args!("{:08x}", t.cid),
+                    command = firmware_sim::ctap2_command::name(t.operation),
+                    status = firmware_sim::StatusCode::from_u8(status)
+                        .map_or("unknown", firmware_sim::StatusCode::name),
+                    ms = micros / 1000,
+                    waited_for_user = t.waited_for_user,
+                    "CTAP2"
+                );
+            } else {
+                tracing::debug!(
+                    target: "authsim::ctap",
+                    channel = format_args!("{:08x}", t.cid),
+                    ins = format_args!("{:#04x}", t.operation),
+                    status = format_args!("{:#06x}", t.status),
+                    ms = micros / 1000,
+                    "U2F"
+                );
+            }
+        }
+    }
+
     /// Calls `tick` if the token's deadline has passed, and delivers what it returns.
     pub fn tick_if_due(&mut self) {
         let due = self
@@ -191,6 +221,7 @@ impl Device {
 
     /// Sends each report to its channel's host (or to `asker`), keeping the order per host.
     fn deliver(&mut self, out: Vec<Report>, asker: Option<HostId>) {
+        self.log_transactions();
         let mut i = 0;
         while i < out.len() {
             let dest = self.destination(&out[i], asker);

@@ -331,9 +331,14 @@ impl VirtualKey {
 
         let (inbox, outbox) = transport::device_queue();
         let (control, control_rx) = std_mpsc::channel::<Control>();
+        let thread_name = spec.name.clone();
         let thread = std::thread::Builder::new()
             .name(format!("key-{}", spec.name))
-            .spawn(move || device.run(outbox, control_rx))
+            .spawn(move || {
+                // Every line the key's thread logs names the key.
+                let _key = tracing::debug_span!("key", name = %thread_name).entered();
+                device.run(outbox, control_rx)
+            })
             .map_err(StartError::Thread)?;
         let mut tasks = Vec::new();
         let mut uhid_control = None;

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -156,6 +157,43 @@ def test_every_resource_matches_openapi(daemons, tmp_path):
         assert secret_text not in d.errors(), "the seed never reaches the daemon's log"
 
 
+def oversized_post(sock_path, path):
+    """POSTs a body over the API's 2 MiB limit: (status, content type, body). The server may
+    answer before reading it all, so the body is written from a thread that tolerates the
+    connection closing under it (http.client would stop at the broken pipe)."""
+    body = b"[" + b" " * (2 << 20) + b"]"
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock_path)
+
+    def send():
+        try:
+            s.sendall(head + body)
+        except OSError:
+            pass
+    writer = threading.Thread(target=send, daemon=True)
+    writer.start()
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    writer.join(5)
+    header, _, payload = data.partition(b"\r\n\r\n")
+    lines = header.decode().split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    fields = {k.lower(): v for k, v in fields.items()}
+    return int(lines[0].split()[1]), fields.get("content-type"), payload
+
+
 def test_unknown_names_and_bad_input_change_nothing(daemons):
     d = daemons()
     before = d.api("GET", "/webauthn/authenticator")[1]
@@ -209,6 +247,15 @@ def test_unknown_names_and_bad_input_change_nothing(daemons):
     assert der.hex() not in json.dumps(reply)
     status, reply = check(d, "PUT", "/webauthn/authenticator/default/presence", {"policy": "maybe"})
     assert status == 400
+    # The HTTP layer's own rejections keep the API's error shape too.
+    for path in ("/totp/ghost/code?at=soon", "/totp/ghost/codes?count=-1"):
+        status, reply = check(d, "GET", path)
+        assert status == 400 and reply["error"] == "invalid-argument" and reply["message"], reply
+    status, ctype, reply = oversized_post(d.api_socket, "/webauthn/authenticator/default/credentials")
+    assert status == 413 and ctype == "application/json", (status, ctype, reply)
+    reply = json.loads(reply)
+    Draft202012Validator(SPEC["components"]["schemas"]["Error"]).validate(reply)
+    assert reply["error"] == "too-large" and "2 MiB" in reply["message"]
     assert d.api("GET", "/webauthn/authenticator")[1] == before
     assert d.api("GET", "/webauthn/authenticator/default/credentials")[1] == []
     assert d.api("GET", "/totp")[1] == []

@@ -24,3 +24,22 @@ pub const LARGE_BLOBS: u8 = 0x0C;
 pub const CONFIG: u8 = 0x0D;
 /// The CTAP 2.1 prototype of authenticatorCredentialManagement.
 pub const CREDENTIAL_MANAGEMENT_PREVIEW: u8 = 0x41;
+
+/// The specification's name of a CTAP2 command byte (for logs), `"unknown"` otherwise.
+pub fn name(command: u8) -> &'static str {
+    match command {
+        MAKE_CREDENTIAL => "authenticatorMakeCredential",
+        GET_ASSERTION => "authenticatorGetAssertion",
+        GET_INFO => "authenticatorGetInfo",
+        CLIENT_PIN => "authenticatorClientPIN",
+        RESET => "authenticatorReset",
+        GET_NEXT_ASSERTION => "authenticatorGetNextAssertion",
+        BIO_ENROLLMENT => "authenticatorBioEnrollment",
+        CREDENTIAL_MANAGEMENT => "authenticatorCredentialManagement",
+        SELECTION => "authenticatorSelection",
+        LARGE_BLOBS => "authenticatorLargeBlobs",
+        CONFIG => "authenticatorConfig",
+        CREDENTIAL_MANAGEMENT_PREVIEW => "authenticatorCredentialManagement (preview)",
+        _ => "unknown",
+    }
+}

@@ -16,6 +16,9 @@ const MAX_LOCK_SECONDS: u8 = 10;
 /// A CBOR transaction waiting for the user.
 struct Pending {
     cid: u32,
+    /// The CTAP2 command byte and when the request was complete (for the trace).
+    operation: u8,
+    started_ms: u64,
     request: PresenceRequest,
     cont: Continuation,
     deadline_ms: u64,
@@ -30,6 +33,7 @@ pub(crate) struct Channels {
     pending: Option<Pending>,
     lock: Option<(u32, u64)>,
     winks: u64,
+    trace: std::collections::VecDeque<ctaphid::Transaction>,
 }
 
 impl std::fmt::Debug for Channels {
@@ -81,6 +85,18 @@ impl Channels {
     /// Whether a transaction is waiting for the user.
     pub(crate) fn is_waiting_for_user(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// The transactions finished since the last call, oldest first.
+    pub(crate) fn take_transactions(&mut self) -> Vec<ctaphid::Transaction> {
+        self.trace.drain(..).collect()
+    }
+
+    fn record(&mut self, t: ctaphid::Transaction) {
+        if self.trace.len() == ctaphid::MAX_KEPT_TRANSACTIONS {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(t);
     }
 
     /// How many CTAPHID_WINK requests were answered.
@@ -173,6 +189,15 @@ impl Channels {
         };
         env.presence.finished(p.request.id);
         let response = ctap2::resume(app, env, p.cid, p.cont, outcome);
+        self.record(ctaphid::Transaction {
+            cid: p.cid,
+            command: cmd::CBOR,
+            operation: p.operation,
+            status: u16::from(response.first().copied().unwrap_or(0)),
+            started_ms: p.started_ms,
+            finished_ms: env.clock.now_ms(),
+            waited_for_user: true,
+        });
         out.extend(ctaphid::fragment(p.cid, cmd::CBOR, &response));
     }
 
@@ -353,7 +378,21 @@ impl Channels {
                 out.extend(ctaphid::fragment(cid, cmd::LOCK, &[]));
             }
             cmd::MSG => {
+                let started_ms = env.clock.now_ms();
                 let response = ctap1::process(app, env, &payload);
+                let sw = match response[..] {
+                    [.., a, b] => u16::from_be_bytes([a, b]),
+                    _ => 0,
+                };
+                self.record(ctaphid::Transaction {
+                    cid,
+                    command: cmd::MSG,
+                    operation: payload.get(1).copied().unwrap_or(0),
+                    status: sw,
+                    started_ms,
+                    finished_ms: env.clock.now_ms(),
+                    waited_for_user: false,
+                });
                 out.extend(ctaphid::fragment(cid, cmd::MSG, &response));
             }
             cmd::CBOR if !app.caps.speaks_ctap2() => {
@@ -365,11 +404,23 @@ impl Channels {
                     out.push(ctaphid::error_report(cid, err::INVALID_LEN));
                     return;
                 }
+                let started_ms = env.clock.now_ms();
                 match ctap2::process(app, env, cid, &payload) {
                     Step::Reply(response) => {
+                        self.record(ctaphid::Transaction {
+                            cid,
+                            command: cmd::CBOR,
+                            operation: payload[0],
+                            status: u16::from(response.first().copied().unwrap_or(0)),
+                            started_ms,
+                            finished_ms: env.clock.now_ms(),
+                            waited_for_user: false,
+                        });
                         out.extend(ctaphid::fragment(cid, cmd::CBOR, &response))
                     }
-                    Step::Wait(wait) => self.start_wait(app, env, cid, wait, out),
+                    Step::Wait(wait) => {
+                        self.start_wait(app, env, cid, (payload[0], started_ms), wait, out)
+                    }
                 }
             }
             _ => out.push(ctaphid::error_report(cid, err::INVALID_CMD)),
@@ -381,6 +432,7 @@ impl Channels {
         app: &mut Authenticator,
         env: &mut Env<'_>,
         cid: u32,
+        (operation, started_ms): (u8, u64),
         wait: ctap2::Wait,
         out: &mut Vec<Report>,
     ) {
@@ -394,6 +446,8 @@ impl Channels {
         let first = presence_outcome(&request, env.presence.poll(&request));
         self.pending = Some(Pending {
             cid,
+            operation,
+            started_ms,
             request,
             cont: wait.cont,
             deadline_ms: now + app.config.user_presence_timeout_ms,

@@ -27,6 +27,31 @@ pub const BROADCAST_CID: u32 = 0xFFFF_FFFF;
 /// CTAPHID protocol version reported by INIT.
 pub const PROTOCOL_VERSION: u8 = 2;
 
+/// One finished CTAPHID_CBOR or CTAPHID_MSG transaction, as the token records it for its
+/// host's debug log ([`crate::Token::take_transactions`]): what was asked and how it ended,
+/// never a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transaction {
+    /// The channel.
+    pub cid: u32,
+    /// The CTAPHID command ([`cmd::CBOR`] or [`cmd::MSG`]).
+    pub command: u8,
+    /// The CTAP2 command byte (CBOR), or the APDU's INS byte (MSG).
+    pub operation: u8,
+    /// The CTAP2 status byte (CBOR), or the status word (MSG).
+    pub status: u16,
+    /// When the request was complete (the token's monotonic ms).
+    pub started_ms: u64,
+    /// When the response was sent.
+    pub finished_ms: u64,
+    /// Whether the transaction waited for the user.
+    pub waited_for_user: bool,
+}
+
+/// How many finished transactions a token keeps for its host to collect; older ones are
+/// dropped (a host that never collects them costs a bounded amount of memory).
+pub const MAX_KEPT_TRANSACTIONS: usize = 64;
+
 /// CTAPHID command codes (without the 0x80 init-packet bit).
 pub mod cmd {
     /// Echo the payload.
