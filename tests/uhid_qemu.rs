@@ -1,7 +1,8 @@
 //! The daemon's uhid transport against a real Linux kernel: boots a qemu guest (Debian cloud
 //! kernel, busybox initramfs, built by `tests/qemu/build-guest.sh`) in which `authsim daemon`
 //! runs as root and creates its default key on /dev/uhid; fido2-tools (and `authsim realkey`)
-//! list it, read its info, make and verify a credential and an assertion; the control API
+//! list it, read its info, make and verify a credential and an assertion (and authsim's
+//! WebAuthn client registers and signs in over the hidraw node); the control API
 //! (`authsim key ...`) adds a second uhid key, approves a waiting touch, power-cycles and
 //! removes keys, each seen in sysfs; clients at once, killed mid-request or closing the node
 //! mid-message must not wedge a key; SIGTERM must remove every node, and a restart brings
@@ -39,6 +40,7 @@ const STEPS: &[&str] = &[
     "info",
     "realkey-list",
     "realkey-info",
+    "webauthn-hidraw",
     "make-credential",
     "verify-credential",
     "get-assertion",

@@ -276,3 +276,32 @@ def test_prf_follows_hmac_secret(daemons):
         a = via_api(d, "default", "authenticate", a_j)
         outs.append(a["clientExtensionResults"]["prf"]["results"]["first"])
     assert outs[0] == outs[1] != outs[2]
+
+
+def test_a_key_on_udp_serves_the_cli(daemons):
+    d = daemons()
+    status, view, _ = d.api("POST", "/webauthn/authenticator", {"name": "udpkey", "hidUdp": "127.0.0.1:0"})
+    assert status == 201 and view["listening"].get("hidUdp"), view
+    opts, j = reg_options("EdDSA", "required", "discouraged", user=b"udp")
+    resp = via_cli(d, "udpkey", "register", j)
+    v = verify_registration_response(credential=resp, expected_challenge=opts.challenge,
+                                     expected_origin=ORIGIN, expected_rp_id=RP)
+    a_opts, a_j = auth_options((), "discouraged")
+    a = via_cli(d, "udpkey", "authenticate", a_j)
+    verify_authentication_response(
+        credential=a, expected_challenge=a_opts.challenge, expected_rp_id=RP, expected_origin=ORIGIN,
+        credential_public_key=v.credential_public_key, credential_current_sign_count=v.sign_count)
+
+
+def test_the_timeout_cancels_a_touch_nobody_gives(daemons):
+    d = daemons()
+    check(d, "PUT", "/webauthn/authenticator/default/presence", {"policy": "manual"}, expect=200)
+    _, j = reg_options("ES256", "required", "discouraged", user=b"late")
+    j["timeout"] = 1000
+    e = via_api(d, "default", "register", j, expect=403)
+    assert e["error"] == "NotAllowedError", e
+    assert "timed out" in e["message"] or "did not allow" in e["message"], e
+    # The key was told (CTAPHID_CANCEL): nothing waits for a touch, nothing was made.
+    _, pending = check(d, "GET", "/webauthn/authenticator/default/presence/requests", expect=200)
+    assert pending == []
+    assert credentials(d, "default") == []
