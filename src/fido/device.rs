@@ -112,6 +112,10 @@ impl HidIo for UnixSocket {
         self.stream.write_all(report)
     }
 
+    fn write_reports(&mut self, reports: &[Report]) -> std::io::Result<()> {
+        self.stream.write_all(reports.as_flattened())
+    }
+
     fn read_report(&mut self, timeout: Duration) -> std::io::Result<Option<Report>> {
         let mut buf = [0u8; REPORT_LEN];
         let mut filled = 0;
@@ -242,6 +246,10 @@ fn gone(e: crate::transport::DeviceGone) -> std::io::Error {
 impl HidIo for InProcess {
     fn write_report(&mut self, report: &Report) -> std::io::Result<()> {
         self.host.write(std::slice::from_ref(report)).map_err(gone)
+    }
+
+    fn write_reports(&mut self, reports: &[Report]) -> std::io::Result<()> {
+        self.host.write(reports).map_err(gone)
     }
 
     fn read_report(&mut self, timeout: Duration) -> std::io::Result<Option<Report>> {

@@ -14,6 +14,10 @@ use firmware_sim::ctaphid::{Report, cmd};
 pub trait HidIo: Send {
     /// Writes one output report.
     fn write_report(&mut self, report: &Report) -> std::io::Result<()>;
+    /// Writes a message's reports in order (one write where the transport allows).
+    fn write_reports(&mut self, reports: &[Report]) -> std::io::Result<()> {
+        reports.iter().try_for_each(|r| self.write_report(r))
+    }
     /// The next input report, waiting at most `timeout` (`Ok(None)` when none came).
     fn read_report(&mut self, timeout: Duration) -> std::io::Result<Option<Report>>;
     /// What the device is, for messages (a path or an address).
@@ -162,9 +166,9 @@ impl CtapHid {
     ) -> Result<(u8, Vec<u8>), HidError> {
         let reports = host::request_reports(self.init.cid, command, payload)
             .map_err(|e| self.frame_err(e))?;
-        for r in &reports {
-            self.io.write_report(r).map_err(|e| self.io_err(e))?;
-        }
+        self.io
+            .write_reports(&reports)
+            .map_err(|e| self.io_err(e))?;
         let mut reader = ResponseReader::new(self.init.cid);
         let mut silent_since = Instant::now();
         let mut cancelled_at: Option<Instant> = None;
