@@ -43,6 +43,7 @@ bench: deps
 	$(CARGO) build --locked --release --bins
 	python3 benches/totp_process.py
 	$(CARGO) bench --locked --bench totp
+	$(CARGO) bench --locked -p firmware-sim --bench assertions
 	CARGO=$(CARGO) python3 benches/fido_bench.py
 	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/daemon_bench.py
 	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/aws_bench.py

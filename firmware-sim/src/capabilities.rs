@@ -52,6 +52,10 @@ pub struct Capabilities {
     pub pin_uv_auth_protocols: Vec<u64>,
     /// Supported extension identifiers.
     pub extensions: Vec<&'static str>,
+    /// The longest credBlob (with the credBlob extension).
+    pub max_cred_blob_length: Option<usize>,
+    /// How many RP IDs setMinPINLength may grant the minPinLength extension.
+    pub max_rp_ids_for_set_min_pin_length: Option<usize>,
     /// Credential algorithms, most preferred first.
     pub algorithms: Vec<Algorithm>,
     /// The largest CTAPHID message.
@@ -128,6 +132,8 @@ impl Capabilities {
                 Vec::new()
             },
             extensions: Vec::new(),
+            max_cred_blob_length: None,
+            max_rp_ids_for_set_min_pin_length: None,
             algorithms: Algorithm::ALL.to_vec(),
             max_msg_size: MAX_MESSAGE_LEN,
             max_credential_count_in_list: MAX_CREDENTIAL_COUNT_IN_LIST,
@@ -135,9 +141,11 @@ impl Capabilities {
             max_resident_credentials: config.max_resident_credentials,
             transports: vec!["usb"],
         };
-        if ctap21 {
-            caps.extensions = extensions::supported(config).map(|e| e.id()).collect();
-        }
+        // Extensions are CTAP 2.1 keys' only. A `ctap2` key stays the CTAP 2.0 subset it always
+        // was: hmac-secret needs a PIN/UV auth protocol's key agreement, which a 2.0 key here
+        // does not serve (no clientPIN), and shipping 2.0-era keys that had credProtect announced
+        // it with FIDO_2_1_PRE, which this key does not claim.
+        extensions::add_to(&mut caps);
         caps
     }
 
@@ -199,5 +207,36 @@ mod tests {
             ..TokenConfig::default()
         });
         assert!(uv_only.pin_uv_auth_token && !uv_only.client_pin);
+    }
+
+    #[test]
+    fn extensions_follow_the_protocol_level_and_the_pin_uv_features() {
+        let v21 = Capabilities::from_config(&TokenConfig::default());
+        assert_eq!(
+            v21.extensions,
+            [
+                "credProtect",
+                "hmac-secret",
+                "hmac-secret-mc",
+                "credBlob",
+                "minPinLength"
+            ]
+        );
+        assert_eq!(v21.max_cred_blob_length, Some(32));
+        assert_eq!(v21.max_rp_ids_for_set_min_pin_length, Some(8));
+        for protocol in [Protocol::Ctap2_0, Protocol::U2f] {
+            let caps = Capabilities::from_config(&TokenConfig {
+                protocol,
+                ..TokenConfig::default()
+            });
+            assert!(caps.extensions.is_empty() && caps.max_cred_blob_length.is_none());
+        }
+        // No PIN/UV auth protocol: no key agreement for hmac-secret's salts, no setMinPINLength.
+        let bare = Capabilities::from_config(&TokenConfig {
+            client_pin: false,
+            ..TokenConfig::default()
+        });
+        assert_eq!(bare.extensions, ["credProtect", "credBlob"]);
+        assert_eq!(bare.max_rp_ids_for_set_min_pin_length, None);
     }
 }

@@ -177,8 +177,17 @@ fn register(auth: &mut Authenticator, env: &mut Env<'_>, data: &[u8]) -> Result<
     let key = PrivateKey::generate(Algorithm::Es256, env.rng).map_err(|_| sw::INTERNAL)?;
     let point = key.p256_public_point().ok_or(sw::INTERNAL)?;
     let persistent = auth.persistent.as_ref().ok_or(sw::INTERNAL)?;
-    let key_handle =
-        id::wrap(&persistent.wrap_key, env.rng, &app, &key, FLAG_U2F).map_err(|_| sw::INTERNAL)?;
+    let key_handle = id::wrap(
+        &persistent.wrap_key,
+        env.rng,
+        &app,
+        &key,
+        id::Sealed {
+            flags: FLAG_U2F,
+            ..id::Sealed::default()
+        },
+    )
+    .map_err(|_| sw::INTERNAL)?;
     let kh_len = u8::try_from(key_handle.len()).map_err(|_| sw::INTERNAL)?;
 
     let mut signed = Vec::with_capacity(1 + 32 + 32 + key_handle.len() + 65);

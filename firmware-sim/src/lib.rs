@@ -2,7 +2,8 @@
 //!
 //! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
 //! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection, and CTAP 2.1
-//! clientPIN with PIN/UV auth protocols 1 and 2 and authenticatorConfig) and CTAP1/U2F.
+//! clientPIN with PIN/UV auth protocols 1 and 2 and authenticatorConfig; the extensions
+//! credProtect, credBlob, hmac-secret, hmac-secret-mc and minPinLength) and CTAP1/U2F.
 //! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
 //! source, user presence and a record store with atomic commits.
 //!
@@ -26,7 +27,8 @@
 //! - [`capabilities`]: what a key does, from its configuration; getInfo and dispatch read it.
 //! - `pin`: the two PIN/UV auth protocols behind one trait, the pinUvAuthToken state, the
 //!   persisted PIN state. `extensions`: one seam, one file per extension.
-//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, users, counters.
+//! - [`credential`]: keys (also as PKCS#8), sealed credential ids, users, counters, derived
+//!   hmac-secret CredRandom values.
 //! - `persist`: every store key and the versioned credential record.
 //! - `admin`: credentials imported, listed and removed through a control API
 //!   ([`Token::import_credential`], [`Token::import_credentials`] for many in one commit,

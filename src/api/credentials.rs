@@ -27,6 +27,8 @@ fn credential_info(c: &firmware_sim::ResidentCredentialInfo) -> CredentialInfo {
         user_handle: (!c.user.id.is_empty()).then(|| b64url(&c.user.id)),
         user_name: c.user.name.clone(),
         user_display_name: c.user.display_name.clone(),
+        cred_protect: c.cred_protect,
+        has_cred_blob: c.has_cred_blob,
     }
 }
 
@@ -86,6 +88,8 @@ fn to_import(
         public_key_cose,
         sign_count,
         discoverable: n.is_resident_credential,
+        cred_protect: None,
+        has_cred_blob: false,
     };
     let imported = firmware_sim::ImportedCredential {
         id: cred_id,

@@ -42,7 +42,12 @@ pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
         hid_socket: spec.hid_socket.clone(),
         hid_udp: spec.hid_udp,
         product_name: spec.product_name.clone(),
-        extensions: Vec::new(),
+        extensions: spec
+            .capabilities()
+            .extensions
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect(),
         listening: ListeningInfo {
             uhid: k.listening.uhid.clone(),
             hid_socket: k.listening.hid_socket.clone(),
@@ -86,13 +91,6 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
             "transport {t:?}: authsim keys are USB HID devices; use \"usb\""
         )));
     }
-    if let Some(ext) = n.extensions
-        && !ext.is_empty()
-    {
-        return Err(ApiError::bad(format!(
-            "extensions {ext:?}: this authenticator implements no CTAP extensions yet; pass []"
-        )));
-    }
     if n.default_backup_eligibility == Some(true) || n.default_backup_state == Some(true) {
         return Err(ApiError::bad(
             "backup eligibility/state: a security key's credentials are device-bound; pass false",
@@ -100,6 +98,22 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
     }
     if let Some(p) = n.protocol {
         spec.protocol = p;
+    }
+    // WebDriver lists the extensions a virtual authenticator is to support. A key supports every
+    // extension of its protocol level, so a list naming only those is accepted (the key's
+    // `extensions` in the answer says what it supports); anything else is refused.
+    if let Some(ext) = n.extensions {
+        let caps = spec.capabilities();
+        if let Some(unknown) = ext.iter().find(|e| !caps.supports_extension(e)) {
+            return Err(ApiError::bad(format!(
+                "extensions: {unknown:?} is not a CTAP extension this key supports ({})",
+                if caps.extensions.is_empty() {
+                    "a key of this protocol supports none; pass []".to_owned()
+                } else {
+                    format!("it supports {}", caps.extensions.join(", "))
+                }
+            )));
+        }
     }
     if let Some(v) = n.has_resident_key {
         spec.has_resident_key = v;

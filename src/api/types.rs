@@ -284,6 +284,12 @@ pub struct CredentialInfo {
     /// The user's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_display_name: Option<String>,
+    /// The credProtect level (1–3) it was made with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred_protect: Option<u8>,
+    /// Whether it stores a credBlob.
+    #[serde(default)]
+    pub has_cred_blob: bool,
 }
 
 /// The answer to a bulk import.

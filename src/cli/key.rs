@@ -349,6 +349,8 @@ fn print_credentials(creds: &[CredentialInfo]) {
         "DISCOVERABLE",
         "ALG",
         "COUNT",
+        "PROTECT",
+        "BLOB",
     ]);
     for c in creds {
         let user = c
@@ -363,6 +365,9 @@ fn print_credentials(creds: &[CredentialInfo]) {
             yes_no(c.is_resident_credential),
             c.algorithm.to_string(),
             c.sign_count.to_string(),
+            c.cred_protect
+                .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            yes_no(c.has_cred_blob),
         ]);
     }
     t.print();

@@ -178,6 +178,18 @@ impl KeySpec {
     /// The token configuration this spec stands for.
     pub fn token_config(&self, pki: &AttestationPki) -> firmware_sim::TokenConfig {
         firmware_sim::TokenConfig {
+            attestation_pki: Some(pki.clone()),
+            ..self.config_without_pki()
+        }
+    }
+
+    /// What a key of this spec does (its getInfo claims, the extensions it supports).
+    pub fn capabilities(&self) -> firmware_sim::Capabilities {
+        firmware_sim::Capabilities::from_config(&self.config_without_pki())
+    }
+
+    fn config_without_pki(&self) -> firmware_sim::TokenConfig {
+        firmware_sim::TokenConfig {
             aaguid: parse_uuid(&self.aaguid).unwrap_or(DEFAULT_AAGUID),
             attestation: match self.attestation {
                 AttestationName::None => AttestationMode::None,
@@ -197,7 +209,6 @@ impl KeySpec {
                 ProtocolName::Ctap21 => Protocol::Ctap2_1,
                 ProtocolName::U2f => Protocol::U2f,
             },
-            attestation_pki: Some(pki.clone()),
             ..firmware_sim::TokenConfig::default()
         }
     }

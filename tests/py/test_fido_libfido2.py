@@ -2,7 +2,10 @@
 shim (tests/libfido2/shim.c, compiled here against libfido2-dev) routes the device path
 `sock:/path` to the daemon's Unix socket through fido_dev_set_io_functions. fido2-token reads
 the key's info, fido2-cred makes and verifies credentials (packed self and x5c), fido2-assert
-gets and verifies assertions, and a tampered signature or authenticator data is rejected."""
+gets and verifies assertions, and a tampered signature or authenticator data is rejected. On a
+key with a PIN (given on stdin, as the tools read it without a terminal), fido2-cred -h -c
+makes hmac-secret and credProtect credentials that fido2-cred -V checks were signed, and
+fido2-assert -h gets their secrets with and without user verification."""
 import base64
 import hashlib
 import os
@@ -132,3 +135,76 @@ def test_fido2_cred_and_assert(shim, daemons, tmp_path, mode, kind, resident):
             bad[i] = tamper(bad[i])
             p = verify_assert(shim, "\n".join(bad) + "\n", str(pem_path), kind, check=False)
             assert p.returncode != 0, f"tampered assertion line {i} accepted"
+
+
+PIN = "1234"
+
+
+def pin_tool(shim, tmp_path, *args, params, pin=PIN, check=True):
+    """A tool reading its parameters from a file (`@params` in `args`) and, with no terminal to
+    ask on (a new session has none), the PIN from stdin."""
+    path = tmp_path / f"params-{os.urandom(4).hex()}"
+    path.write_text(params)
+    env = dict(os.environ, LD_PRELOAD=shim)
+    env.pop("FIDO_DEBUG", None)
+    argv = [str(path) if a == "@params" else a for a in args]
+    p = subprocess.run(argv, input=f"{pin}\n" if pin else "", env=env, capture_output=True,
+                       text=True, timeout=30, start_new_session=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def test_hmac_secret_and_cred_protect_with_a_pin(shim, daemons, tmp_path):
+    d = daemons()
+    sock = os.path.join(d.sock_dir, "pin.sock")
+    status, view, _ = d.api("POST", "/webauthn/authenticator",
+                            {"name": "pinkey", "hidSocket": sock, "pin": PIN})
+    assert status == 201, view
+    dev = "sock:" + sock
+    info = tool(shim, "fido2-token", "-I", dev).stdout
+    assert "extension strings: credProtect, hmac-secret, hmac-secret-mc, credBlob, " \
+           "minPinLength" in info, info
+
+    def make(*flags, user=b"user-1"):
+        cdh = hashlib.sha256(os.urandom(16)).digest()
+        out = pin_tool(shim, tmp_path, "fido2-cred", "-M", *flags, "-i", "@params", dev, "es256",
+                       params=f"{b64(cdh)}\nexample.com\nalice\n{b64(user)}\n").stdout
+        return out
+
+    def verify(made, *flags, check=True):
+        p = tool(shim, "fido2-cred", "-V", *flags, "-i", "/dev/stdin", "es256", input=made,
+                 check=check)
+        return p
+
+    def assertion(cred_id, salt, *flags, pin=PIN, check=True):
+        cdh = hashlib.sha256(os.urandom(16)).digest()
+        return pin_tool(shim, tmp_path, "fido2-assert", "-G", "-p", "-h", *flags, "-i", "@params",
+                        dev, params=f"{b64(cdh)}\nexample.com\n{cred_id}\n{b64(salt)}\n",
+                        pin=pin, check=check)
+
+    # Level 3 and hmac-secret, made with the PIN (-v); fido2-cred -V checks both were signed.
+    made = make("-h", "-c", "3", "-v")
+    cred_id, pem = verify(made, "-h", "-c", "3", "-v").stdout.split("\n", 1)
+    assert verify(made, "-h", "-c", "2", check=False).returncode != 0, "the level was 3"
+    salt = os.urandom(32)
+    first = assertion(cred_id, salt, "-v").stdout.splitlines()
+    again = assertion(cred_id, salt, "-v").stdout.splitlines()
+    secret = first[4]
+    assert len(base64.b64decode(secret)) == 32 and again[4] == secret
+    assert assertion(cred_id, os.urandom(32), "-v").stdout.splitlines()[4] != secret
+    pem_path = tmp_path / "key.pem"
+    pem_path.write_text(pem)
+    tool(shim, "fido2-assert", "-V", "-p", "-h", "-v", "-i", "/dev/stdin", str(pem_path),
+         "es256", input="\n".join(first[:4]) + "\n")
+    # Without the PIN a level-3 credential is not found.
+    p = assertion(cred_id, salt, pin=None, check=False)
+    assert p.returncode != 0 and "FIDO_ERR_NO_CREDENTIALS" in p.stderr, p.stderr
+
+    # Level 1 and hmac-secret without user verification: another secret than with it.
+    made = make("-h")
+    cred_id = verify(made, "-h").stdout.split("\n", 1)[0]
+    without = assertion(cred_id, salt, pin=None).stdout.splitlines()[4]
+    with_uv = assertion(cred_id, salt, "-v").stdout.splitlines()[4]
+    assert without != with_uv
+    assert assertion(cred_id, salt, pin=None).stdout.splitlines()[4] == without

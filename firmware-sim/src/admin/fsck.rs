@@ -160,6 +160,8 @@ pub(crate) fn credentials(
                 public_key_cose: cbor::encode(&cose),
                 sign_count,
                 discoverable: c.discoverable,
+                cred_protect: c.extras.cred_protect,
+                has_cred_blob: c.extras.cred_blob.is_some(),
             })
         })
         .collect()

@@ -61,6 +61,10 @@ pub struct ResidentCredentialInfo {
     /// Whether it is found without an allow list (resident); false for imported
     /// non-discoverable credentials.
     pub discoverable: bool,
+    /// Its credProtect level (1–3), if one was asked for.
+    pub cred_protect: Option<u8>,
+    /// Whether it stores a credBlob.
+    pub has_cred_blob: bool,
 }
 
 impl From<StatusCode> for TokenError {

@@ -1,7 +1,8 @@
-//! Credentials: key pairs, sealed non-resident ids, users and signature counters (the stored
-//! record format is `persist::record`'s).
+//! Credentials: key pairs, sealed non-resident ids, users, signature counters and derived
+//! hmac-secret CredRandom values (the stored record format is `persist::record`'s).
 
 pub(crate) mod counter;
+pub(crate) mod cred_random;
 pub(crate) mod id;
 pub(crate) mod keys;
 pub(crate) mod user;

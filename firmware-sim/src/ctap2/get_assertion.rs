@@ -14,7 +14,7 @@ use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
-use crate::extensions::{self, GaContext};
+use crate::extensions::{self, GaContext, Operation, Requested};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
@@ -23,10 +23,9 @@ pub(crate) const NEXT_ASSERTION_TIMEOUT_MS: u64 = 30_000;
 /// What every assertion of one getAssertion request signs over and reports.
 #[derive(Debug)]
 struct Signing {
-    rp_id: String,
     rp_hash: [u8; 32],
     client_data_hash: Vec<u8>,
-    extensions: Option<Extensions>,
+    extensions: Vec<Requested>,
     up: bool,
     verification: Verification,
 }
@@ -94,9 +93,8 @@ pub(crate) fn begin(
     if up {
         uv = pin_uv::always_uv(auth, &protection, param, uv)?;
     }
-    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
-        extension.check_get_assertion(input)?;
-    }
+    let requested =
+        auth.check_extensions(env, Operation::GetAssertion, req.extensions.as_ref(), up)?;
 
     // Step 6: user verification, by the token or built in.
     let verification = pin_uv::verify(
@@ -122,10 +120,9 @@ pub(crate) fn begin(
     }
     let plan = Plan {
         signing: Signing {
-            rp_id: rp_id.clone(),
             rp_hash,
             client_data_hash: req.client_data_hash,
-            extensions: req.extensions,
+            extensions: requested,
             up,
             verification,
         },
@@ -228,15 +225,22 @@ fn assertion(
         flag_bits |= flags::UV;
     }
     let mut outputs = Vec::new();
-    for (extension, input) in extensions::requested(&auth.config, signing.extensions.as_ref()) {
+    if !signing.extensions.is_empty() {
+        let persistent = auth.load(env)?;
         let mut ctx = GaContext {
-            rp_id: &signing.rp_id,
             uv: signing.verification.uv(),
+            key: &candidate.key,
             extras: &candidate.extras,
+            cred_random: &persistent.cred_random,
             rng: &mut *env.rng,
         };
-        if let Some(output) = extension.get_assertion(input, &mut ctx)? {
-            outputs.push((extension.id().to_owned(), output));
+        for r in &signing.extensions {
+            if let Some(output) =
+                r.extension
+                    .get_assertion(&r.input, r.prepared.as_ref(), &mut ctx)?
+            {
+                outputs.push((r.extension.id().to_owned(), output));
+            }
         }
     }
     // Persisted before the signature that carries it exists.
@@ -284,12 +288,12 @@ fn locate(
             .into_iter()
             .map(Candidate::from_stored)
             .collect();
-        found.retain(|c| extensions::usable(&auth.config, &c.extras, verified, false));
+        found.retain(|c| extensions::usable(&auth.extensions, &c.extras, verified, false));
         return Ok(found);
     }
     for descriptor in allow_list.iter().filter(|d| d.is_public_key()) {
         if let Some(c) = find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?
-            && extensions::usable(&auth.config, &c.extras, verified, true)
+            && extensions::usable(&auth.extensions, &c.extras, verified, true)
         {
             return Ok(vec![c]);
         }

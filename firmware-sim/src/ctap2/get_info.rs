@@ -8,7 +8,6 @@ use super::lookup::discoverable_count;
 use super::messages::{GetInfoResponse, Message, PubKeyCredParam};
 use crate::capabilities::Capabilities;
 use crate::env::Env;
-use crate::extensions;
 use crate::pin::state::PinState;
 use crate::status::CtapResult;
 
@@ -58,7 +57,10 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
         let used = discoverable_count(env)?;
         info.remaining_discoverable_credentials = Some(max.saturating_sub(used) as u64);
     }
-    for extension in extensions::supported(&auth.config) {
+    info.max_cred_blob_length = caps.max_cred_blob_length.map(|n| n as u64);
+    info.max_rp_ids_for_set_min_pin_length =
+        caps.max_rp_ids_for_set_min_pin_length.map(|n| n as u64);
+    for extension in &auth.extensions {
         extension.info(&mut info);
     }
     Ok(info.to_value())

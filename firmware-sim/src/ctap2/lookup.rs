@@ -18,7 +18,7 @@ pub(crate) struct Candidate {
     pub key: PrivateKey,
     /// The user entity of a resident credential.
     pub user: Option<UserEntity>,
-    /// Extension and backup data (default for sealed ids, which carry none).
+    /// Extension and backup data (of a sealed id: its credProtect level and credBlob only).
     pub extras: CredentialExtras,
 }
 
@@ -48,7 +48,11 @@ pub(crate) fn find_listed(
             id: id.to_vec(),
             key: u.key,
             user: None,
-            extras: CredentialExtras::default(),
+            extras: CredentialExtras {
+                cred_protect: u.cred_protect,
+                cred_blob: u.cred_blob,
+                ..CredentialExtras::default()
+            },
         }),
     )
 }

@@ -15,9 +15,10 @@ use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::extensions::{self, McContext};
+use crate::extensions::{self, McContext, Operation, Requested};
 use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
+use crate::pin::state::PinState;
 use crate::status::{CtapResult, StatusCode};
 
 /// Stored user names are cut to this many bytes (CTAP 2.1 allows truncation to 64).
@@ -33,7 +34,7 @@ pub(crate) struct Plan {
     alg: Algorithm,
     resident: bool,
     verification: Verification,
-    extensions: Option<Extensions>,
+    extensions: Vec<Requested>,
     enterprise: bool,
 }
 
@@ -82,9 +83,12 @@ pub(crate) fn begin(
         Some(2) => true,
         Some(_) => return Err(StatusCode::InvalidOption),
     };
-    for (extension, input) in extensions::requested(&auth.config, req.extensions.as_ref()) {
-        extension.check_make_credential(input)?;
-    }
+    let requested = auth.check_extensions(
+        env,
+        Operation::MakeCredential,
+        req.extensions.as_ref(),
+        true,
+    )?;
 
     let rp_id = req.rp.id;
     // Step 11: user verification, by the token or built in.
@@ -104,17 +108,8 @@ pub(crate) fn begin(
     let rp_hash = rp_id_hash(&rp_id);
     // Step 12: the exclude list.
     let listed = req.exclude_list.as_deref().unwrap_or_default();
-    if excluded(auth, env, listed, &rp_id, &rp_hash)? {
-        // The touch only paces probing of the list; a remembered touch needs none.
-        if verification.cached_presence {
-            return Err(StatusCode::CredentialExcluded);
-        }
-        return Ok(Step::Wait(Wait {
-            purpose: PresencePurpose::ExcludedCredential,
-            rp_id: Some(rp_id),
-            uv: false,
-            cont: Continuation::Excluded,
-        }));
+    if let Some(step) = exclude_step(auth, env, listed, &rp_id, &rp_hash, &verification)? {
+        return Ok(step);
     }
 
     let user = UserEntity {
@@ -133,7 +128,7 @@ pub(crate) fn begin(
         alg,
         resident,
         verification,
-        extensions: req.extensions,
+        extensions: requested,
         enterprise,
     };
     // Steps 13–14: user presence (with built-in verification when asked), unless the token
@@ -149,20 +144,58 @@ pub(crate) fn begin(
     }))
 }
 
-/// Whether the exclude list names a credential of ours for this relying party.
+/// Step 12: when the exclude list names a credential of ours that the request may see, the touch
+/// that ends the request with `CTAP2_ERR_CREDENTIAL_EXCLUDED` (it only paces probing of the
+/// list; a remembered touch needs none).
+fn exclude_step(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    list: &[CredentialDescriptor],
+    rp_id: &str,
+    rp_hash: &[u8; 32],
+    verification: &Verification,
+) -> CtapResult<Option<Step>> {
+    let Some(needs_uv) = excluded(auth, env, list, rp_id, rp_hash, verification)? else {
+        return Ok(None);
+    };
+    if verification.cached_presence {
+        return Err(StatusCode::CredentialExcluded);
+    }
+    Ok(Some(Step::Wait(Wait {
+        purpose: PresencePurpose::ExcludedCredential,
+        rp_id: Some(rp_id.to_owned()),
+        // A credential that needs user verification excludes only once built-in UV succeeds
+        // (a failure is a failed UV attempt, not an answer about the list).
+        uv: needs_uv,
+        cont: Continuation::Excluded,
+    })))
+}
+
+/// Whether the exclude list names a credential of ours for this relying party that the request
+/// may see (credProtect: a level-3 credential only with user verification, else it is skipped
+/// silently); `Some(needs_uv)` when it does, `needs_uv` when that verification is built-in UV
+/// still to be done.
 fn excluded(
     auth: &mut Authenticator,
     env: &mut Env<'_>,
     list: &[CredentialDescriptor],
     rp_id: &str,
     rp_hash: &[u8; 32],
-) -> CtapResult<bool> {
+    verification: &Verification,
+) -> CtapResult<Option<bool>> {
     for descriptor in list.iter().filter(|d| d.is_public_key()) {
-        if find_listed(auth, env, &descriptor.id, rp_id, rp_hash)?.is_some() {
-            return Ok(true);
+        let Some(found) = find_listed(auth, env, &descriptor.id, rp_id, rp_hash)? else {
+            continue;
+        };
+        if !extensions::usable(&auth.extensions, &found.extras, false, true) {
+            if !extensions::usable(&auth.extensions, &found.extras, verification.uv(), true) {
+                continue;
+            }
+            return Ok(Some(verification.built_in));
         }
+        return Ok(Some(false));
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Steps 5–8 and 10: the options (a pinUvAuthParam takes precedence over "uv"), alwaysUv, and
@@ -209,31 +242,29 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     if plan.verification.built_in {
         pin_uv::uv_succeeded(auth, env)?;
     }
+    // minPinLength reads the persisted configuration.
+    let pin_state = if plan.extensions.is_empty() || !auth.caps.pin_uv_auth_token {
+        None
+    } else {
+        Some(auth.pin_state(env)?.clone())
+    };
     auth.load(env)?;
     let key = PrivateKey::generate(plan.alg, env.rng)?;
     let mode = auth.config.counter_mode;
     // Step 15: extensions, which may add to what the credential stores.
-    let mut extras = CredentialExtras::default();
-    let mut outputs = Vec::new();
-    for (extension, input) in extensions::requested(&auth.config, plan.extensions.as_ref()) {
-        let mut ctx = McContext {
-            rp_id: &plan.rp_id,
-            resident: plan.resident,
-            uv: plan.verification.uv(),
-            extras: &mut extras,
-            rng: &mut *env.rng,
-        };
-        if let Some(output) = extension.make_credential(input, &mut ctx)? {
-            outputs.push((extension.id().to_owned(), output));
-        }
-    }
+    let (extras, outputs) = run_extensions(auth, env, &plan, &key, pin_state.as_ref())?;
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
         store_resident(auth, env, &plan, &key, extras, &mut batch)?
     } else {
         let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
-        id::wrap(&persistent.wrap_key, env.rng, &plan.rp_hash, &key, 0)?
+        let sealed = id::Sealed {
+            flags: 0,
+            cred_protect: extras.cred_protect,
+            cred_blob: extras.cred_blob.as_deref(),
+        };
+        id::wrap(&persistent.wrap_key, env.rng, &plan.rp_hash, &key, sealed)?
     };
     let sign_count = counter::for_new_credential(env, mode, &mut batch)?;
     // The credential (and the counter) are durable before the response exists.
@@ -281,6 +312,42 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         large_blob_key: None,
     }
     .to_value())
+}
+
+/// Every supported extension on the new credential, then the requested ones: what the credential
+/// stores, and the outputs for the authenticator data.
+fn run_extensions(
+    auth: &Authenticator,
+    env: &mut Env<'_>,
+    plan: &Plan,
+    key: &PrivateKey,
+    pin_state: Option<&PinState>,
+) -> CtapResult<(CredentialExtras, Vec<(String, Value)>)> {
+    let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
+    let mut extras = CredentialExtras::default();
+    let mut outputs = Vec::new();
+    let mut ctx = McContext {
+        rp_id: &plan.rp_id,
+        resident: plan.resident,
+        uv: plan.verification.uv(),
+        key,
+        cred_random: &persistent.cred_random,
+        pin_state,
+        extras: &mut extras,
+        rng: &mut *env.rng,
+    };
+    for extension in &auth.extensions {
+        extension.new_credential(&mut ctx);
+    }
+    for r in &plan.extensions {
+        if let Some(output) =
+            r.extension
+                .make_credential(&r.input, r.prepared.as_ref(), &mut ctx)?
+        {
+            outputs.push((r.extension.id().to_owned(), output));
+        }
+    }
+    Ok((extras, outputs))
 }
 
 /// Step 17: a discoverable credential, replacing the one of the same (rpId, user handle), in

@@ -28,12 +28,13 @@ use crate::cbor;
 use crate::config::TokenConfig;
 use crate::credential::id;
 use crate::env::{Env, PresencePurpose};
+use crate::extensions::{self, Extension, Operation, Requested};
 use crate::persist::record::RESIDENT_ID_LEN;
 use crate::persist::{self, Persistent};
 use crate::pin::PinRuntime;
 use crate::pin::state::{PinState, check_new_pin};
 use crate::status::{CtapResult, StatusCode};
-use messages::Message;
+use messages::{Extensions, Message};
 
 pub use crate::capabilities::MAX_CREDENTIAL_ID_LEN;
 const _: () = assert!(id::MAX_WRAPPED_LEN <= MAX_CREDENTIAL_ID_LEN);
@@ -44,6 +45,8 @@ pub(crate) struct Authenticator {
     pub config: TokenConfig,
     /// What this key does, decided from `config` once.
     pub caps: Capabilities,
+    /// The extensions `caps` supports.
+    pub extensions: Vec<&'static dyn Extension>,
     pub persistent: Option<Persistent>,
     pub boot_ms: u64,
     pub next_assertion: Option<get_assertion::NextState>,
@@ -54,8 +57,10 @@ pub(crate) struct Authenticator {
 
 impl Authenticator {
     pub(crate) fn new(config: TokenConfig, now_ms: u64) -> Self {
+        let caps = Capabilities::from_config(&config);
         Self {
-            caps: Capabilities::from_config(&config),
+            extensions: extensions::supported(&caps),
+            caps,
             config,
             persistent: None,
             boot_ms: now_ms,
@@ -102,6 +107,26 @@ impl Authenticator {
     pub(crate) fn pin_state(&mut self, env: &mut Env<'_>) -> CtapResult<&mut PinState> {
         self.load(env)?;
         self.pin.state(env, &self.config)
+    }
+
+    /// Checks a request's extension inputs for `op` before the user is asked (hmac-secret's
+    /// salts are authenticated and decrypted here); an error ends the request, nothing changed.
+    pub(crate) fn check_extensions(
+        &mut self,
+        env: &mut Env<'_>,
+        op: Operation,
+        inputs: Option<&Extensions>,
+        up: bool,
+    ) -> CtapResult<Vec<Requested>> {
+        extensions::check(
+            op,
+            &self.extensions,
+            inputs,
+            up,
+            &self.caps,
+            &mut self.pin,
+            &mut *env.rng,
+        )
     }
 
     /// A fresh id for a user-presence request.
@@ -218,6 +243,9 @@ pub(crate) fn resume(
 ) -> Vec<u8> {
     let result = match (outcome, cont) {
         (Outcome::Cancelled, _) => Err(StatusCode::KeepaliveCancel),
+        // An excluded credential that needs user verification (credProtect level 3) asked for
+        // built-in UV, which failed: a failed UV attempt, and no word about the list.
+        (Outcome::UvFailed, Continuation::Excluded) => Err(pin_uv::uv_failed(auth, env)),
         // The touch on an excluded credential only paces brute-force probing of the list.
         (_, Continuation::Excluded) => Err(StatusCode::CredentialExcluded),
         // The probe: the touch selected this key; now the platform must get a PIN/UV token.

@@ -1,7 +1,6 @@
 //! authenticatorReset (0x07): forget every credential, only just after power-up and with a touch.
 
 use super::{Authenticator, Continuation, Wait};
-use crate::credential::id::WrapKey;
 use crate::env::{Env, PresencePurpose, WriteBatch};
 use crate::persist::{self, KEY_PIN_STATE, NS_COUNTERS, NS_META, NS_RESIDENT, Persistent};
 use crate::status::{CtapResult, StatusCode};
@@ -43,10 +42,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<
     persist::put_master_secret(&mut batch, &master);
     persist::commit(env, &batch)?;
     auth.pin.reset();
-    auth.persistent = Some(Persistent {
-        wrap_key: WrapKey::derive(&master)?,
-        pki,
-    });
+    auth.persistent = Some(Persistent::from_master(&master, pki)?);
     auth.next_assertion = None;
     Ok(())
 }

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::attestation::{AttestationPki, PkiParams};
 use crate::config::TokenConfig;
+use crate::credential::cred_random::CredRandomKey;
 use crate::credential::id::WrapKey;
 use crate::env::{Env, WriteBatch};
 use crate::status::{CtapResult, StatusCode};
@@ -68,8 +69,21 @@ pub(crate) fn commit(env: &mut Env<'_>, batch: &WriteBatch) -> CtapResult<()> {
 pub(crate) struct Persistent {
     /// Seals non-resident credential ids.
     pub wrap_key: WrapKey,
+    /// Derives hmac-secret CredRandom values for credentials that store none.
+    pub cred_random: CredRandomKey,
     /// The attestation CA and batch certificate.
     pub pki: AttestationPki,
+}
+
+impl Persistent {
+    /// The secrets derived from `master`, with the attestation PKI.
+    pub(crate) fn from_master(master: &[u8; 32], pki: AttestationPki) -> CtapResult<Self> {
+        Ok(Self {
+            wrap_key: WrapKey::derive(master)?,
+            cred_random: CredRandomKey::derive(master)?,
+            pki,
+        })
+    }
 }
 
 impl std::fmt::Debug for Persistent {
@@ -133,10 +147,7 @@ pub(crate) fn load_or_create(
     if !batch.is_empty() {
         commit(env, &batch)?;
     }
-    Ok(Persistent {
-        wrap_key: WrapKey::derive(&master)?,
-        pki,
-    })
+    Persistent::from_master(&master, pki)
 }
 
 fn generate_pki(env: &mut Env<'_>, config: &TokenConfig) -> CtapResult<AttestationPki> {

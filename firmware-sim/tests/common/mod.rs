@@ -3,6 +3,7 @@
 //! token's own code).
 #![allow(dead_code)]
 
+pub mod hmac;
 pub mod pin;
 
 use ciborium::value::{Integer, Value};
@@ -73,6 +74,8 @@ pub struct Mc {
     pub pin_auth: Option<(i64, Vec<u8>)>,
     /// enterpriseAttestation.
     pub ep: Option<i64>,
+    /// The extensions map.
+    pub extensions: Option<Value>,
 }
 
 impl Mc {
@@ -89,6 +92,7 @@ impl Mc {
             client_data_hash: cdh("mc"),
             pin_auth: None,
             ep: None,
+            extensions: None,
         }
     }
 
@@ -138,6 +142,9 @@ impl Mc {
         if let Some(uv) = self.uv {
             options.push(("uv", Value::Bool(uv)));
         }
+        if let Some(e) = &self.extensions {
+            entries.push((6, e.clone()));
+        }
         if !options.is_empty() {
             entries.push((7, tmap(options)));
         }
@@ -161,6 +168,8 @@ pub struct Ga {
     pub client_data_hash: Vec<u8>,
     /// pinUvAuthParam and pinUvAuthProtocol.
     pub pin_auth: Option<(i64, Vec<u8>)>,
+    /// The extensions map.
+    pub extensions: Option<Value>,
 }
 
 impl Ga {
@@ -172,6 +181,7 @@ impl Ga {
             uv: None,
             client_data_hash: cdh("ga"),
             pin_auth: None,
+            extensions: None,
         }
     }
 
@@ -194,6 +204,9 @@ impl Ga {
                 3,
                 Value::Array(self.allow.iter().map(|i| descriptor(i)).collect()),
             ));
+        }
+        if let Some(e) = &self.extensions {
+            entries.push((4, e.clone()));
         }
         let mut options = vec![];
         if let Some(up) = self.up {
@@ -313,7 +326,16 @@ pub struct AuthData {
     pub aaguid: Option<Vec<u8>>,
     pub credential_id: Option<Vec<u8>>,
     pub public_key: Option<Value>,
+    /// The extension outputs (ED set).
+    pub extensions: Option<Value>,
     pub raw: Vec<u8>,
+}
+
+impl AuthData {
+    /// The output of extension `id`, if any.
+    pub fn extension(&self, id: &str) -> Option<&Value> {
+        self.extensions.as_ref().and_then(|e| tget(e, id))
+    }
 }
 
 pub fn parse_auth_data(raw: &[u8]) -> AuthData {
@@ -327,22 +349,27 @@ pub fn parse_auth_data(raw: &[u8]) -> AuthData {
         aaguid: None,
         credential_id: None,
         public_key: None,
+        extensions: None,
         raw: raw.to_vec(),
     };
+    let mut rest = &raw[37..];
     if flags & 0x40 != 0 {
         ad.aaguid = Some(raw[37..53].to_vec());
         let len = usize::from(u16::from_be_bytes([raw[53], raw[54]]));
         ad.credential_id = Some(raw[55..55 + len].to_vec());
-        let mut rest = &raw[55 + len..];
+        rest = &raw[55 + len..];
         let key: Value = ciborium::de::from_reader(&mut rest).unwrap();
-        assert!(
-            rest.is_empty(),
-            "trailing bytes after the COSE key (no extensions expected)"
-        );
         ad.public_key = Some(key);
-    } else {
-        assert_eq!(raw.len(), 37, "assertion authData has no extensions");
     }
+    if flags & 0x80 != 0 {
+        let ext: Value = ciborium::de::from_reader(&mut rest).unwrap();
+        assert!(
+            matches!(&ext, Value::Map(m) if !m.is_empty()),
+            "ED means a non-empty extensions map"
+        );
+        ad.extensions = Some(ext);
+    }
+    assert!(rest.is_empty(), "trailing bytes in authData");
     ad
 }
 

@@ -174,6 +174,19 @@ impl Session {
     pub fn authenticate(&self, msg: &[u8]) -> Vec<u8> {
         authenticate(self.protocol, &self.secret, msg)
     }
+
+    /// The hmac-secret (and hmac-secret-mc) input for `salts` (32 or 64 bytes): saltEnc, and
+    /// saltAuth over it.
+    pub fn hmac_secret_input(&mut self, salts: &[u8]) -> Value {
+        let salt_enc = self.encrypt(salts);
+        let salt_auth = self.authenticate(&salt_enc);
+        imap(vec![
+            (1, self.platform_key.clone()),
+            (2, bytes(&salt_enc)),
+            (3, bytes(&salt_auth)),
+            (4, int(self.protocol.into())),
+        ])
+    }
 }
 
 /// A PIN padded to 64 bytes.
