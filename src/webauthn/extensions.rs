@@ -3,7 +3,8 @@
 //!
 //! - credProps: no CTAP input; `{"rk": …}` out.
 //! - credentialProtectionPolicy / enforceCredentialProtectionPolicy → credProtect 1–3.
-//! - credBlob → credBlob (create), getCredBlob → credBlob (get).
+//! - credBlob → credBlob (create; `credBlob: false` out when the key cannot store it),
+//!   getCredBlob → credBlob (get).
 //! - minPinLength → minPinLength (the output is the authenticator's, in the authenticator data).
 //! - prf → hmac-secret, the salts SHA-256("WebAuthn PRF" ‖ 0x00 ‖ input); at registration
 //!   through hmac-secret-mc when the key has it, else `prf.enabled` only.
@@ -152,9 +153,11 @@ impl Create {
                 .map_err(|e| WebAuthnError::unknown(format!("getInfo: {e}")))?
                 .max_cred_blob_length
                 .unwrap_or(0);
+            // Asked for, the output is always there: `false` when the key has no credBlob or
+            // the blob is over its maxCredBlobLength (not sent then), as Chromium answers.
+            plan.cred_blob = true;
             if key_has(key, "credBlob")? && blob.len() as u64 <= max {
                 plan.ctap.push(("credBlob".into(), Cbor::Bytes(blob)));
-                plan.cred_blob = true;
             }
         }
         if ext.get("minPinLength").and_then(Value::as_bool) == Some(true)

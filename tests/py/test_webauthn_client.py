@@ -260,13 +260,11 @@ def test_refusals_change_nothing_on_the_key(daemons):
 def test_prf_follows_hmac_secret(daemons):
     d = daemons()
     info = Ctap2(open_device(d.path)).info
-    has = "hmac-secret" in (info.extensions or [])
+    assert "hmac-secret" in info.extensions, "a ctap2_1 key has hmac-secret by default"
     opts, j = reg_options("ES256", "discouraged", "discouraged", user=b"prf")
     j["extensions"] = {"prf": {}}
     resp = via_api(d, "default", "register", j)
-    assert resp["clientExtensionResults"]["prf"]["enabled"] is has
-    if not has:
-        pytest.skip("this key has no hmac-secret yet (prf outputs need it)")
+    assert resp["clientExtensionResults"]["prf"]["enabled"] is True
     v = verify_registration_response(credential=resp, expected_challenge=opts.challenge,
                                      expected_origin=ORIGIN, expected_rp_id=RP)
     outs = []
@@ -276,6 +274,15 @@ def test_prf_follows_hmac_secret(daemons):
         a = via_api(d, "default", "authenticate", a_j)
         outs.append(a["clientExtensionResults"]["prf"]["results"]["first"])
     assert outs[0] == outs[1] != outs[2]
+    # A CTAP 2.0 key has no hmac-secret: prf is not enabled and gives no results.
+    add_key(d, "v20", protocol="ctap2")
+    opts, j = reg_options("ES256", "discouraged", "discouraged", user=b"prf-old")
+    j["extensions"] = {"prf": {"eval": {"first": b64u(b"one")}}}
+    resp = via_api(d, "v20", "register", j)
+    assert resp["clientExtensionResults"]["prf"] == {"enabled": False}
+    _, a_j = auth_options([unb64u(resp["id"])], "discouraged")
+    a_j["extensions"] = {"prf": {"eval": {"first": b64u(b"one")}}}
+    assert via_api(d, "v20", "authenticate", a_j)["clientExtensionResults"]["prf"] == {}
 
 
 def test_a_key_on_udp_serves_the_cli(daemons):
