@@ -149,8 +149,8 @@ impl Token {
         env: &mut impl Environment,
         cred: ImportedCredential,
     ) -> Result<(), ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, vec![cred])
             .map(|_| ())
             .map_err(BatchFailure::bare)
@@ -169,8 +169,8 @@ impl Token {
         env: &mut impl Environment,
         creds: Vec<ImportedCredential>,
     ) -> Result<usize, ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, creds)
             .map_err(BatchFailure::indexed)
     }
@@ -182,7 +182,7 @@ impl Token {
         id: &[u8],
     ) -> Result<bool, TokenError> {
         // A saved getNextAssertion list must not sign with a removed credential.
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove(&mut env.env(), id)
     }
 
@@ -202,7 +202,7 @@ impl Token {
         &mut self,
         env: &mut impl Environment,
     ) -> Result<usize, TokenError> {
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove_all(&mut env.env())
     }
 }

@@ -183,11 +183,12 @@ impl KeySpec {
         }
     }
 
-    /// What a key of this spec does (its getInfo claims, the extensions it supports).
+    /// What a key of this spec does (its getInfo, the commands it serves, its extensions).
     pub fn capabilities(&self) -> firmware_sim::Capabilities {
         firmware_sim::Capabilities::from_config(&self.config_without_pki())
     }
 
+    /// The token configuration, but for the installation's attestation PKI.
     fn config_without_pki(&self) -> firmware_sim::TokenConfig {
         firmware_sim::TokenConfig {
             aaguid: parse_uuid(&self.aaguid).unwrap_or(DEFAULT_AAGUID),
