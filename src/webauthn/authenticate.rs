@@ -7,16 +7,19 @@ use firmware_sim::ctap2::messages::{
     CredentialDescriptor, GetAssertionRequest, GetAssertionResponse, permission,
 };
 use firmware_sim::ctap2_command as command;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::time::Instant;
 
 use super::client_data::{CeremonyType, client_data_hash, client_data_json};
-use super::extensions::Get;
+use super::extensions::{Get, LargeBlobOp};
+use super::large_blob;
 use super::options::{self, RequestOptions, UserVerification, b64};
 use super::register::{list_limits, probe};
 use super::response::{AssertionResponseJson, CredentialJson, encode};
 use super::uv::{self, UvPlan};
 use super::{WebAuthnError, deadline, from_ctap};
 use crate::fido::ctap2::Authenticator;
+use crate::fido::pin::PinUvToken;
 
 /// navigator.credentials.get({publicKey}) on `key` for a page at `origin`, with `pin` for user
 /// verification when the key has one: AuthenticationResponseJSON.
@@ -41,7 +44,20 @@ pub fn authenticate(
     let cdh = client_data_hash(&client_data);
     let wanted = UserVerification::from_member(o.user_verification.as_deref());
     let demands = uv::get_assertion_demands_uv(key)?;
-    let plan = uv::plan(key, wanted, pin, permission::GA, &rp_id, demands, until)?;
+    // A largeBlob write needs a token with the lbw permission, and a protected key (a PIN or built-in UV) takes no write without
+    // one (CTAP 2.1 §6.10.4), so the write makes user verification required there.
+    let (permissions, wanted) = if Get::asks_large_blob_write(key, o.extensions.as_ref())? {
+        let protected = uv::protected(key)?;
+        let wanted = if protected {
+            UserVerification::Required
+        } else {
+            wanted
+        };
+        (permission::GA | permission::LBW, wanted)
+    } else {
+        (permission::GA, wanted)
+    };
+    let plan = uv::plan(key, wanted, pin, permissions, &rp_id, demands, until)?;
     // A list longer than the key takes is probed batch by batch; the batch that holds a
     // credential is sent.
     let (count, _) = list_limits(key)?;
@@ -93,9 +109,45 @@ pub fn authenticate(
             .filter(|u| !u.id.is_empty())
             .map(|u| encode(&u.id)),
     };
-    let ext_out = extensions.outputs(auth_data.extensions.as_ref());
+    let mut ext_out = extensions.outputs(auth_data.extensions.as_ref());
+    if let Some(op) = extensions.large_blob() {
+        let token = match &plan {
+            UvPlan::Token(t) => Some(t),
+            _ => None,
+        };
+        let out = large_blob_output(key, op, resp.large_blob_key.as_deref(), token, until)?;
+        ext_out.insert("largeBlob".into(), out);
+    }
     let json = CredentialJson::new(&resp.credential.id, body, ext_out);
     serde_json::to_value(json).map_err(|e| WebAuthnError::unknown(e.to_string()))
+}
+
+/// The largeBlob output of an assertion: the blob read (`{}` when there is none) or whether
+/// the write went through.
+fn large_blob_output(
+    key: &mut Authenticator,
+    op: &LargeBlobOp,
+    large_blob_key: Option<&[u8]>,
+    token: Option<&PinUvToken>,
+    until: Instant,
+) -> Result<Value, WebAuthnError> {
+    // A credential made without largeBlobKey (or not discoverable) has none: nothing to read,
+    // nowhere to write.
+    let Some(lbk) = large_blob_key else {
+        return Ok(match op {
+            LargeBlobOp::Read => json!({}),
+            LargeBlobOp::Write(_) => json!({ "written": false }),
+        });
+    };
+    Ok(match op {
+        LargeBlobOp::Read => match large_blob::read(key, lbk, until)? {
+            Some(blob) => json!({ "blob": encode(&blob) }),
+            None => json!({}),
+        },
+        LargeBlobOp::Write(blob) => {
+            json!({ "written": large_blob::write(key, lbk, blob, token, until)? })
+        }
+    })
 }
 
 fn max_len(key: &mut Authenticator) -> usize {

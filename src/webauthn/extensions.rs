@@ -8,8 +8,8 @@
 //! - minPinLength → minPinLength (the output is the authenticator's, in the authenticator data).
 //! - prf → hmac-secret, the salts SHA-256("WebAuthn PRF" ‖ 0x00 ‖ input); at registration
 //!   through hmac-secret-mc when the key has it, else `prf.enabled` only.
-//! - largeBlob: `support` at registration (largeBlobKey); read and write are not implemented by
-//!   this client and are refused as NotSupportedError.
+//! - largeBlob: `support` at registration (largeBlobKey); `read` / `write` at authentication
+//!   (largeBlobKey, then authenticatorLargeBlobs: see large_blob.rs).
 
 use ciborium::value::Value as Cbor;
 use firmware_sim::ctap2::messages::Extensions;
@@ -42,6 +42,16 @@ fn key_has(key: &mut Authenticator, ext: &str) -> Result<bool, WebAuthnError> {
         .extensions
         .as_deref()
         .is_some_and(|l| l.iter().any(|e| e == ext)))
+}
+
+/// Whether the key has large-blob storage and gives credentials a largeBlobKey.
+fn large_blobs_supported(key: &mut Authenticator) -> Result<bool, WebAuthnError> {
+    let storage = key
+        .get_info()
+        .map_err(|e| WebAuthnError::unknown(format!("getInfo: {e}")))?
+        .option("largeBlobs")
+        == Some(true);
+    Ok(storage && key_has(key, "largeBlobKey")?)
 }
 
 /// One PRF evaluation: the salts' inputs.
@@ -118,8 +128,13 @@ fn credprotect_level(policy: &str) -> Option<i64> {
 }
 
 impl Create {
-    /// Reads the client extension inputs of a registration.
-    pub fn prepare(key: &mut Authenticator, input: Option<&Value>) -> Result<Self, WebAuthnError> {
+    /// Reads the client extension inputs of a registration of a credential that will be
+    /// discoverable when `rk`.
+    pub fn prepare(
+        key: &mut Authenticator,
+        input: Option<&Value>,
+        rk: bool,
+    ) -> Result<Self, WebAuthnError> {
         let mut plan = Create::default();
         let Some(Value::Object(ext)) = input else {
             return Ok(plan);
@@ -166,7 +181,7 @@ impl Create {
             plan.ctap.push(("minPinLength".into(), Cbor::Bool(true)));
         }
         if let Some(lb) = ext.get("largeBlob") {
-            plan.large_blob_input(key, lb)?;
+            plan.large_blob_input(key, lb, rk)?;
         }
         if let Some(prf) = ext.get("prf") {
             plan.prf_input(key, prf)?;
@@ -174,23 +189,24 @@ impl Create {
         Ok(plan)
     }
 
+    /// A largeBlobKey belongs to a discoverable credential (CTAP 2.1 §12.3: a key refuses it
+    /// for another), so a non-discoverable one is not asked for it and is not `supported`.
     fn large_blob_input(
         &mut self,
         key: &mut Authenticator,
         lb: &Value,
+        rk: bool,
     ) -> Result<(), WebAuthnError> {
         if lb.get("read").is_some() || lb.get("write").is_some() {
             return Err(WebAuthnError::not_supported(
                 "largeBlob read/write belong to authentication, not registration",
             ));
         }
-        let supported = key_has(key, "largeBlobKey")?
-            && key
-                .get_info()
-                .map_err(|e| WebAuthnError::unknown(format!("getInfo: {e}")))?
-                .option("largeBlobs")
-                == Some(true);
+        let supported = rk && large_blobs_supported(key)?;
         match (lb.get("support").and_then(Value::as_str), supported) {
+            (Some("required"), false) if !rk => Err(WebAuthnError::not_supported(
+                "largeBlob support is required, and only a discoverable credential can have                  a large blob (ask residentKey required)",
+            )),
             (Some("required"), false) => Err(WebAuthnError::not_supported(
                 "largeBlob support is required, and this key has no large-blob storage",
             )),
@@ -271,6 +287,15 @@ impl Create {
     }
 }
 
+/// What an authentication asks of largeBlob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LargeBlobOp {
+    /// `read: true`: the credential's blob.
+    Read,
+    /// `write`: store these bytes for the credential.
+    Write(Vec<u8>),
+}
+
 /// The extensions of one authentication.
 #[derive(Debug, Default)]
 pub struct Get {
@@ -278,6 +303,8 @@ pub struct Get {
     prf: Option<PlatformSession>,
     prf_asked: bool,
     get_cred_blob: bool,
+    large_blob: Option<LargeBlobOp>,
+    large_blob_supported: bool,
 }
 
 impl Get {
@@ -298,17 +325,83 @@ impl Get {
             plan.ctap.push(("credBlob".into(), Cbor::Bool(true)));
             plan.get_cred_blob = true;
         }
-        if let Some(lb) = ext.get("largeBlob")
-            && (lb.get("read").is_some() || lb.get("write").is_some())
-        {
-            return Err(WebAuthnError::not_supported(
-                "largeBlob read and write are not implemented by authsim's WebAuthn client",
-            ));
+        if let Some(lb) = ext.get("largeBlob") {
+            plan.large_blob_input(key, lb, allow)?;
         }
         if let Some(prf) = ext.get("prf") {
             plan.prf_input(key, prf, allow)?;
         }
         Ok(plan)
+    }
+
+    /// WebAuthn L3 §10.1.5's authentication steps: `support` has no place here, `read` and
+    /// `write` not together, a write only for one allowed credential.
+    fn large_blob_input(
+        &mut self,
+        key: &mut Authenticator,
+        lb: &Value,
+        allow: &[Vec<u8>],
+    ) -> Result<(), WebAuthnError> {
+        if lb.get("support").is_some() {
+            return Err(WebAuthnError::not_supported(
+                "largeBlob.support belongs to registration, not authentication",
+            ));
+        }
+        let read = lb.get("read").and_then(Value::as_bool) == Some(true);
+        let write = lb.get("write").and_then(Value::as_str);
+        let op = match (read, write) {
+            (true, Some(_)) => {
+                return Err(WebAuthnError::not_supported(
+                    "largeBlob.read and largeBlob.write cannot be asked together",
+                ));
+            }
+            (true, None) => LargeBlobOp::Read,
+            (false, Some(w)) => {
+                if allow.len() != 1 {
+                    return Err(WebAuthnError::not_supported(
+                        "largeBlob.write needs exactly one credential in allowCredentials",
+                    ));
+                }
+                LargeBlobOp::Write(b64("extensions.largeBlob.write", w)?)
+            }
+            (false, None) => return Ok(()),
+        };
+        self.large_blob_supported = large_blobs_supported(key)?;
+        if self.large_blob_supported {
+            self.ctap.push(("largeBlobKey".into(), Cbor::Bool(true)));
+        }
+        self.large_blob = Some(op);
+        Ok(())
+    }
+
+    /// The largeBlob operation asked for, when the key can do it (it then answers a
+    /// largeBlobKey with the assertion).
+    pub fn large_blob(&self) -> Option<&LargeBlobOp> {
+        self.large_blob
+            .as_ref()
+            .filter(|_| self.large_blob_supported)
+    }
+
+    /// Whether the inputs ask for a largeBlob write from a key that can take it (the
+    /// pinUvAuthToken then needs the lbw permission); known before user verification.
+    pub fn asks_large_blob_write(
+        key: &mut Authenticator,
+        input: Option<&Value>,
+    ) -> Result<bool, WebAuthnError> {
+        let asked = input
+            .and_then(|e| e.get("largeBlob"))
+            .and_then(|lb| lb.get("write"))
+            .is_some();
+        Ok(asked && large_blobs_supported(key)?)
+    }
+
+    /// The largeBlob output when the key could not take part: `{}` for a read, `written: false`.
+    fn large_blob_unsupported_output(&self) -> Option<Value> {
+        match (&self.large_blob, self.large_blob_supported) {
+            (Some(LargeBlobOp::Read), false) => Some(json!({})),
+            (Some(LargeBlobOp::Write(_)), false) => Some(json!({ "written": false })),
+            _ => None,
+        }
     }
 
     fn prf_input(
@@ -380,6 +473,9 @@ impl Get {
                 _ => Vec::new(),
             };
             out.insert("getCredBlob".into(), json!(encode(&blob)));
+        }
+        if let Some(lb) = self.large_blob_unsupported_output() {
+            out.insert("largeBlob".into(), lb);
         }
         out
     }

@@ -17,6 +17,7 @@
 mod authenticate;
 pub mod client_data;
 mod extensions;
+mod large_blob;
 pub mod options;
 pub mod origin;
 pub mod pins;

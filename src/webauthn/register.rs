@@ -205,7 +205,7 @@ pub fn register(
             .as_ref()
             .and_then(|s| s.user_verification.as_deref()),
     );
-    let extensions = Create::prepare(key, o.extensions.as_ref())?;
+    let extensions = Create::prepare(key, o.extensions.as_ref(), rk)?;
     let permissions = permission::MC
         | if p.exclude.is_empty() {
             0

@@ -142,6 +142,13 @@ pub fn make_credential_demands_uv(
     Ok(always || (protected && !not_required))
 }
 
+/// Whether the key is protected by a PIN or built-in UV (then it writes large blobs only with a
+/// pinUvAuthToken holding lbw).
+pub fn protected(key: &mut Authenticator) -> Result<bool, WebAuthnError> {
+    let m = means(key)?;
+    Ok(m.pin_set || m.builtin_uv)
+}
+
 /// The key's rule for getAssertion: only alwaysUv insists.
 pub fn get_assertion_demands_uv(key: &mut Authenticator) -> Result<bool, WebAuthnError> {
     let info = key

@@ -6,8 +6,9 @@ WebAuthn L3 says (SHA-256("WebAuthn PRF" || 0x00 || input)) and the key's CredRa
 credential and UV state, so equal outputs prove the salts, the encryption under the PIN/UV
 protocol and the decryption of the outputs. Also credProtect (the level in the authenticator
 data, enforced at sign-in, enforceCredentialProtectionPolicy on a key without it), credBlob
-(stored, read back by both clients; `false` when the key cannot store it) and minPinLength (only
-for relying parties the key's configuration lists)."""
+(stored, read back by both clients; `false` when the key cannot store it), minPinLength (only
+for relying parties the key's configuration lists) and largeBlob (what one client writes the
+other reads, over several fragments, other credentials' entries kept; L3's NotSupportedErrors)."""
 import os
 from hashlib import sha256
 
@@ -252,3 +253,93 @@ def test_min_pin_length_reaches_listed_relying_parties_only(daemons):
         PIN, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
     Config(ctap, PinProtocolV2(), token).set_min_pin_length(min_pin_length=6, rp_ids=[RP])
     assert register_asking(b"after") == 6
+
+
+def fido2_large_blob(sock, cred_id, large_blob, uv):
+    got = fido2_client(sock).get_assertion({
+        "challenge": os.urandom(32), "rpId": RP, "userVerification": uv,
+        "allowCredentials": [{"type": "public-key", "id": cred_id}],
+        "extensions": {"largeBlob": large_blob}}).get_response(0)
+    return got.client_extension_results.large_blob
+
+
+@pytest.mark.parametrize("pin", [PIN, None])
+def test_large_blobs_written_by_one_client_are_read_by_the_other(daemons, pin):
+    d = daemons()
+    sock = add_key(d, "lbkey", **({"pin": pin} if pin else {}))
+    uv = "required" if pin else "discouraged"
+
+    def make(user):
+        opts, j = reg_options("ES256", "required", uv, user=user)
+        j["extensions"] = {"largeBlob": {"support": "required"}}
+        resp = via_api(d, "lbkey", "register", j, pin)
+        assert resp["clientExtensionResults"]["largeBlob"] == {"supported": True}
+        return registered(resp, opts, bool(pin))[0]
+
+    def authsim_large_blob(v, large_blob, cli=False):
+        # userVerification discouraged: a write on a PIN key makes it required all the same
+        # (the key takes no write without an lbw token).
+        a_opts, a_j = auth_options([v.credential_id], "discouraged")
+        a_j["extensions"] = {"largeBlob": large_blob}
+        a = (via_cli(d, "lbkey", "authenticate", a_j, pin) if cli
+             else via_api(d, "lbkey", "authenticate", a_j, pin))
+        signed_in(a, a_opts, v)
+        return a["clientExtensionResults"]["largeBlob"]
+
+    v1, v2 = make(b"blob-1"), make(b"blob-2")
+    assert authsim_large_blob(v1, {"read": True}) == {}, "nothing stored yet"
+    # Random bytes do not compress: the array spans several fragments each way.
+    blob = os.urandom(2500)
+    assert authsim_large_blob(v1, {"write": b64u(blob)}) == {"written": True}
+    assert fido2_large_blob(sock, v1.credential_id, {"read": True}, uv).blob == blob
+    # python-fido2 writes the other credential's; authsim reads it, and the first is intact.
+    assert fido2_large_blob(sock, v2.credential_id, {"write": b"from python-fido2"}, uv).written
+    assert authsim_large_blob(v2, {"read": True}, cli=True) == {"blob": b64u(b"from python-fido2")}
+    assert authsim_large_blob(v1, {"read": True}) == {"blob": b64u(blob)}
+    # A rewrite replaces the credential's entry and keeps the other's.
+    assert authsim_large_blob(v1, {"write": b64u(b"shorter")}, cli=True) == {"written": True}
+    assert fido2_large_blob(sock, v1.credential_id, {"read": True}, uv).blob == b"shorter"
+    assert fido2_large_blob(sock, v2.credential_id, {"read": True}, uv).blob == b"from python-fido2"
+
+
+def test_large_blob_refusals(daemons):
+    d = daemons()
+    add_key(d, "lbkey")
+    opts, j = reg_options("ES256", "required", "discouraged", user=b"lb")
+    j["extensions"] = {"largeBlob": {"support": "preferred"}}
+    v, _ = registered(via_api(d, "lbkey", "register", j), opts)
+    before = sorted(c["credentialId"] for c in check(
+        d, "GET", "/webauthn/authenticator/lbkey/credentials", expect=200)[1])
+
+    # WebAuthn L3 §10.1.5's NotSupportedErrors, each before anything reaches the key.
+    for large_blob, allow in (({"support": "required"}, [v.credential_id]),
+                              ({"read": True, "write": "AA"}, [v.credential_id]),
+                              ({"write": "AA"}, [])):
+        _, a_j = auth_options(allow, "discouraged")
+        a_j["extensions"] = {"largeBlob": large_blob}
+        e = via_api(d, "lbkey", "authenticate", a_j, expect=400)
+        assert e["error"] == "NotSupportedError", (large_blob, e)
+    for large_blob, rk in (({"read": True}, "required"), ({"write": "AA"}, "required"),
+                           ({"support": "required"}, "discouraged")):
+        _, j = reg_options("ES256", rk, "discouraged", user=b"refused")
+        j["extensions"] = {"largeBlob": large_blob}
+        e = via_api(d, "lbkey", "register", j, expect=400)
+        assert e["error"] == "NotSupportedError", (large_blob, e)
+    assert sorted(c["credentialId"] for c in check(
+        d, "GET", "/webauthn/authenticator/lbkey/credentials", expect=200)[1]) == before
+
+    # Preferred on a non-discoverable credential, or on a key without large blobs: not supported,
+    # and a read finds nothing.
+    opts, j = reg_options("ES256", "discouraged", "discouraged", user=b"nonrk")
+    j["extensions"] = {"largeBlob": {"support": "preferred"}}
+    resp = via_api(d, "lbkey", "register", j)
+    assert resp["clientExtensionResults"]["largeBlob"] == {"supported": False}
+    add_key(d, "v20", protocol="ctap2")
+    opts, j = reg_options("ES256", "required", "discouraged", user=b"old")
+    j["extensions"] = {"largeBlob": {}}
+    resp = via_api(d, "v20", "register", j)
+    assert resp["clientExtensionResults"]["largeBlob"] == {"supported": False}
+    _, a_j = auth_options([unb64u(resp["id"])], "discouraged")
+    a_j["extensions"] = {"largeBlob": {"write": b64u(b"x")}}
+    assert via_api(d, "v20", "authenticate", a_j)["clientExtensionResults"]["largeBlob"] == \
+        {"written": False}
