@@ -461,3 +461,18 @@ pub struct Codes {
     /// The codes, first step first.
     pub codes: Vec<crate::vault::Code>,
 }
+
+/// `POST /webauthn/authenticator/{id}/register` and `.../authenticate`: the browser's part,
+/// done by the daemon on its own key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CeremonyBody {
+    /// The page's origin (`https://example.com`; http only for localhost).
+    pub origin: String,
+    /// PublicKeyCredentialCreationOptionsJSON / RequestOptionsJSON (or `{"publicKey": …}`).
+    pub options: serde_json::Value,
+    /// The key's PIN, for user verification when none is saved (`authsim webauthn pin save`);
+    /// never stored, logged or shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<SecretText>,
+}

@@ -57,7 +57,7 @@ pub(crate) fn run(cmd: Cmd) -> Result<()> {
                 println!("aaguid:     {}", i.aaguid);
                 let opts: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 println!("options:    {}", opts.join(", "));
-                let algs: Vec<&str> = i.algorithms.iter().map(|(_, a)| a.as_str()).collect();
+                let algs: Vec<String> = i.algorithms.iter().map(|(_, a)| alg_name(*a)).collect();
                 println!("algorithms: {}", algs.join(", "));
                 println!("transports: {}", i.transports.join(", "));
                 if !i.extensions.is_empty() {
@@ -87,4 +87,15 @@ fn line(d: &Device) -> String {
         "{}  {:04x}:{:04x}  {}",
         d.path, d.vendor_id, d.product_id, d.product
     )
+}
+
+/// A COSE algorithm by its name (the number when unnamed here).
+fn alg_name(alg: i64) -> String {
+    match alg {
+        -7 => "ES256".into(),
+        -8 => "EdDSA".into(),
+        -35 => "ES384".into(),
+        -257 => "RS256".into(),
+        other => other.to_string(),
+    }
 }

@@ -392,6 +392,12 @@ impl VirtualKey {
         rx.await.map_err(|_| KeyGone)
     }
 
+    /// The key's event queue, for a host inside the daemon
+    /// ([`crate::transport::inproc::InProcessHost`]).
+    pub fn inbox(&self) -> DeviceInbox {
+        self.inbox.clone()
+    }
+
     /// Tells the key's thread to look at its presence state and control queue now.
     pub async fn wake(&self) -> Result<(), KeyGone> {
         self.inbox.send(HostEvent::Wake).await.map_err(|_| KeyGone)
