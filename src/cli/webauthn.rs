@@ -72,7 +72,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Register(a) => ceremony(ctx, a, webauthn::register),
         Cmd::Authenticate(a) => ceremony(ctx, a, webauthn::authenticate),
         Cmd::Pin(PinCmd::Save { key }) => {
-            let mut secrets = super::cognito::StdinSecrets::new();
+            let mut secrets = super::cognito::common::StdinSecrets::new();
             let pin = secrets.next("PIN")?;
             firmware_sim::check_pin(&pin).map_err(|e| anyhow!("the PIN: {e}"))?;
             let mut vault = ctx.vault()?;
