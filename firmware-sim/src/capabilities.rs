@@ -16,6 +16,16 @@ use crate::extensions;
 pub const MAX_CREDENTIAL_ID_LEN: usize = 128;
 /// The number of credentials per allow/exclude list the token promises to handle.
 pub const MAX_CREDENTIAL_COUNT_IN_LIST: usize = 16;
+/// The largest serialized large-blob array the token stores (getInfo
+/// maxSerializedLargeBlobArray; the specification asks for at least 1024).
+pub const MAX_SERIALIZED_LARGE_BLOB_ARRAY: usize = 4096;
+
+/// Whether a key with `config` serves authenticatorLargeBlobs (and so the largeBlobKey
+/// extension): CTAP 2.1 keys with discoverable credentials, the only ones a largeBlobKey
+/// belongs to.
+pub(crate) fn serves_large_blobs(config: &TokenConfig) -> bool {
+    config.protocol == Protocol::Ctap2_1 && config.resident_keys
+}
 
 /// The capabilities of one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,10 +54,13 @@ pub struct Capabilities {
     pub set_min_pin_length: bool,
     /// Enterprise attestation ("ep" present).
     pub enterprise_attestation: bool,
-    /// authenticatorCredentialManagement ("credMgmt").
+    /// authenticatorCredentialManagement ("credMgmt"), and its prototype
+    /// ("credentialMgmtPreview", command 0x41) beside it as shipping CTAP 2.1 keys have it.
     pub credential_management: bool,
     /// authenticatorLargeBlobs ("largeBlobs").
     pub large_blobs: bool,
+    /// The largest serialized large-blob array (when `large_blobs`).
+    pub max_serialized_large_blob_array: usize,
     /// Supported PIN/UV auth protocols, most preferred first.
     pub pin_uv_auth_protocols: Vec<u64>,
     /// Supported extension identifiers.
@@ -106,6 +119,19 @@ impl Capabilities {
         if authenticator_config {
             commands.push(command::CONFIG);
         }
+        // Credential management is authorised by a pinUvAuthToken (cm) and manages
+        // discoverable credentials.
+        let credential_management = pin_uv_auth_token && config.resident_keys;
+        if credential_management {
+            commands.extend([
+                command::CREDENTIAL_MANAGEMENT,
+                command::CREDENTIAL_MANAGEMENT_PREVIEW,
+            ]);
+        }
+        let large_blobs = serves_large_blobs(config);
+        if large_blobs {
+            commands.push(command::LARGE_BLOBS);
+        }
         let mut caps = Self {
             protocol: config.protocol,
             versions,
@@ -121,8 +147,13 @@ impl Capabilities {
             always_uv: authenticator_config,
             set_min_pin_length: client_pin && authenticator_config,
             enterprise_attestation: authenticator_config && config.enterprise_attestation,
-            credential_management: false,
-            large_blobs: false,
+            credential_management,
+            large_blobs,
+            max_serialized_large_blob_array: if large_blobs {
+                MAX_SERIALIZED_LARGE_BLOB_ARRAY
+            } else {
+                0
+            },
             pin_uv_auth_protocols: if pin_uv_auth_token {
                 crate::pin::protocol::SUPPORTED
                     .iter()
@@ -187,6 +218,14 @@ mod tests {
         let v20 = caps(Protocol::Ctap2_0);
         assert!(v20.serves(command::GET_INFO) && !v20.serves(command::SELECTION));
         assert!(!v20.make_cred_uv_not_rqd);
+        assert!(!v20.credential_management && !v20.large_blobs);
+        for c in [
+            command::CREDENTIAL_MANAGEMENT,
+            command::CREDENTIAL_MANAGEMENT_PREVIEW,
+            command::LARGE_BLOBS,
+        ] {
+            assert!(!v20.serves(c) && !u2f.serves(c));
+        }
         let v21 = caps(Protocol::Ctap2_1);
         assert!(v21.serves(command::SELECTION) && v21.serves(command::CLIENT_PIN));
         assert!(v21.client_pin && v21.pin_uv_auth_token && v21.serves(command::CONFIG));
@@ -194,6 +233,18 @@ mod tests {
         assert_eq!(v21.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
         assert!(!v21.enterprise_attestation);
         assert_eq!(v21.max_credential_id_length, MAX_CREDENTIAL_ID_LEN);
+        assert!(v21.credential_management && v21.serves(command::CREDENTIAL_MANAGEMENT));
+        assert!(v21.serves(command::CREDENTIAL_MANAGEMENT_PREVIEW));
+        assert!(v21.large_blobs && v21.serves(command::LARGE_BLOBS));
+        assert!(v21.max_serialized_large_blob_array >= 1024);
+        assert!(v21.supports_extension("largeBlobKey"));
+        // Without discoverable credentials there is nothing to manage and no largeBlobKey.
+        let no_rk = Capabilities::from_config(&TokenConfig {
+            resident_keys: false,
+            ..TokenConfig::default()
+        });
+        assert!(!no_rk.credential_management && !no_rk.large_blobs);
+        assert!(!no_rk.supports_extension("largeBlobKey"));
         // Without clientPin and without built-in UV there is nothing to authorise a token.
         let bare = Capabilities::from_config(&TokenConfig {
             client_pin: false,
@@ -201,6 +252,8 @@ mod tests {
         });
         assert!(!bare.serves(command::CLIENT_PIN) && !bare.serves(command::CONFIG));
         assert!(bare.pin_uv_auth_protocols.is_empty() && !bare.make_cred_uv_not_rqd);
+        // No token, no credential management; large blobs are written unauthorised then.
+        assert!(!bare.credential_management && bare.large_blobs);
         let uv_only = Capabilities::from_config(&TokenConfig {
             client_pin: false,
             user_verification: true,
@@ -219,7 +272,8 @@ mod tests {
                 "hmac-secret",
                 "hmac-secret-mc",
                 "credBlob",
-                "minPinLength"
+                "minPinLength",
+                "largeBlobKey"
             ]
         );
         assert_eq!(v21.max_cred_blob_length, Some(32));
@@ -236,7 +290,13 @@ mod tests {
             client_pin: false,
             ..TokenConfig::default()
         });
-        assert_eq!(bare.extensions, ["credProtect", "credBlob"]);
+        assert_eq!(bare.extensions, ["credProtect", "credBlob", "largeBlobKey"]);
+        // Without discoverable credentials no large blobs, so no largeBlobKey.
+        let no_rk = Capabilities::from_config(&TokenConfig {
+            resident_keys: false,
+            ..TokenConfig::default()
+        });
+        assert!(!no_rk.large_blobs && !no_rk.supports_extension("largeBlobKey"));
         assert_eq!(bare.max_rp_ids_for_set_min_pin_length, None);
     }
 }

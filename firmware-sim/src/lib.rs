@@ -2,8 +2,9 @@
 //!
 //! A pure, deterministic state machine implementing CTAPHID (CTAP 2.1 §11.2), CTAP2
 //! (getInfo, makeCredential, getAssertion, getNextAssertion, reset, selection, and CTAP 2.1
-//! clientPIN with PIN/UV auth protocols 1 and 2 and authenticatorConfig; the extensions
-//! credProtect, credBlob, hmac-secret, hmac-secret-mc and minPinLength) and CTAP1/U2F.
+//! clientPIN with PIN/UV auth protocols 1 and 2, authenticatorConfig, credentialManagement and
+//! largeBlobs; the extensions credProtect, credBlob, hmac-secret, hmac-secret-mc, minPinLength and
+//! largeBlobKey) and CTAP1/U2F.
 //! Everything outside comes in through the small traits of [`env`](mod@env): a clock, a random
 //! source, user presence and a record store with atomic commits.
 //!
@@ -74,6 +75,8 @@ pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;
 pub use ctap2::command as ctap2_command;
 pub use ctaphid::Report;
+/// The platform's half of the PIN/UV auth protocols (for host-side clients).
+pub use pin::platform as pin_platform;
 pub use status::StatusCode;
 pub use token::Token;
 

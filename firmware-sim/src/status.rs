@@ -32,6 +32,8 @@ pub enum StatusCode {
     MissingParameter = 0x14,
     /// A limit for the number of items was exceeded.
     LimitExceeded = 0x15,
+    /// The serialized large-blob array would not fit.
+    LargeBlobStorageFull = 0x18,
     /// A valid credential in the exclude list was found.
     CredentialExcluded = 0x19,
     /// Processing (lengthy operation is in progress).
@@ -121,6 +123,7 @@ impl StatusCode {
             0x12 => InvalidCbor,
             0x14 => MissingParameter,
             0x15 => LimitExceeded,
+            0x18 => LargeBlobStorageFull,
             0x19 => CredentialExcluded,
             0x21 => Processing,
             0x22 => InvalidCredential,
@@ -174,6 +177,7 @@ impl StatusCode {
             InvalidCbor => "CTAP2_ERR_INVALID_CBOR",
             MissingParameter => "CTAP2_ERR_MISSING_PARAMETER",
             LimitExceeded => "CTAP2_ERR_LIMIT_EXCEEDED",
+            LargeBlobStorageFull => "CTAP2_ERR_LARGE_BLOB_STORAGE_FULL",
             CredentialExcluded => "CTAP2_ERR_CREDENTIAL_EXCLUDED",
             Processing => "CTAP2_ERR_PROCESSING",
             InvalidCredential => "CTAP2_ERR_INVALID_CREDENTIAL",
@@ -234,7 +238,7 @@ mod tests {
                 assert!(code.to_string().contains(&format!("0x{b:02X}")));
             }
         }
-        assert_eq!(known, 45);
+        assert_eq!(known, 46);
         assert_eq!(StatusCode::from_u8(0x2E), Some(StatusCode::NoCredentials));
         assert_eq!(StatusCode::from_u8(0x10), None);
     }

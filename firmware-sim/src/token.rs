@@ -149,8 +149,8 @@ impl Token {
         env: &mut impl Environment,
         cred: ImportedCredential,
     ) -> Result<(), ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| true)
             .map(|_| ())
             .map_err(BatchFailure::bare)
@@ -169,8 +169,8 @@ impl Token {
         env: &mut impl Environment,
         creds: Vec<ImportedCredential>,
     ) -> Result<usize, ImportError> {
-        // A saved getNextAssertion list may hold a credential this replaces.
-        self.app.next_assertion = None;
+        // A saved getNextAssertion list or enumeration may hold a credential this replaces.
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, creds, &|_| true)
             .map_err(BatchFailure::indexed)
     }
@@ -186,7 +186,7 @@ impl Token {
         creds: Vec<ImportedCredential>,
         replace: &[bool],
     ) -> Result<usize, ImportError> {
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         let may = |i: usize| replace.get(i).copied().unwrap_or(false);
         admin::import::import_many(&mut env.env(), &self.app.config, creds, &may)
             .map_err(BatchFailure::indexed)
@@ -200,7 +200,7 @@ impl Token {
         cred: ImportedCredential,
         replace: bool,
     ) -> Result<(), ImportError> {
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| replace)
             .map(|_| ())
             .map_err(BatchFailure::bare)
@@ -213,7 +213,7 @@ impl Token {
         id: &[u8],
     ) -> Result<bool, TokenError> {
         // A saved getNextAssertion list must not sign with a removed credential.
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove(&mut env.env(), id)
     }
 
@@ -233,7 +233,7 @@ impl Token {
         &mut self,
         env: &mut impl Environment,
     ) -> Result<usize, TokenError> {
-        self.app.next_assertion = None;
+        self.app.credentials_changed();
         admin::import::remove_all(&mut env.env())
     }
 }

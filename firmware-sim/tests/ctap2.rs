@@ -40,7 +40,30 @@ fn get_info_describes_the_token() {
         None,
         "not an enterprise-attestation key"
     );
-    assert_eq!(tget(options, "credMgmt"), None);
+    // Credential management (and its prototype), large blobs.
+    assert_eq!(tget(options, "credMgmt"), Some(&Value::Bool(true)));
+    assert_eq!(
+        tget(options, "credentialMgmtPreview"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(tget(options, "largeBlobs"), Some(&Value::Bool(true)));
+    assert!(as_int(get(&info, 0x0B).unwrap()) >= 1024);
+    assert_eq!(
+        get(&info, 2),
+        Some(&Value::Array(
+            [
+                "credProtect",
+                "hmac-secret",
+                "hmac-secret-mc",
+                "credBlob",
+                "minPinLength",
+                "largeBlobKey"
+            ]
+            .into_iter()
+            .map(text)
+            .collect()
+        ))
+    );
     assert_eq!(get(&info, 6), Some(&Value::Array(vec![int(2), int(1)])));
     assert_eq!(get(&info, 12), Some(&Value::Bool(false)));
     assert_eq!(as_int(get(&info, 13).unwrap()), 4);
@@ -942,9 +965,15 @@ fn malformed_cbor_gets_the_right_error_and_changes_nothing() {
 #[test]
 fn unknown_ctap2_commands_are_invalid() {
     let (mut token, mut env, host) = setup(TokenConfig::default());
-    for c in [0x00u8, 0x03, 0x05, 0x09, 0x0A, 0x0C, 0x40, 0x41, 0xFF] {
+    for c in [0x00u8, 0x03, 0x05, 0x09, 0x40, 0xFF] {
         let (status, body) = host.ctap2(&mut token, &mut env, c, None).unwrap();
         assert_eq!((status, body), (0x01, None), "command 0x{c:02x}");
+    }
+    // Served: credential management (and its prototype) and large blobs, which need
+    // parameters.
+    for c in [0x0Au8, 0x0C, 0x41] {
+        let (status, _) = host.ctap2(&mut token, &mut env, c, None).unwrap();
+        assert_eq!(status, 0x12, "command 0x{c:02x}: CTAP2_ERR_INVALID_CBOR");
     }
 }
 

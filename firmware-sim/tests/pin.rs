@@ -415,8 +415,30 @@ fn a_token_without_an_rp_id_is_bound_to_its_first_relying_party() {
 #[test]
 fn permissions_are_checked_and_unclaimed_ones_are_unauthorized() {
     for protocol in PROTOCOLS {
+        // Without discoverable credentials there is no credential management and no large
+        // blob array: cm and lbw are unclaimed there.
+        let (mut token, mut env, host) = setup(TokenConfig {
+            resident_keys: false,
+            ..TokenConfig::default()
+        });
+        assert_eq!(set_pin(&mut token, &mut env, &host, protocol, PIN), OK);
+        for unclaimed in [PERM_CM, PERM_LBW, PERM_MC | PERM_LBW] {
+            assert_eq!(
+                pin_token(
+                    &mut token,
+                    &mut env,
+                    &host,
+                    protocol,
+                    PIN,
+                    Some(unclaimed),
+                    None
+                ),
+                Err(UNAUTHORIZED_PERMISSION),
+                "{unclaimed:#x}"
+            );
+        }
         let (mut token, mut env, host) = with_pin(protocol);
-        for unclaimed in [PERM_CM, PERM_BE, PERM_LBW, PERM_MC | PERM_LBW] {
+        for unclaimed in [PERM_BE, PERM_MC | PERM_BE] {
             assert_eq!(
                 pin_token(
                     &mut token,
@@ -486,6 +508,22 @@ fn permissions_are_checked_and_unclaimed_ones_are_unauthorized() {
             mc_status(&mut token, &mut env, &host, &mc),
             PIN_AUTH_INVALID
         );
+        // cm and lbw are claimed (with discoverable credentials).
+        for claimed in [PERM_CM, PERM_LBW, PERM_MC | PERM_GA | PERM_CM | PERM_LBW] {
+            assert!(
+                pin_token(
+                    &mut token,
+                    &mut env,
+                    &host,
+                    protocol,
+                    PIN,
+                    Some(claimed),
+                    None
+                )
+                .is_ok(),
+                "{claimed:#x}"
+            );
+        }
         // acfg is claimed.
         assert!(
             pin_token(

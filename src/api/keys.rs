@@ -142,22 +142,6 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
     if let Some(p) = n.protocol {
         spec.protocol = p;
     }
-    // WebDriver lists the extensions a virtual authenticator is to support. A key supports every
-    // extension of its protocol level, so a list naming only those is accepted (the key's
-    // `extensions` in the answer says what it supports); anything else is refused.
-    if let Some(ext) = n.extensions {
-        let caps = spec.capabilities();
-        if let Some(unknown) = ext.iter().find(|e| !caps.supports_extension(e)) {
-            return Err(ApiError::bad(format!(
-                "extensions: {unknown:?} is not a CTAP extension this key supports ({})",
-                if caps.extensions.is_empty() {
-                    "a key of this protocol supports none; pass []".to_owned()
-                } else {
-                    format!("it supports {}", caps.extensions.join(", "))
-                }
-            )));
-        }
-    }
     if let Some(v) = n.has_resident_key {
         spec.has_resident_key = v;
     }
@@ -209,6 +193,27 @@ fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
         spec.hid_socket = Some(d.run_dir.join(format!("hid-{}.sock", spec.name)));
     }
     spec.validate().map_err(|e| ApiError::bad(e.0))?;
+    // WebDriver lists the extensions a virtual authenticator is to support. A key supports every
+    // extension of its protocol level and features (largeBlobKey needs discoverable credentials,
+    // so this comes after them), so a list naming only those is accepted (the key's
+    // `extensions` in the answer says what it supports); anything else is refused.
+    let caps = spec.capabilities();
+    if let Some(unknown) = n
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| !caps.supports_extension(e))
+    {
+        return Err(ApiError::bad(format!(
+            "extensions: {unknown:?} is not a CTAP extension this key supports ({}; CTAP \
+             identifiers, as getInfo lists them)",
+            if caps.extensions.is_empty() {
+                "a key of this protocol supports none; pass []".to_owned()
+            } else {
+                format!("it supports {}", caps.extensions.join(", "))
+            }
+        )));
+    }
     Ok(spec)
 }
 

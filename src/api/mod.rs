@@ -5,7 +5,8 @@
 //! the tests validate real responses against that file.
 //!
 //! - [`types`]: every request and response body, shared by the routes and the CLI's client.
-//! - `keys`, `credentials`, `totp`: the routes, one file per resource family.
+//! - `keys`, `credentials`, `totp`, `webauthn`: the routes, one file per resource family
+//!   (`webauthn`: register and authenticate with the daemon's own key, the browser's part).
 //! - [`server`]: the listeners (peer uid check on the Unix socket, bearer token on TCP), and
 //!   [`server::Listeners`], which the binary hands to the daemon to serve this API.
 //! - [`client`]: the CLI's client.
@@ -23,6 +24,7 @@ mod keys;
 pub mod server;
 mod totp;
 pub mod types;
+mod webauthn;
 
 use std::sync::Arc;
 
@@ -87,6 +89,14 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route(
             "/webauthn/authenticator/{id}/power-cycle",
             post(keys::power_cycle),
+        )
+        .route(
+            "/webauthn/authenticator/{id}/register",
+            post(webauthn::register),
+        )
+        .route(
+            "/webauthn/authenticator/{id}/authenticate",
+            post(webauthn::authenticate),
         )
         .route("/totp", get(totp::list_totp).post(totp::add_totp))
         .route(

@@ -481,6 +481,21 @@ pub struct Codes {
     pub codes: Vec<crate::vault::Code>,
 }
 
+/// `POST /webauthn/authenticator/{id}/register` and `.../authenticate`: the browser's part,
+/// done by the daemon on its own key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CeremonyBody {
+    /// The page's origin (`https://example.com`; http only for localhost).
+    pub origin: String,
+    /// PublicKeyCredentialCreationOptionsJSON / RequestOptionsJSON (or `{"publicKey": …}`).
+    pub options: serde_json::Value,
+    /// The key's PIN, for user verification when none is saved (`authsim webauthn pin save`);
+    /// never stored, logged or shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<SecretText>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,6 +511,11 @@ mod tests {
         let mut cred = NewCredential::default();
         cred.credential_id = "AA".into();
         cred.private_key = secret.into();
+        let ceremony = CeremonyBody {
+            origin: "https://example.com".into(),
+            options: serde_json::json!({}),
+            pin: Some(SecretText::new(secret)),
+        };
         let mut totp = NewTotp::default();
         totp.name = "t".into();
         totp.uri = Some(format!("otpauth://totp/x?secret={secret}"));
@@ -504,6 +524,7 @@ mod tests {
             format!("{key:?}"),
             format!("{cred:?}"),
             format!("{totp:?}"),
+            format!("{ceremony:?}"),
             format!("{:?}", SecretText::new(secret)),
         ] {
             assert!(!shown.contains(secret), "{shown}");

@@ -12,6 +12,7 @@ mod realkey;
 mod status;
 mod sts;
 mod totp;
+mod webauthn;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -86,6 +87,10 @@ enum Command {
     /// IAM virtual MFA devices with their seeds in the vault.
     #[command(subcommand)]
     Iam(iam::Cmd),
+    /// The browser's part, headless: register and use passkeys (WebAuthn options JSON in,
+    /// response JSON out) on a daemon key or a hidraw device.
+    #[command(subcommand)]
+    Webauthn(webauthn::Cmd),
     /// STS session credentials behind an MFA code.
     #[command(subcommand)]
     Sts(sts::Cmd),
@@ -167,6 +172,7 @@ pub fn run() -> ExitCode {
         Command::Cognito(cmd) => cognito::run(&ctx, cmd),
         Command::Iam(cmd) => iam::run(&ctx, cmd),
         Command::Sts(cmd) => sts::run(&ctx, cmd),
+        Command::Webauthn(cmd) => webauthn::run(&ctx, cmd),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     };

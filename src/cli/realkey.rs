@@ -88,7 +88,7 @@ fn line(d: &Device) -> String {
 fn info_text(i: &KeyInfo) -> String {
     let list = |items: &[String]| printable(&items.join(", "));
     let opts: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let algs: Vec<String> = i.algorithms.iter().map(|(_, a)| a.clone()).collect();
+    let algs: Vec<String> = i.algorithms.iter().map(|(_, a)| alg_name(*a)).collect();
     let mut out = format!("device:     {}\n", line(&i.device));
     out += &format!("versions:   {}\n", list(&i.versions));
     out += &format!("aaguid:     {}\n", printable(&i.aaguid));
@@ -103,6 +103,17 @@ fn info_text(i: &KeyInfo) -> String {
     out
 }
 
+/// A COSE algorithm by its name (the number when unnamed here).
+fn alg_name(alg: i64) -> String {
+    match alg {
+        -7 => "ES256".into(),
+        -8 => "EdDSA".into(),
+        -35 => "ES384".into(),
+        -257 => "RS256".into(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +125,7 @@ mod tests {
             vendor_id: 0x1209,
             product_id: 1,
             product: "Evil\u{1b}]0;pwned\u{7}Key".to_owned(),
+            serial: String::new(),
         };
         assert_eq!(
             line(&device),
@@ -128,7 +140,7 @@ mod tests {
             max_msg_size: 1200,
             pin_uv_auth_protocols: vec![1],
             transports: vec!["usb\u{202e}".to_owned()],
-            algorithms: vec![("public-key".to_owned(), "ES256\u{0}".to_owned())],
+            algorithms: vec![("public-key\u{0}".to_owned(), -7)],
             firmware_version: 1,
             remaining_discoverable_credentials: 0,
         };

@@ -188,11 +188,12 @@ impl KeySpec {
         }
     }
 
-    /// What a key of this spec does (its getInfo claims, the extensions it supports).
+    /// What a key of this spec does (its getInfo, the commands it serves, its extensions).
     pub fn capabilities(&self) -> firmware_sim::Capabilities {
         firmware_sim::Capabilities::from_config(&self.config_without_pki())
     }
 
+    /// The token configuration, but for the installation's attestation PKI.
     fn config_without_pki(&self) -> firmware_sim::TokenConfig {
         firmware_sim::TokenConfig {
             aaguid: parse_uuid(&self.aaguid).unwrap_or(DEFAULT_AAGUID),
@@ -394,6 +395,12 @@ impl VirtualKey {
             .map_err(|_| KeyGone)?;
         self.wake().await?;
         rx.await.map_err(|_| KeyGone)
+    }
+
+    /// The key's event queue, for a host inside the daemon
+    /// ([`crate::transport::inproc::InProcessHost`]).
+    pub fn inbox(&self) -> DeviceInbox {
+        self.inbox.clone()
     }
 
     /// Tells the key's thread to look at its presence state and control queue now.

@@ -14,9 +14,9 @@
 
 #![warn(missing_docs)]
 
-mod admin;
 pub mod clock;
 pub mod cognito;
+pub mod context;
 pub mod crypto;
 pub mod iam;
 pub mod qr;

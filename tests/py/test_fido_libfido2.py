@@ -140,9 +140,10 @@ def test_fido2_cred_and_assert(shim, daemons, tmp_path, mode, kind, resident):
 PIN = "1234"
 
 
-def pin_tool(shim, tmp_path, *args, params, pin=PIN, check=True):
-    """A tool reading its parameters from a file (`@params` in `args`) and, with no terminal to
-    ask on (a new session has none), the PIN from stdin."""
+def pin_tool(shim, tmp_path, *args, params="", pin=PIN, check=True):
+    """A tool reading its parameters from a file (`@params` in `args`) and the PIN from stdin:
+    readpassphrase reads stdin when there is no terminal, so the tool runs in a session of its
+    own (no controlling tty even when the tests run from one)."""
     path = tmp_path / f"params-{os.urandom(4).hex()}"
     path.write_text(params)
     env = dict(os.environ, LD_PRELOAD=shim)
@@ -208,3 +209,53 @@ def test_hmac_secret_and_cred_protect_with_a_pin(shim, daemons, tmp_path):
     with_uv = assertion(cred_id, salt, "-v").stdout.splitlines()[4]
     assert without != with_uv
     assert assertion(cred_id, salt, pin=None).stdout.splitlines()[4] == without
+
+
+def test_fido2_token_credential_management_with_a_pin(shim, daemons, tmp_path):
+    from fido import open_device
+    from fido2.ctap2 import Ctap2
+    from fido2.ctap2.pin import ClientPin, PinProtocolV2
+
+    d = daemons()
+    sock = os.path.join(d.sock_dir, "pin.sock")
+    status, view, _ = d.api("POST", "/webauthn/authenticator",
+                            {"name": "pin", "hidSocket": sock, "pin": "1234"})
+    assert status == 201, view
+    dev = "sock:" + sock
+    info = tool(shim, "fido2-token", "-I", dev).stdout
+    options = info.split("options: ", 1)[1].splitlines()[0].split(", ")
+    for option in ("credMgmt", "credentialMgmtPreview", "largeBlobs", "clientPin"):
+        assert option in options, info
+    assert "maxlargeblob: 4096" in info and "largeBlobKey" in info.split("extension strings: ", 1)[1].splitlines()[0].split(", ")
+    # Three discoverable credentials, made with PIN tokens (python-fido2).
+    ctap = Ctap2(open_device(sock))
+    ids = {}
+    for rp, user in (("example.com", b"alice"), ("example.com", b"bob"), ("other.example", b"carol")):
+        proto = PinProtocolV2()
+        token = ClientPin(ctap, proto).get_pin_token("1234", ClientPin.PERMISSION.MAKE_CREDENTIAL, rp)
+        h = os.urandom(32)
+        att = ctap.make_credential(
+            h, {"id": rp}, {"id": user, "name": user.decode(), "displayName": user.decode().title()},
+            [{"type": "public-key", "alg": -7}], options={"rk": True},
+            pin_uv_param=proto.authenticate(token, h), pin_uv_protocol=proto.VERSION)
+        ids[user] = b64(att.auth_data.credential_data.credential_id)
+    meta = pin_tool(shim, tmp_path, "fido2-token", "-I", "-c", dev).stdout
+    assert "existing rk(s): 3" in meta and "remaining rk(s): 97" in meta
+    rps = pin_tool(shim, tmp_path, "fido2-token", "-L", "-r", dev).stdout.splitlines()
+    assert rps == [f"00: {b64(hashlib.sha256(b'example.com').digest())} example.com",
+                   f"01: {b64(hashlib.sha256(b'other.example').digest())} other.example"]
+    creds = pin_tool(shim, tmp_path, "fido2-token", "-L", "-k", "example.com", dev).stdout.splitlines()
+    assert creds == [f"00: {ids[b'alice']} Alice {b64(b'alice')} es256 uvopt",
+                     f"01: {ids[b'bob']} Bob {b64(b'bob')} es256 uvopt"]
+    # A wrong PIN lists nothing and costs a retry.
+    p = pin_tool(shim, tmp_path, "fido2-token", "-L", "-r", dev, pin="0000", check=False)
+    assert p.returncode != 0 and "FIDO_ERR_PIN_INVALID" in p.stderr
+    assert "pin retries: 7" in tool(shim, "fido2-token", "-I", dev).stdout
+    # Delete: gone from the token's lists and from the control API's.
+    pin_tool(shim, tmp_path, "fido2-token", "-D", "-i", ids[b"alice"], dev)
+    creds = pin_tool(shim, tmp_path, "fido2-token", "-L", "-k", "example.com", dev).stdout.splitlines()
+    assert creds == [f"00: {ids[b'bob']} Bob {b64(b'bob')} es256 uvopt"]
+    listed = d.api("GET", "/webauthn/authenticator/pin/credentials")[1]
+    assert sorted(c["userName"] for c in listed) == ["bob", "carol"]
+    p = pin_tool(shim, tmp_path, "fido2-token", "-D", "-i", ids[b"alice"], dev, check=False)
+    assert p.returncode != 0 and "FIDO_ERR_NO_CREDENTIALS" in p.stderr

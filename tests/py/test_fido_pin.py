@@ -68,7 +68,8 @@ def test_get_info_claims_ctap_2_1_pin_uv(daemons):
     assert info.options["alwaysUv"] is False
     assert info.options["makeCredUvNotRqd"] is True
     assert info.options["setMinPINLength"] is True
-    assert "ep" not in info.options and "credMgmt" not in info.options
+    assert "ep" not in info.options
+    assert info.options["credMgmt"] is True and info.options["largeBlobs"] is True
     assert info.pin_uv_protocols == [2, 1]
     assert info.min_pin_length == 4 and info.force_pin_change is False
     ctap, _ = pin_key(d)
@@ -97,13 +98,14 @@ def test_set_change_and_tokens_with_every_permission(daemons, protocol):
     assert code(e) == ERR.PIN_AUTH_INVALID, "CTAP 2.1: a PIN exists (2.0 said NOT_ALLOWED)"
 
     # Every permission the key claims; the ones it does not are unauthorized, at no cost.
-    for perm in (P.MAKE_CREDENTIAL, P.GET_ASSERTION, P.AUTHENTICATOR_CFG,
-                 P.MAKE_CREDENTIAL | P.GET_ASSERTION | P.AUTHENTICATOR_CFG):
+    for perm in (P.MAKE_CREDENTIAL, P.GET_ASSERTION, P.AUTHENTICATOR_CFG, P.CREDENTIAL_MGMT,
+                 P.LARGE_BLOB_WRITE,
+                 P.MAKE_CREDENTIAL | P.GET_ASSERTION | P.AUTHENTICATOR_CFG | P.CREDENTIAL_MGMT
+                 | P.LARGE_BLOB_WRITE):
         token = client_pin.get_pin_token(PIN, perm, RP["id"])
         assert len(token) == 32
     assert len(client_pin.get_pin_token(PIN)) == 32, "getPinToken (legacy)"
-    for perm in (P.CREDENTIAL_MGMT, P.BIO_ENROLL, P.LARGE_BLOB_WRITE,
-                 P.MAKE_CREDENTIAL | P.LARGE_BLOB_WRITE):
+    for perm in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL):
         with pytest.raises(CtapError) as e:
             client_pin.get_pin_token(PIN, perm, RP["id"])
         assert code(e) == ERR.UNAUTHORIZED_PERMISSION, perm

@@ -6,10 +6,12 @@ use super::{ResidentCredentialInfo, StoreSummary, TokenError};
 use crate::config::TokenConfig;
 use crate::credential::counter;
 use crate::ctap2::MAX_CREDENTIAL_ID_LEN;
+use crate::ctap2::large_blobs;
 use crate::env::Env;
 use crate::persist::record::{RecordInfo, ResidentCredential, with_record};
 use crate::persist::{
-    KEY_GLOBAL_COUNTER, KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS, NS_META, NS_RESIDENT,
+    KEY_GLOBAL_COUNTER, KEY_LARGE_BLOB_ARRAY, KEY_MASTER, KEY_PKI, NS_ATTESTATION, NS_COUNTERS,
+    NS_META, NS_RESIDENT,
 };
 use crate::{attestation::AttestationPki, cbor};
 
@@ -124,6 +126,11 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
         && g.len() != 4
     {
         return Err(corrupt("global counter has the wrong length"));
+    }
+    if let Some(array) = env.store.get(NS_META, KEY_LARGE_BLOB_ARRAY)?
+        && !large_blobs::trailer_matches(&array)
+    {
+        return Err(corrupt("the large-blob array does not match its hash"));
     }
     let resident_credentials = check_stored(env)?;
     let counters = env.store.list(NS_COUNTERS)?;

@@ -8,7 +8,6 @@ use super::messages::{
 use super::pin_uv;
 use crate::cbor;
 use crate::env::Env;
-use crate::pin::protocol;
 use crate::pin::state::{MAX_MIN_PIN_LENGTH_RP_IDS, MAX_PIN_BYTES};
 use crate::status::{CtapResult, StatusCode};
 
@@ -83,10 +82,6 @@ fn authorise(auth: &mut Authenticator, env: &mut Env<'_>, req: &ConfigRequest) -
         .pin_uv_auth_param
         .as_deref()
         .ok_or(StatusCode::PuatRequired)?;
-    let number = req
-        .pin_uv_auth_protocol
-        .ok_or(StatusCode::MissingParameter)?;
-    let protocol = protocol::protocol(number).ok_or(StatusCode::InvalidParameter)?;
     let mut message = vec![0xFF; 32];
     message.push(0x0D);
     // Subcommands are single bytes (checked by the caller).
@@ -95,15 +90,12 @@ fn authorise(auth: &mut Authenticator, env: &mut Env<'_>, req: &ConfigRequest) -
         // Requests are canonical, so this is the encoding the platform authenticated.
         message.extend_from_slice(&cbor::encode(p));
     }
-    let now = env.clock.now_ms();
-    if !auth.pin.token.in_use(now) {
-        return Err(StatusCode::PinAuthInvalid);
-    }
-    let token = auth.pin.token_bytes(env.rng, protocol)?;
-    protocol.verify(token.as_ref(), &message, param)?;
-    if !auth.pin.token.has_permission(now, permission::ACFG) {
-        return Err(StatusCode::PinAuthInvalid);
-    }
-    auth.pin.token.mark_used();
-    Ok(())
+    pin_uv::verify_command_token(
+        auth,
+        env,
+        req.pin_uv_auth_protocol,
+        param,
+        &message,
+        permission::ACFG,
+    )
 }

@@ -14,7 +14,7 @@ use super::pin_uv::{self, Verification};
 use super::{Authenticator, Continuation, Step, Wait, response, rp_id_hash};
 use crate::credential::{UserEntity, counter};
 use crate::env::{Env, PresencePurpose};
-use crate::extensions::{self, GaContext, Operation, Requested};
+use crate::extensions::{self, GaContext, Operation, Requested, ResponseMembers};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long the getNextAssertion state lives after the last (next) assertion (CTAP 2.1 §6.3).
@@ -225,6 +225,7 @@ fn assertion(
         flag_bits |= flags::UV;
     }
     let mut outputs = Vec::new();
+    let mut members = ResponseMembers::default();
     if !signing.extensions.is_empty() {
         let persistent = auth.load(env)?;
         let mut ctx = GaContext {
@@ -232,6 +233,7 @@ fn assertion(
             key: &candidate.key,
             extras: &candidate.extras,
             cred_random: &persistent.cred_random,
+            members: &mut members,
             rng: &mut *env.rng,
         };
         for r in &signing.extensions {
@@ -268,7 +270,7 @@ fn assertion(
         user,
         number_of_credentials: number_of_credentials.map(|n| n as u64),
         user_selected: None,
-        large_blob_key: None,
+        large_blob_key: members.large_blob_key(),
     }
     .to_value())
 }

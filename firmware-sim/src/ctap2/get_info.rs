@@ -50,6 +50,9 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
         info.force_pin_change = Some(state.force_pin_change);
         info.min_pin_length = Some(u64::from(state.min_pin_length));
     }
+    if caps.large_blobs {
+        info.max_serialized_large_blob_array = Some(caps.max_serialized_large_blob_array as u64);
+    }
     info.firmware_version = Some(u64::from(auth.config.firmware_version));
     if caps.resident_keys {
         let max = caps.max_resident_credentials;
@@ -88,6 +91,14 @@ fn options(caps: &Capabilities, state: Option<&PinState>) -> Vec<(String, bool)>
     if caps.make_cred_uv_not_rqd {
         // Under alwaysUv every credential needs user verification.
         options.push(("makeCredUvNotRqd".to_owned(), !always_uv));
+    }
+    if caps.credential_management {
+        options.push(("credMgmt".to_owned(), true));
+        // The prototype command (0x41), as shipping CTAP 2.1 keys still offer it.
+        options.push(("credentialMgmtPreview".to_owned(), true));
+    }
+    if caps.large_blobs {
+        options.push(("largeBlobs".to_owned(), true));
     }
     if caps.authenticator_config {
         options.push(("authnrCfg".to_owned(), true));

@@ -15,7 +15,7 @@ use crate::credential::id;
 use crate::credential::user::truncate_utf8;
 use crate::credential::{Algorithm, PrivateKey, UserEntity, counter};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::extensions::{self, McContext, Operation, Requested};
+use crate::extensions::{self, McContext, Operation, Requested, ResponseMembers};
 use crate::persist::record::{CredentialExtras, RESIDENT_ID_LEN, ResidentCredential};
 use crate::persist::{self, NS_COUNTERS, NS_RESIDENT, counter_key};
 use crate::pin::state::PinState;
@@ -85,7 +85,7 @@ pub(crate) fn begin(
     };
     let requested = auth.check_extensions(
         env,
-        Operation::MakeCredential,
+        Operation::MakeCredential { resident },
         req.extensions.as_ref(),
         true,
     )?;
@@ -252,7 +252,11 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     let key = PrivateKey::generate(plan.alg, env.rng)?;
     let mode = auth.config.counter_mode;
     // Step 15: extensions, which may add to what the credential stores.
-    let (extras, outputs) = run_extensions(auth, env, &plan, &key, pin_state.as_ref())?;
+    let ExtensionResults {
+        extras,
+        outputs,
+        members,
+    } = run_extensions(auth, env, &plan, &key, pin_state.as_ref())?;
     let mut batch = WriteBatch::new();
 
     let credential_id = if plan.resident {
@@ -270,6 +274,10 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
     // The credential (and the counter) are durable before the response exists.
     if !batch.is_empty() {
         persist::commit(env, &batch)?;
+    }
+    if plan.resident {
+        // A credential-management enumeration does not know the new credential.
+        auth.cred_mgmt = None;
     }
 
     let mut flag_bits = flags::UP;
@@ -309,7 +317,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         auth_data,
         att_stmt,
         ep_att: plan.enterprise.then_some(true),
-        large_blob_key: None,
+        large_blob_key: members.large_blob_key(),
     }
     .to_value())
 }
@@ -322,10 +330,11 @@ fn run_extensions(
     plan: &Plan,
     key: &PrivateKey,
     pin_state: Option<&PinState>,
-) -> CtapResult<(CredentialExtras, Vec<(String, Value)>)> {
+) -> CtapResult<ExtensionResults> {
     let persistent = auth.persistent.as_ref().ok_or(StatusCode::Other)?;
     let mut extras = CredentialExtras::default();
     let mut outputs = Vec::new();
+    let mut members = ResponseMembers::default();
     let mut ctx = McContext {
         rp_id: &plan.rp_id,
         resident: plan.resident,
@@ -334,6 +343,7 @@ fn run_extensions(
         cred_random: &persistent.cred_random,
         pin_state,
         extras: &mut extras,
+        members: &mut members,
         rng: &mut *env.rng,
     };
     for extension in &auth.extensions {
@@ -347,7 +357,21 @@ fn run_extensions(
             outputs.push((r.extension.id().to_owned(), output));
         }
     }
-    Ok((extras, outputs))
+    Ok(ExtensionResults {
+        extras,
+        outputs,
+        members,
+    })
+}
+
+/// What the extensions did to a new credential.
+struct ExtensionResults {
+    /// What the credential stores.
+    extras: CredentialExtras,
+    /// The authenticator-data outputs, by identifier.
+    outputs: Vec<(String, Value)>,
+    /// Response members outside the authenticator data.
+    members: ResponseMembers,
 }
 
 /// Step 17: a discoverable credential, replacing the one of the same (rpId, user handle), in

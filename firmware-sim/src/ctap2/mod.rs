@@ -9,8 +9,10 @@ pub mod auth_data;
 pub(crate) mod client_pin;
 pub mod command;
 pub(crate) mod config_cmd;
+pub(crate) mod credential_management;
 pub(crate) mod get_assertion;
 pub(crate) mod get_info;
+pub(crate) mod large_blobs;
 pub(crate) mod lookup;
 pub(crate) mod make_credential;
 pub mod messages;
@@ -52,6 +54,10 @@ pub(crate) struct Authenticator {
     pub next_assertion: Option<get_assertion::NextState>,
     /// PIN/UV auth state of this power-up (and the persisted PIN state, cached).
     pub pin: PinRuntime,
+    /// A credential-management enumeration in progress.
+    pub cred_mgmt: Option<credential_management::Enumeration>,
+    /// A large-blob array write in progress.
+    pub large_blob: Option<large_blobs::PendingWrite>,
     next_presence_id: u64,
 }
 
@@ -66,6 +72,8 @@ impl Authenticator {
             boot_ms: now_ms,
             next_assertion: None,
             pin: PinRuntime::default(),
+            cred_mgmt: None,
+            large_blob: None,
             next_presence_id: 1,
         }
     }
@@ -74,6 +82,8 @@ impl Authenticator {
     pub(crate) fn power_cycle(&mut self, now_ms: u64) {
         self.persistent = None;
         self.next_assertion = None;
+        self.cred_mgmt = None;
+        self.large_blob = None;
         // Key-agreement keys and pinUvAuthTokens are made again at power-up; the mismatch
         // count starts over (retries are persisted).
         self.pin.reset();
@@ -127,6 +137,13 @@ impl Authenticator {
             &mut self.pin,
             &mut *env.rng,
         )
+    }
+
+    /// The stored credentials changed (or may have): what remembered a list of them ends (the
+    /// getNextAssertion state, a credential-management enumeration).
+    pub(crate) fn credentials_changed(&mut self) {
+        self.next_assertion = None;
+        self.cred_mgmt = None;
     }
 
     /// A fresh id for a user-presence request.
@@ -207,6 +224,13 @@ pub(crate) fn process(
     {
         auth.next_assertion = None;
     }
+    let managing = matches!(
+        command,
+        command::CREDENTIAL_MANAGEMENT | command::CREDENTIAL_MANAGEMENT_PREVIEW
+    );
+    if !managing && auth.cred_mgmt.as_ref().is_some_and(|e| e.cid == cid) {
+        auth.cred_mgmt = None;
+    }
     if !auth.caps.serves(command) {
         return Step::Reply(response(Err(StatusCode::InvalidCommand)));
     }
@@ -225,6 +249,12 @@ pub(crate) fn process(
         command::CONFIG => {
             config_cmd::process(auth, env, params).map(|()| Step::Reply(response(Ok(None))))
         }
+        command::CREDENTIAL_MANAGEMENT | command::CREDENTIAL_MANAGEMENT_PREVIEW => Ok(Step::Reply(
+            response(credential_management::process(auth, env, cid, params)),
+        )),
+        command::LARGE_BLOBS => Ok(Step::Reply(response(large_blobs::process(
+            auth, env, params,
+        )))),
         _ => Err(StatusCode::InvalidCommand),
     };
     match started {

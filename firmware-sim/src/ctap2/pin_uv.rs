@@ -221,6 +221,33 @@ pub(crate) fn verify_token(
     Ok(state.user_present(now))
 }
 
+/// Verifies the pinUvAuthParam of a command authorised by a token with `permission` alone
+/// (authenticatorConfig, credentialManagement, largeBlobs): the protocol must be given
+/// (`CTAP2_ERR_MISSING_PARAMETER`) and supported (`CTAP1_ERR_INVALID_PARAMETER`), the token in
+/// use, `param` authenticate(token, `message`), and the token must hold `permission`
+/// (`CTAP2_ERR_PIN_AUTH_INVALID` otherwise). The permissions RP ID is the caller's business.
+pub(crate) fn verify_command_token(
+    auth: &mut Authenticator,
+    env: &mut Env<'_>,
+    protocol: Option<u64>,
+    param: &[u8],
+    message: &[u8],
+    permission: u64,
+) -> CtapResult<()> {
+    let protocol = param_protocol(auth, Some(param), protocol)?.ok_or(StatusCode::Other)?;
+    let now = env.clock.now_ms();
+    if !auth.pin.token.in_use(now) {
+        return Err(StatusCode::PinAuthInvalid);
+    }
+    let token = auth.pin.token_bytes(env.rng, protocol)?;
+    protocol.verify(token.as_ref(), message, param)?;
+    if !auth.pin.token.has_permission(now, permission) {
+        return Err(StatusCode::PinAuthInvalid);
+    }
+    auth.pin.token.mark_used();
+    Ok(())
+}
+
 /// Step 14.4 / 9.4: after user presence, the token's cached presence and verification and its
 /// permissions (but largeBlobWrite) are used up (no-ops without a token in use).
 pub(crate) fn consume_token(auth: &mut Authenticator) {

@@ -2,7 +2,9 @@
 
 use super::{Authenticator, Continuation, Wait};
 use crate::env::{Env, PresencePurpose, WriteBatch};
-use crate::persist::{self, KEY_PIN_STATE, NS_COUNTERS, NS_META, NS_RESIDENT, Persistent};
+use crate::persist::{
+    self, KEY_LARGE_BLOB_ARRAY, KEY_PIN_STATE, NS_COUNTERS, NS_META, NS_RESIDENT, Persistent,
+};
 use crate::status::{CtapResult, StatusCode};
 
 /// How long after power-up a reset is accepted (CTAP 2.1 §6.6).
@@ -21,11 +23,12 @@ pub(crate) fn begin(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<W
     })
 }
 
-/// Erases resident credentials and counters, the PIN and its retries, and what
-/// authenticatorConfig set (alwaysUv back to the key's default, minPINLength back to 4,
-/// enterprise attestation off), and replaces the master secret (which invalidates every
-/// non-resident and U2F credential), all in one atomic batch. The attestation PKI stays. The
-/// pinUvAuthTokens and key-agreement keys are made anew.
+/// Erases resident credentials and counters, the PIN and its retries, what authenticatorConfig
+/// set (alwaysUv back to the key's default, minPINLength back to 4, enterprise attestation off)
+/// and the large-blob array (back to the initial one), and replaces the master secret (which
+/// invalidates every non-resident and U2F credential), all in one atomic batch. The attestation
+/// PKI stays. The pinUvAuthTokens and key-agreement keys are made anew; a large-blob write in
+/// progress is dropped.
 pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<()> {
     let pki = auth.load(env)?.pki.clone();
     let mut batch = WriteBatch::new();
@@ -36,13 +39,14 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<
         batch.delete(NS_COUNTERS, &key);
     }
     batch.delete(NS_META, KEY_PIN_STATE);
-    // (Records of later features that a reset restores, such as the initial large-blob array,
-    // are added to this batch.)
+    // No stored array is the initial one.
+    batch.delete(NS_META, KEY_LARGE_BLOB_ARRAY);
     let master = persist::new_master_secret(env);
     persist::put_master_secret(&mut batch, &master);
     persist::commit(env, &batch)?;
     auth.pin.reset();
     auth.persistent = Some(Persistent::from_master(&master, pki)?);
-    auth.next_assertion = None;
+    auth.credentials_changed();
+    auth.large_blob = None;
     Ok(())
 }

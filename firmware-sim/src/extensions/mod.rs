@@ -24,16 +24,18 @@ mod cred_blob;
 mod cred_protect;
 mod hmac_secret;
 mod hmac_secret_mc;
+mod large_blob_key;
 mod min_pin_length;
 
 use ciborium::value::Value;
+use zeroize::Zeroizing;
 
 use crate::capabilities::Capabilities;
 use crate::credential::PrivateKey;
 use crate::credential::cred_random::CredRandomKey;
 use crate::ctap2::messages::{Extensions, GetInfoResponse};
 use crate::env::Rng;
-use crate::persist::record::CredentialExtras;
+use crate::persist::record::{CRED_SECRET_LEN, CredentialExtras};
 use crate::pin::PinRuntime;
 use crate::pin::state::PinState;
 use crate::status::CtapResult;
@@ -81,12 +83,29 @@ pub(crate) struct CheckContext<'a> {
     pub inputs: &'a Extensions,
     /// Whether the request collects user presence.
     pub up: bool,
+    /// Whether makeCredential makes a discoverable credential (false in getAssertion).
+    pub resident: bool,
     /// The key's capabilities (its PIN/UV auth protocols).
     pub caps: &'a Capabilities,
     /// The key-agreement keys of this power-up.
     pub pin: &'a mut PinRuntime,
     /// Randomness (key-agreement keys are made on first use).
     pub rng: &'a mut dyn Rng,
+}
+
+/// What extensions add to a makeCredential or getAssertion response outside the signed
+/// authenticator data.
+#[derive(Default)]
+pub(crate) struct ResponseMembers {
+    /// largeBlobKey (makeCredential 0x05, getAssertion 0x07): a secret.
+    pub large_blob_key: Option<Zeroizing<[u8; CRED_SECRET_LEN]>>,
+}
+
+impl ResponseMembers {
+    /// The largeBlobKey member, as the response carries it.
+    pub(crate) fn large_blob_key(&self) -> Option<Vec<u8>> {
+        self.large_blob_key.as_ref().map(|k| k.to_vec())
+    }
 }
 
 /// What an extension sees of a makeCredential request, for the new credential.
@@ -105,6 +124,8 @@ pub(crate) struct McContext<'a> {
     pub pin_state: Option<&'a PinState>,
     /// The new credential's stored extension data, to fill.
     pub extras: &'a mut CredentialExtras,
+    /// Response members outside the authenticator data, to fill.
+    pub members: &'a mut ResponseMembers,
     /// Randomness (for per-credential secrets and protocol two's IVs).
     pub rng: &'a mut dyn Rng,
 }
@@ -119,6 +140,8 @@ pub(crate) struct GaContext<'a> {
     pub extras: &'a CredentialExtras,
     /// Derives CredRandom values for credentials that store none.
     pub cred_random: &'a CredRandomKey,
+    /// Response members outside the authenticator data, to fill.
+    pub members: &'a mut ResponseMembers,
     /// Randomness (protocol two's IVs).
     pub rng: &'a mut dyn Rng,
 }
@@ -205,6 +228,7 @@ pub(crate) static ALL: &[&dyn Extension] = &[
     &hmac_secret_mc::HmacSecretMc,
     &cred_blob::CredBlob,
     &min_pin_length::MinPinLength,
+    &large_blob_key::LargeBlobKey,
 ];
 
 /// The extensions a key with `caps` supports (the identifiers in `caps.extensions`).
@@ -218,8 +242,11 @@ pub(crate) fn supported(caps: &Capabilities) -> Vec<&'static dyn Extension> {
 /// The command whose extension inputs are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Operation {
-    /// authenticatorMakeCredential.
-    MakeCredential,
+    /// authenticatorMakeCredential, of a discoverable credential or not.
+    MakeCredential {
+        /// Whether the new credential is discoverable.
+        resident: bool,
+    },
     /// authenticatorGetAssertion.
     GetAssertion,
 }
@@ -241,6 +268,7 @@ pub(crate) fn check(
     let mut ctx = CheckContext {
         inputs,
         up,
+        resident: matches!(op, Operation::MakeCredential { resident: true }),
         caps,
         pin,
         rng,
@@ -249,7 +277,9 @@ pub(crate) fn check(
     for &extension in supported {
         if let Some(input) = inputs.get(extension.id()) {
             let prepared = match op {
-                Operation::MakeCredential => extension.check_make_credential(input, &mut ctx)?,
+                Operation::MakeCredential { .. } => {
+                    extension.check_make_credential(input, &mut ctx)?
+                }
                 Operation::GetAssertion => extension.check_get_assertion(input, &mut ctx)?,
             };
             requested.push(Requested {

@@ -1,7 +1,8 @@
 //! The token's persistent state in the record store: every namespace and key it writes (this
 //! module is the only place they are named), first-boot creation and loading.
 //!
-//! Namespaces: `meta` (master secret, global counter, PIN/UV and configuration state), `attestation` (the per-installation CA
+//! Namespaces: `meta` (master secret, global counter, PIN/UV and configuration state, the
+//! serialized large-blob array), `attestation` (the per-installation CA
 //! and batch certificate), `rk` (stored credentials keyed by credential id, in the versioned
 //! format of [`record`]) and `ctr` (per-credential counters keyed by SHA-256 of the credential
 //! id).
@@ -32,6 +33,8 @@ pub(crate) const KEY_PKI: &[u8] = b"pki";
 pub(crate) const KEY_MASTER: &[u8] = b"master-secret";
 /// Key of the persisted PIN/UV and configuration state (`pin::state`).
 pub(crate) const KEY_PIN_STATE: &[u8] = b"pin-state";
+/// Key of the serialized large-blob array (`ctap2::large_blobs`; absent: the initial array).
+pub(crate) const KEY_LARGE_BLOB_ARRAY: &[u8] = b"large-blob-array";
 /// Key of the token-wide signature counter (global counter mode).
 pub(crate) const KEY_GLOBAL_COUNTER: &[u8] = b"global-counter";
 
