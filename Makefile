@@ -36,6 +36,7 @@ test-js:
 
 # The uhid transport against a real kernel, in a qemu guest (tests/uhid_qemu.rs, tests/qemu/).
 test-qemu:
+	$(CARGO) build --locked --bin authsim --example hidclient
 	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
 
 bench: deps

@@ -9,6 +9,12 @@ into the vault durably, two consecutive codes at once, enable, confirm) against 
 client, as medians and their ratio; and the wall time of a Cognito `enroll-totp` followed by an
 MFA sign-in (both with fresh codes, never one code twice: the stand-in refuses a replay).
 Goals (issue 5): enable-mfa <= 1 s and >= 30x faster; enroll + MFA sign-in <= 1 s.
+
+Then, in the same run (issue 13), repeated sign-ins of one user of a pool that remembers
+devices: with the remembered device (`cognito sign-in` proves the device, DEVICE_SRP_AUTH, and
+needs no code) against TOTP MFA sign-ins (each with a fresh code, as a suite signing in many
+times needs: at most the current and the next step's code at once, then a wait). Goal: the
+remembered device is faster.
 """
 import argparse
 import os
@@ -94,6 +100,51 @@ def cognito_enroll_and_sign_in(emu, env, idp, pool, client_id):
     return time.perf_counter() - t0
 
 
+def remembered_vs_totp(emu, env, idp, runs):
+    """Seconds per sign-in: with the remembered device (a pool that remembers devices), and with
+    a fresh TOTP code (the same pool settings without device tracking)."""
+
+    def setup(devices):
+        kwargs = {"DeviceConfiguration": devices} if devices else {}
+        pool = idp.create_user_pool(PoolName="bench-devices", **kwargs)["UserPool"]["Id"]
+        idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="ON",
+                                     SoftwareTokenMfaConfiguration={"Enabled": True})
+        client_id = idp.create_user_pool_client(
+            UserPoolId=pool, ClientName="bench",
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        name = "d" + uuid.uuid4().hex[:8]
+        idp.admin_create_user(UserPoolId=pool, Username=name, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username=name, Password=PASSWORD,
+                                    Permanent=True)
+        common = ["--endpoint-url", emu.url, "--client-id", client_id, "--password-stdin",
+                  "--pool-id", pool, "--username", name]
+        return name, common
+
+    def timed(common, *args):
+        t0 = time.perf_counter()
+        p = run(env, "cognito", "sign-in", *common, *args, stdin=PASSWORD + "\n")
+        return time.perf_counter() - t0, p.stderr
+
+    name, common = setup({"ChallengeRequiredOnNewDevice": True,
+                          "DeviceOnlyRememberedOnUserPrompt": True})
+    # MFA_SETUP enrolls the TOTP, and the device is remembered on the way.
+    timed(common, "--totp", name, "--remember-device")
+    remembered = []
+    for _ in range(runs):
+        t, err = timed(common)
+        assert "DEVICE_PASSWORD_VERIFIER" in err and "SOFTWARE_TOKEN_MFA" not in err, err
+        remembered.append(t)
+    name, common = setup(None)
+    timed(common, "--totp", name)
+    totp = []
+    for _ in range(runs):
+        t, err = timed(common, "--totp", name, "--allow-next")
+        assert "SOFTWARE_TOKEN_MFA" in err, err
+        totp.append(t)
+    return remembered, totp
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -116,6 +167,7 @@ def main():
             )["UserPoolClient"]["ClientId"]
             cognito = [cognito_enroll_and_sign_in(emu, env, idp, pool, client_id)
                        for _ in range(args.runs)]
+            remembered, totp = remembered_vs_totp(emu, env, idp, args.runs)
         finally:
             emu.stop()
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
@@ -126,6 +178,13 @@ def main():
     print(f"ratio: authsim is {m_theirs / m_ours:.1f}x faster (goal >= 30x; enable-mfa goal <= 1 s)")
     print(f"cognito enroll-totp + MFA sign-in ({len(cognito)} runs): median "
           f"{statistics.median(cognito) * 1000:.0f} ms (max {max(cognito) * 1000:.0f}; goal <= 1 s)")
+    m_rem, m_totp = statistics.median(remembered), statistics.median(totp)
+    print(f"cognito sign-in with the remembered device ({len(remembered)} in a row): median "
+          f"{m_rem * 1000:.0f} ms (min {min(remembered) * 1000:.0f}), total {sum(remembered):.1f} s")
+    print(f"cognito sign-in with a fresh TOTP code ({len(totp)} in a row): median "
+          f"{m_totp * 1000:.0f} ms (min {min(totp) * 1000:.0f}, when no wait), total {sum(totp):.1f} s")
+    print(f"ratio: the remembered device is {sum(totp) / sum(remembered):.1f}x faster over the "
+          f"whole series (goal: faster)")
 
 
 if __name__ == "__main__":

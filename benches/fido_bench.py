@@ -11,6 +11,10 @@ entry for sign-in) in the same run on the same machine.
    then navigator.credentials.create/get in a page served on 127.0.0.1 (origin
    http://localhost, rp.id "localhost"), timed in the page with performance.now().
 
+3. authsim's WebAuthn client through the control API (`POST /webauthn/authenticator/default/
+   register|authenticate`: options JSON in, response JSON out, the daemon's state on disk), the
+   same ceremony as Chromium's create()/get() above, timed from a client of the API socket.
+
 Prints the figures, the ratios (time per ceremony authsim / Chromium; goal <= 0.5) and the
 assertions per second (goal >= 10,000 on 2 cores); the last line is a JSON summary.
 Not a test: nothing here asserts on time."""
@@ -175,6 +179,83 @@ def chromium_bench(n):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def api_bench(n):
+    """register/authenticate through the control API, state on disk, one request at a time."""
+    import base64
+    import http.client
+    import socket
+
+    binary = os.environ.get("AUTHSIM_BIN") or os.path.join(ROOT, "target", "release", "authsim")
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"{binary} not found: cargo build --release (make bench does)")
+    state = tempfile.mkdtemp(prefix="authsim-bench-api-", dir=os.environ.get("BENCH_DISK_DIR", ROOT))
+    env = dict(os.environ, AUTHSIM_STATE_DIR=state, AUTHSIM_KEYRING="off")
+    env.pop("RUST_LOG", None)
+    hid = os.path.join(state, "hid.sock")
+    proc = subprocess.Popen([binary, "daemon", "--no-uhid", "--hid-socket", hid, "--attestation", "none"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    api = os.path.join(state, "api.sock")
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(api)
+
+    def post(path, body):
+        c = Conn("authsim", timeout=30)
+        c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status != 200:
+            raise RuntimeError(f"{path}: {r.status} {data[:300]!r}")
+        return json.loads(data)
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    origin = "http://localhost"
+
+    def create(i):
+        return post("/webauthn/authenticator/default/register", {"origin": origin, "options": {
+            "rp": {"id": "localhost", "name": "bench"},
+            "user": {"id": b64(f"user-{i}".encode()), "name": "alice", "displayName": "Alice"},
+            "challenge": b64(os.urandom(32)), "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+            "attestation": "none", "timeout": 30000,
+            "authenticatorSelection": {"residentKey": "discouraged", "userVerification": "discouraged"}}})
+
+    try:
+        for line in proc.stdout:
+            if line.startswith("ready: api-socket"):
+                break
+        first = create(0)
+        allow = [{"type": "public-key", "id": first["id"]}]
+
+        def get():
+            return post("/webauthn/authenticator/default/authenticate", {"origin": origin, "options": {
+                "rpId": "localhost", "challenge": b64(os.urandom(32)), "allowCredentials": allow,
+                "userVerification": "discouraged", "timeout": 30000}})
+
+        for _ in range(10):
+            get()
+        regs = max(10, n // 4)
+        t = time.perf_counter()
+        for i in range(regs):
+            create(i + 1)
+        reg_ms = (time.perf_counter() - t) * 1000 / regs
+        t = time.perf_counter()
+        for _ in range(n):
+            a = get()
+        get_ms = (time.perf_counter() - t) * 1000 / n
+        count = int.from_bytes(base64.urlsafe_b64decode(a["response"]["authenticatorData"] + "==")[33:37], "big")
+        return {"registration_ms": reg_ms, "assertion_ms": get_ms, "registrations": regs,
+                "assertions": n, "last_sign_count": count}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def authsim_bench(n):
     cargo = os.environ.get("CARGO", "cargo")
     env = dict(os.environ, FIDO_BENCH_N=str(n))
@@ -191,11 +272,20 @@ def authsim_bench(n):
 def main():
     ours = authsim_bench(N)
     theirs = chromium_bench(CHROME_N)
+    api = api_bench(CHROME_N)
     print(f"chromium: {theirs['chromium']} virtual authenticator: "
           f"{1000 / theirs['registration_ms']:.0f} registrations/s, "
           f"{1000 / theirs['assertion_ms']:.0f} assertions/s "
           f"({theirs['registration_ms']:.3f} ms / {theirs['assertion_ms']:.3f} ms per ceremony)")
-    summary = {"authsim": ours, "chromium": theirs, "ratios": {}}
+    summary = {"authsim": ours, "chromium": theirs, "webauthn_api": api, "ratios": {}}
+    ratios = {"registration": api["registration_ms"] / theirs["registration_ms"],
+              "assertion": api["assertion_ms"] / theirs["assertion_ms"]}
+    summary["ratios"]["webauthn_api"] = ratios
+    print(f"WebAuthn ceremony through the control API (authsim webauthn, options JSON in, response "
+          f"JSON out, state on disk) / chromium create()/get(): registration "
+          f"{api['registration_ms']:.3f} / {theirs['registration_ms']:.3f} ms = "
+          f"{ratios['registration']:.3f}x, assertion {api['assertion_ms']:.3f} / "
+          f"{theirs['assertion_ms']:.3f} ms = {ratios['assertion']:.3f}x (goal <= 0.5x)")
     es = ours["ES256"]
     for where in ("socket_tmpfs", "socket_disk"):
         r = es[where]

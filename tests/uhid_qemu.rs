@@ -1,7 +1,8 @@
 //! The daemon's uhid transport against a real Linux kernel: boots a qemu guest (Debian cloud
 //! kernel, busybox initramfs, built by `tests/qemu/build-guest.sh`) in which `authsim daemon`
 //! runs as root and creates its default key on /dev/uhid; fido2-tools (and `authsim realkey`)
-//! list it, read its info, make and verify a credential and an assertion; the control API
+//! list it, read its info, make and verify a credential and an assertion (and authsim's
+//! WebAuthn client registers and signs in over the hidraw node); the control API
 //! (`authsim key ...`) adds a second uhid key, approves a waiting touch, power-cycles and
 //! removes keys, each seen in sysfs; clients at once, killed mid-request or closing the node
 //! mid-message must not wedge a key; SIGTERM must remove every node, and a restart brings
@@ -39,6 +40,7 @@ const STEPS: &[&str] = &[
     "info",
     "realkey-list",
     "realkey-info",
+    "webauthn-hidraw",
     "make-credential",
     "verify-credential",
     "get-assertion",
@@ -68,22 +70,18 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Compiles tests/qemu/hidclient.rs (std only) with the toolchain's rustc into `out`.
-fn build_hidclient(out: &Path) -> PathBuf {
-    let rustc = std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .map(|c| c.with_file_name("rustc"))
-        .filter(|r| r.exists())
-        .unwrap_or_else(|| PathBuf::from("rustc"));
-    let exe = out.join("hidclient");
-    let status = Command::new(&rustc)
-        .args(["--edition", "2024", "-O", "-o"])
-        .arg(&exe)
-        .arg(workspace().join("tests/qemu/hidclient.rs"))
-        .stdin(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("running {}: {e}", rustc.display()));
-    assert!(status.success(), "compiling tests/qemu/hidclient.rs failed");
+/// The cargo example `hidclient` (tests/qemu/hidclient.rs: the project's host-side CTAPHID),
+/// built beside the authsim binary by `make test-qemu` (and by `make test-rust`'s
+/// `--all-targets` build) before this test runs.
+fn hidclient() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_authsim"))
+        .with_file_name("examples")
+        .join("hidclient");
+    assert!(
+        exe.exists(),
+        "{} is missing: build it with `cargo build --example hidclient` (make test-qemu does)",
+        exe.display()
+    );
     exe
 }
 
@@ -159,7 +157,7 @@ fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
 
     let started = Instant::now();
     std::fs::create_dir_all(&qemu_dir).expect("creating the qemu directory");
-    let hidclient = build_hidclient(&qemu_dir);
+    let hidclient = hidclient();
     let (ok, log) = run_script(
         "build-guest.sh",
         &[&guest, Path::new(env!("CARGO_BIN_EXE_authsim")), &hidclient],

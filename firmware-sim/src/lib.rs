@@ -75,6 +75,8 @@ pub use ctap1::sw as u2f_status;
 pub use ctap2::MAX_CREDENTIAL_ID_LEN;
 pub use ctap2::command as ctap2_command;
 pub use ctaphid::Report;
+/// The platform's half of the PIN/UV auth protocols (for host-side clients).
+pub use pin::platform as pin_platform;
 pub use status::StatusCode;
 pub use token::Token;
 

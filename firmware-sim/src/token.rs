@@ -149,13 +149,8 @@ impl Token {
         env: &mut impl Environment,
         cred: ImportedCredential,
     ) -> Result<(), ImportError> {
-        // A saved getNextAssertion list or enumeration may hold a credential this replaces; a
-        // large-blob write in progress would overwrite an entry this adds.
-        self.app.credentials_changed();
-        if cred.options.large_blob.is_some() {
-            self.app.large_blob = None;
-        }
-        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred])
+        self.before_import(std::slice::from_ref(&cred));
+        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| true)
             .map(|_| ())
             .map_err(BatchFailure::bare)
     }
@@ -173,14 +168,50 @@ impl Token {
         env: &mut impl Environment,
         creds: Vec<ImportedCredential>,
     ) -> Result<usize, ImportError> {
-        // A saved getNextAssertion list or enumeration may hold a credential this replaces; a
-        // large-blob write in progress would overwrite an entry this adds.
+        self.before_import(&creds);
+        admin::import::import_many(&mut env.env(), &self.app.config, creds, &|_| true)
+            .map_err(BatchFailure::indexed)
+    }
+
+    /// [`Token::import_credentials`] that overwrites nothing it was not asked to: entry `i`
+    /// replaces a stored credential (or an earlier entry) with the same id, or a discoverable
+    /// one of the same rpId and user handle, only when `replace[i]` is true (missing flags are
+    /// false); otherwise the batch is refused with [`ImportError::Exists`] or
+    /// [`ImportError::UserExists`] inside [`ImportError::InBatch`], and nothing is written.
+    pub fn import_credentials_no_overwrite(
+        &mut self,
+        env: &mut impl Environment,
+        creds: Vec<ImportedCredential>,
+        replace: &[bool],
+    ) -> Result<usize, ImportError> {
+        self.before_import(&creds);
+        let may = |i: usize| replace.get(i).copied().unwrap_or(false);
+        admin::import::import_many(&mut env.env(), &self.app.config, creds, &may)
+            .map_err(BatchFailure::indexed)
+    }
+
+    /// [`Token::import_credential`] that replaces a stored credential (same id, or a
+    /// discoverable one of the same rpId and user handle) only when `replace` is true.
+    pub fn import_credential_no_overwrite(
+        &mut self,
+        env: &mut impl Environment,
+        cred: ImportedCredential,
+        replace: bool,
+    ) -> Result<(), ImportError> {
+        self.before_import(std::slice::from_ref(&cred));
+        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| replace)
+            .map(|_| ())
+            .map_err(BatchFailure::bare)
+    }
+
+    /// What an import invalidates: a saved getNextAssertion list or enumeration may hold a
+    /// credential it replaces, and a large-blob write in progress would overwrite the entries
+    /// it adds.
+    fn before_import(&mut self, creds: &[ImportedCredential]) {
         self.app.credentials_changed();
         if creds.iter().any(|c| c.options.large_blob.is_some()) {
             self.app.large_blob = None;
         }
-        admin::import::import_many(&mut env.env(), &self.app.config, creds)
-            .map_err(BatchFailure::indexed)
     }
 
     /// Removes one stored credential (and its counter); Ok(false) when there is none with that id.

@@ -11,19 +11,33 @@ use axum::response::IntoResponse;
 
 use super::error::{ApiError, ApiResult, json_response, ok, parse_body};
 use super::types::{
-    DecideBody, Decided, KeyInfo, ListeningInfo, NewKey, PendingInfo, PresenceInfo, SetPresence,
-    SetUv,
+    DecideBody, Decided, KeyInfo, KeyState, ListeningInfo, NewKey, PendingInfo, PresenceInfo,
+    SetPresence, SetUv,
 };
 use crate::daemon::Daemon;
 use crate::daemon::keys::{KeySpec, ProtocolName, StartError, VirtualKey};
 use crate::daemon::presence::{Decision, PresencePolicy};
+use crate::daemon::registry::{FailedKey, Slot};
 
 type St = State<Arc<Daemon>>;
 
-/// A running key as the API shows it, with its PIN and UV retries read from its token.
+/// A running key as the API shows it.
+pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
+    let mut info = spec_info(&k.spec, k.presence.policy(), k.presence.user_verified());
+    info.listening = ListeningInfo {
+        uhid: k.listening.uhid.clone(),
+        hid_socket: k.listening.hid_socket.clone(),
+        hid_udp: k.listening.hid_udp,
+    };
+    info
+}
+
+/// A running key as the API shows it, with whether a PIN is set and the PIN and UV retries
+/// read from its token.
 pub(super) async fn key_view(k: &VirtualKey) -> Result<KeyInfo, ApiError> {
+    let mut info = key_info(k);
     let caps = k.spec.capabilities();
-    let pin = if caps.client_pin || (caps.user_verification && caps.pin_uv_auth_token) {
+    if caps.client_pin || (caps.user_verification && caps.pin_uv_auth_token) {
         let status = k
             .call(|dev| {
                 let (token, env) = dev.parts();
@@ -32,18 +46,31 @@ pub(super) async fn key_view(k: &VirtualKey) -> Result<KeyInfo, ApiError> {
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        Some(status)
-    } else {
-        None
-    };
-    Ok(key_info(k, pin))
+        info.pin_set = caps.client_pin.then_some(status.pin_set);
+        info.pin_retries = status.pin_retries;
+        info.uv_retries = status.uv_retries;
+    }
+    Ok(info)
 }
 
-/// A running key as the API shows it; `pin` is its token's PIN status (`None`: it has none).
-fn key_info(k: &VirtualKey, pin: Option<firmware_sim::PinStatus>) -> KeyInfo {
-    let spec = &k.spec;
-    let presence = k.presence.policy();
-    let caps = spec.capabilities();
+/// A stored key that did not start, as the API shows it.
+pub(super) fn failed_info(f: &FailedKey) -> KeyInfo {
+    let mut info = spec_info(&f.spec, f.spec.presence, f.spec.is_user_verified);
+    info.state = KeyState::Failed;
+    info.failure_reason = Some(f.reason.clone());
+    info
+}
+
+/// Any listed key (running or failed).
+async fn slot_info(slot: &Slot) -> Result<Option<KeyInfo>, ApiError> {
+    Ok(match slot {
+        Slot::Running(k) => Some(key_view(k).await?),
+        Slot::Failed(f) => Some(failed_info(f)),
+        Slot::Starting => None,
+    })
+}
+
+fn spec_info(spec: &KeySpec, presence: PresencePolicy, user_verified: bool) -> KeyInfo {
     KeyInfo {
         authenticator_id: spec.name.clone(),
         name: spec.name.clone(),
@@ -51,7 +78,7 @@ fn key_info(k: &VirtualKey, pin: Option<firmware_sim::PinStatus>) -> KeyInfo {
         transport: "usb".to_owned(),
         has_resident_key: spec.has_resident_key,
         has_user_verification: spec.has_user_verification,
-        is_user_verified: k.presence.user_verified(),
+        is_user_verified: user_verified,
         is_user_consenting: presence != PresencePolicy::Deny,
         presence,
         attestation: spec.attestation,
@@ -62,17 +89,20 @@ fn key_info(k: &VirtualKey, pin: Option<firmware_sim::PinStatus>) -> KeyInfo {
         hid_socket: spec.hid_socket.clone(),
         hid_udp: spec.hid_udp,
         product_name: spec.product_name.clone(),
-        extensions: caps.extensions.iter().map(|e| (*e).to_owned()).collect(),
+        extensions: spec
+            .capabilities()
+            .extensions
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect(),
         default_backup_eligibility: spec.default_backup_eligibility,
         default_backup_state: spec.default_backup_state,
-        pin_set: pin.filter(|_| caps.client_pin).map(|p| p.pin_set),
-        pin_retries: pin.and_then(|p| p.pin_retries),
-        uv_retries: pin.and_then(|p| p.uv_retries),
-        listening: ListeningInfo {
-            uhid: k.listening.uhid.clone(),
-            hid_socket: k.listening.hid_socket.clone(),
-            hid_udp: k.listening.hid_udp,
-        },
+        pin_set: None,
+        pin_retries: None,
+        uv_retries: None,
+        listening: ListeningInfo::default(),
+        state: KeyState::Running,
+        failure_reason: None,
     }
 }
 
@@ -83,19 +113,38 @@ pub(super) fn no_key(id: &str) -> ApiError {
     ))
 }
 
+/// The running key `id`, or the error that says why there is none: 404 for an unknown name,
+/// 503 for a key that failed to start (with its reason) or is still starting.
+pub(super) fn running_key(d: &Daemon, id: &str) -> Result<Arc<VirtualKey>, ApiError> {
+    match d.keys.get(id) {
+        Some(Slot::Running(k)) => Ok(k),
+        Some(Slot::Failed(f)) => Err(ApiError::unavailable(format!(
+            "authenticator {id:?} did not start: {} (DELETE it to erase it)",
+            f.reason
+        ))),
+        Some(Slot::Starting) => Err(ApiError::unavailable(format!(
+            "authenticator {id:?} is starting; ask again shortly"
+        ))),
+        None => Err(no_key(id)),
+    }
+}
+
 pub(super) async fn list_keys(State(d): St) -> ApiResult {
-    let keys = d.keys.lock().await;
+    let keys = d.keys.all();
     let mut views = Vec::with_capacity(keys.len());
-    for k in keys.values() {
-        views.push(key_view(k).await?);
+    for slot in &keys {
+        views.extend(slot_info(slot).await?);
     }
     Ok(ok(&views))
 }
 
 pub(super) async fn get_key(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&key_view(k).await?))
+    let slot = d.keys.get(&id).ok_or_else(|| no_key(&id))?;
+    slot_info(&slot).await?.map(|i| ok(&i)).ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "authenticator {id:?} is starting; ask again shortly"
+        ))
+    })
 }
 
 fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
@@ -214,13 +263,35 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
         }
         firmware_sim::check_pin(pin.as_str()).map_err(|e| ApiError::bad(format!("pin: {e}")))?;
     }
-    let mut keys = d.keys.lock().await;
-    if keys.contains_key(&spec.name) {
+    let name = spec.name.clone();
+    if !d.keys.reserve(&name) {
         return Err(ApiError::conflict(format!(
-            "an authenticator named {:?} exists already",
-            spec.name
+            "an authenticator named {name:?} exists already (DELETE it first)"
         )));
     }
+    let started = start_new_key(&d, spec, pin).await;
+    match started {
+        Ok(key) => {
+            let key = d.keys.install(key);
+            Ok(json_response(StatusCode::CREATED, &key_view(&key).await?))
+        }
+        Err(e) => {
+            d.keys.release(&name);
+            Err(e)
+        }
+    }
+}
+
+/// Starts a new key of a reserved name: any state left under that name (by a key that was
+/// never removed) is erased first, so a new key starts empty; then its PIN, if any, is set.
+async fn start_new_key(
+    d: &Arc<Daemon>,
+    spec: KeySpec,
+    pin: Option<firmware_sim::SecretPin>,
+) -> Result<VirtualKey, ApiError> {
+    d.forget_key(&spec.name)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let key = d.start_key(spec, true).await.map_err(|e| match e {
         StartError::Spec(b) => ApiError::bad(b.0),
         StartError::Uhid(u) => ApiError::unavailable(u.to_string()),
@@ -245,15 +316,23 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
             return Err(ApiError::internal(format!("setting the PIN failed: {e}")));
         }
     }
-    let view = key_view(&key).await?;
-    keys.insert(key.spec.name.clone(), key);
-    Ok(json_response(StatusCode::CREATED, &view))
+    Ok(key)
 }
 
 pub(super) async fn remove_key(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let mut keys = d.keys.lock().await;
-    let key = keys.remove(&id).ok_or_else(|| no_key(&id))?;
-    key.stop().await;
+    match d.keys.take(&id) {
+        Some(Slot::Running(key)) => key.stop().await,
+        // A failed key runs nothing; its spec and state are erased below.
+        Some(Slot::Failed(_)) => {}
+        Some(Slot::Starting) | None => {
+            return Err(match d.keys.get(&id) {
+                Some(Slot::Starting) => ApiError::conflict(format!(
+                    "authenticator {id:?} is starting; try again shortly"
+                )),
+                _ => no_key(&id),
+            });
+        }
+    }
     d.forget_key(&id)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -262,10 +341,9 @@ pub(super) async fn remove_key(State(d): St, Path(id): Path<String>) -> ApiResul
 
 pub(super) async fn set_uv(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let b: SetUv = parse_body(&body)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.presence.set_user_verified(b.is_user_verified);
-    Ok(ok(&key_view(k).await?))
+    Ok(ok(&key_view(&k).await?))
 }
 
 fn pending_info(k: &VirtualKey) -> Vec<PendingInfo> {
@@ -290,24 +368,21 @@ fn presence_info(k: &VirtualKey) -> PresenceInfo {
 }
 
 pub(super) async fn get_presence(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&presence_info(k)))
+    let k = running_key(&d, &id)?;
+    Ok(ok(&presence_info(&k)))
 }
 
 pub(super) async fn set_presence(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let b: SetPresence = parse_body(&body)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.presence.set_policy(b.policy);
     let _ = k.wake().await;
-    Ok(ok(&presence_info(k)))
+    Ok(ok(&presence_info(&k)))
 }
 
 pub(super) async fn list_requests(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&pending_info(k)))
+    let k = running_key(&d, &id)?;
+    Ok(ok(&pending_info(&k)))
 }
 
 pub(super) async fn decide_request(
@@ -319,8 +394,7 @@ pub(super) async fn decide_request(
     let rid: u64 = rid
         .parse()
         .map_err(|_| ApiError::bad(format!("request id {rid:?} is not a number")))?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     let decision = match b.action.as_str() {
         "approve" => Decision::Approve {
             verified: b
@@ -345,18 +419,16 @@ pub(super) async fn decide_request(
 }
 
 pub(super) async fn power_cycle(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.power_cycle().await.map_err(ApiError::internal)?;
-    Ok(ok(&key_view(k).await?))
+    Ok(ok(&key_view(&k).await?))
 }
 
 /// A factory reset from the owner: every credential, the PIN and its retries and what
 /// authenticatorConfig set are gone (as authenticatorReset, without its power-up window and
 /// touch, which guard against a host rather than the key's owner).
 pub(super) async fn reset_key(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.call(|dev| {
         let (token, env) = dev.parts();
         token.factory_reset(env)
@@ -364,5 +436,5 @@ pub(super) async fn reset_key(State(d): St, Path(id): Path<String>) -> ApiResult
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(ok(&key_view(k).await?))
+    Ok(ok(&key_view(&k).await?))
 }

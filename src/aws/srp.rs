@@ -8,7 +8,10 @@
 //! secret into an HMAC key with HKDF ("Caldera Derived Key", 16 bytes) to sign a claim over
 //! pool name ‖ user id ‖ secret block ‖ timestamp. The public descriptions of the protocol are
 //! amazon-cognito-identity-js's AuthenticationHelper and pycognito's aws_srp; the unit tests
-//! below hold a vector computed with pycognito, and the Python tests judge a live sign-in.
+//! below hold a vector computed with pycognito, check the device SRP (verifier and
+//! DEVICE_PASSWORD_VERIFIER claim) against tests/vectors/cognito_device_srp.json, which
+//! tests/py/test_aws_srp_vectors.py recomputes with pycognito, and the Python tests judge a
+//! live sign-in.
 
 use hmac::{KeyInit, Mac};
 use num_bigint::BigUint;
@@ -223,14 +226,42 @@ impl SrpClient {
         unix_time: u64,
     ) -> Result<PasswordClaim, SrpError> {
         let pool = pool_name(pool_id)?;
-        let key = self.auth_key(pool, user_id_for_srp, password, salt_hex, srp_b_hex)?;
-        let block = secret_block;
+        let proof = Proof {
+            group: pool,
+            id: user_id_for_srp,
+            password,
+        };
+        self.claim(&proof, salt_hex, srp_b_hex, secret_block, unix_time)
+    }
+
+    /// Answer a DEVICE_PASSWORD_VERIFIER challenge: the device's SRP, with the device group
+    /// key in the pool name's place and the device key in the user id's.
+    pub fn device_claim(
+        &self,
+        device: &Proof<'_>,
+        salt_hex: &str,
+        srp_b_hex: &str,
+        secret_block: &[u8],
+        unix_time: u64,
+    ) -> Result<PasswordClaim, SrpError> {
+        self.claim(device, salt_hex, srp_b_hex, secret_block, unix_time)
+    }
+
+    fn claim(
+        &self,
+        proof: &Proof<'_>,
+        salt_hex: &str,
+        srp_b_hex: &str,
+        block: &[u8],
+        unix_time: u64,
+    ) -> Result<PasswordClaim, SrpError> {
+        let key = self.auth_key(proof.group, proof.id, proof.password, salt_hex, srp_b_hex)?;
         let timestamp = cognito_timestamp(unix_time);
         let mac = hmac_sha256(
             &key[..],
             &[
-                pool.as_bytes(),
-                user_id_for_srp.as_bytes(),
+                proof.group.as_bytes(),
+                proof.id.as_bytes(),
                 block,
                 timestamp.as_bytes(),
             ],
@@ -239,6 +270,71 @@ impl SrpClient {
             signature: data_encoding::BASE64.encode(&mac),
             timestamp,
         })
+    }
+}
+
+/// Who an SRP proof is for: the "pool name" and "user id" x is salted with, and the secret.
+pub struct Proof<'a> {
+    /// The pool name (user SRP) or the device group key (device SRP).
+    pub group: &'a str,
+    /// The user id for SRP, or the device key.
+    pub id: &'a str,
+    /// The password, or the device password.
+    pub password: &'a str,
+}
+
+/// A new device's secrets and the DeviceSecretVerifierConfig ConfirmDevice takes, as
+/// amazon-cognito-identity-js makes them: a 40-byte random password (base64), a 16-byte
+/// salt, `x = H(salt | H(groupKey | deviceKey | ":" | password))`, the verifier g^x mod N; salt
+/// and verifier sent as base64 of their sign-padded big-endian bytes.
+pub struct DeviceVerifier {
+    /// The device password (a secret: kept sealed, never shown).
+    pub password: Zeroizing<String>,
+    /// `Salt` (base64).
+    pub salt: String,
+    /// `PasswordVerifier` (base64).
+    pub verifier: String,
+}
+
+impl DeviceVerifier {
+    /// A verifier with a fresh random password and salt.
+    pub fn new(group_key: &str, device_key: &str) -> Result<DeviceVerifier, SrpError> {
+        let mut pw = Zeroizing::new([0u8; 40]);
+        getrandom::fill(&mut pw[..]).map_err(|e| SrpError::Random(e.to_string()))?;
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| SrpError::Random(e.to_string()))?;
+        let password = Zeroizing::new(data_encoding::BASE64.encode(&pw[..]));
+        Ok(DeviceVerifier::with(group_key, device_key, password, &salt))
+    }
+
+    /// A verifier for a given password and salt (for tests and vectors).
+    pub fn with(
+        group_key: &str,
+        device_key: &str,
+        password: Zeroizing<String>,
+        salt: &[u8],
+    ) -> DeviceVerifier {
+        let grp = group();
+        let salt = BigUint::from_bytes_be(salt);
+        let inner = Zeroizing::new(sha256(&[
+            group_key.as_bytes(),
+            device_key.as_bytes(),
+            b":",
+            password.as_bytes(),
+        ]));
+        let x = hash_to_int(&[&padded(&salt), &inner[..]]);
+        let v = grp.g.modpow(&x, &grp.n);
+        DeviceVerifier {
+            salt: data_encoding::BASE64.encode(&padded(&salt)),
+            verifier: data_encoding::BASE64.encode(&padded(&v)),
+            password,
+        }
+    }
+}
+
+impl std::fmt::Debug for DeviceVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceVerifier(<redacted>)")
     }
 }
 
@@ -331,8 +427,7 @@ mod tests {
     }
 
     fn test_a() -> Vec<u8> {
-        let h = sha256(&[b"authsim test a"]);
-        h.iter().copied().cycle().take(128).collect()
+        seeded("authsim test a", 128)
     }
 
     #[test]
@@ -478,6 +573,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The device SRP vector that tests/py/test_aws_srp_vectors.py recomputes with pycognito.
+    fn device_vector() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/vectors/cognito_device_srp.json")).unwrap()
+    }
+
+    fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+        v[name].as_str().unwrap()
+    }
+
+    fn seeded(seed: &str, len: usize) -> Vec<u8> {
+        let h = sha256(&[seed.as_bytes()]);
+        h.iter().copied().cycle().take(len).collect()
+    }
+
+    #[test]
+    fn device_verifier_matches_pycognito() {
+        let vec = device_vector();
+        let salt = hex::decode(field(&vec, "salt_hex")).unwrap();
+        let v = DeviceVerifier::with(
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            Zeroizing::new(field(&vec, "device_password").into()),
+            &salt,
+        );
+        let b64 = |h: &str| data_encoding::BASE64.encode(&hex::decode(h).unwrap());
+        assert_eq!(v.salt, b64(field(&vec, "salt_hex")));
+        assert_eq!(v.verifier, b64(field(&vec, "verifier_hex")));
+        let fresh = DeviceVerifier::new("-g", "us-east-1_k").unwrap();
+        assert_eq!(
+            data_encoding::BASE64
+                .decode(fresh.password.as_bytes())
+                .unwrap()
+                .len(),
+            40
+        );
+        assert!(!format!("{fresh:?}").contains(fresh.password.as_str()));
+    }
+
+    #[test]
+    fn device_claim_matches_pycognito() {
+        let vec = device_vector();
+        let c = SrpClient::with_secret(&seeded(field(&vec, "a_seed"), 128)).unwrap();
+        assert_eq!(c.srp_a(), field(&vec, "srp_a_hex"));
+        let device = Proof {
+            group: field(&vec, "device_group_key"),
+            id: field(&vec, "device_key"),
+            password: field(&vec, "device_password"),
+        };
+        let block = decode_secret_block(field(&vec, "secret_block")).unwrap();
+        let (salt, b) = (field(&vec, "salt_hex"), field(&vec, "srp_b_hex"));
+        let key = c
+            .auth_key(device.group, device.id, device.password, salt, b)
+            .unwrap();
+        assert_eq!(hex::encode(&key[..]), field(&vec, "key_hex"));
+        let t = vec["unix_time"].as_u64().unwrap();
+        let claim = c.device_claim(&device, salt, b, &block, t).unwrap();
+        assert_eq!(claim.timestamp, field(&vec, "timestamp"));
+        assert_eq!(claim.signature, field(&vec, "signature"));
+        // The wrong device password (or the user's SRP names) cannot make the same claim.
+        let wrong = Proof {
+            password: "not-the-device-password",
+            ..device
+        };
+        let bad = c.device_claim(&wrong, salt, b, &block, t).unwrap();
+        assert_ne!(bad.signature, field(&vec, "signature"));
+    }
+
+    #[test]
+    fn device_claim_is_the_password_claim_with_device_names() {
+        let c = SrpClient::with_secret(&test_a()).unwrap();
+        let proof = Proof {
+            group: "AbCdEfGhI",
+            id: UID,
+            password: PASSWORD,
+        };
+        let claim = c
+            .device_claim(&proof, SALT, B, &block(), 1_793_696_707)
+            .unwrap();
+        assert_eq!(claim.signature, SIG);
     }
 
     #[test]

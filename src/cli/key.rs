@@ -7,8 +7,8 @@ use super::output::{JsonFlag, Table, print_fields, print_json};
 use crate::api::b64url;
 use crate::api::client::{self, Answer};
 use crate::api::types::{
-    CredentialInfo, DecideBody, Decided, KeyInfo, NewCredential, NewKey, PresenceInfo, Removed,
-    SetPresence, SetUv,
+    CredentialInfo, DecideBody, Decided, KeyInfo, KeyState, NewCredential, NewKey, PresenceInfo,
+    Removed, SetPresence, SetUv,
 };
 use crate::daemon::keys::{CounterName, ProtocolName};
 use crate::daemon::pki::installation_pki;
@@ -219,6 +219,10 @@ pub struct AddCredentialArgs {
     /// A credBlob (base64url), at most the key's maxCredBlobLength.
     #[arg(long)]
     cred_blob: Option<String>,
+    /// Replace a stored credential with the same id (or, with --resident, the same RP and user
+    /// handle); without it such an import is refused and changes nothing.
+    #[arg(long)]
+    replace: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -295,6 +299,13 @@ fn policy_name(p: PresencePolicy) -> &'static str {
 }
 
 fn transports(k: &KeyInfo) -> String {
+    if k.state == KeyState::Failed {
+        return format!(
+            "FAILED: {} (authsim key remove {} erases it)",
+            k.failure_reason.as_deref().unwrap_or("did not start"),
+            k.name
+        );
+    }
     let l = &k.listening;
     let mut t = Vec::new();
     if let Some(u) = &l.uhid {
@@ -333,6 +344,13 @@ fn print_keys(keys: &[KeyInfo]) {
 fn print_key(k: &KeyInfo) {
     let mut fields = vec![
         ("name", k.name.clone()),
+        (
+            "state",
+            match k.state {
+                KeyState::Running => "running".to_owned(),
+                KeyState::Failed => "failed".to_owned(),
+            },
+        ),
         ("protocol", protocol_name(k.protocol).to_owned()),
         ("aaguid", k.aaguid.clone()),
         ("resident keys", yes_no(k.has_resident_key)),
@@ -442,7 +460,7 @@ fn print_presence(p: &PresenceInfo) {
 /// The PIN of `authsim key add --pin-stdin`, checked against a new key's PIN rules before
 /// anything is sent (the daemon checks it again before it creates the key).
 fn read_pin() -> Result<firmware_sim::SecretPin> {
-    let pin = super::cognito::StdinSecrets::new().next("PIN")?;
+    let pin = super::cognito::common::StdinSecrets::new().next("PIN")?;
     firmware_sim::check_pin(&pin).map_err(|e| anyhow::anyhow!("the PIN is refused: {e}"))?;
     Ok(firmware_sim::SecretPin::new(pin.as_str()))
 }
@@ -500,6 +518,7 @@ fn add_credential(ctx: &Ctx, a: AddCredentialArgs) -> Result<()> {
         backup_eligibility: None,
         backup_state: None,
         user_name_hint: None,
+        replace: a.replace.then_some(true),
     };
     let c: CredentialInfo = get(
         ctx,

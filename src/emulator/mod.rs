@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod cognito;
+pub mod context;
 pub mod crypto;
 pub mod iam;
 pub mod qr;

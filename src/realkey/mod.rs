@@ -1,25 +1,23 @@
-//! Real security keys over hidraw, through ctap-hid-fido2 (which uses hidapi's
-//! `linux-static-hidraw` backend: libudev-dev and pkg-config at build time).
+//! Real security keys over hidraw, through the project's one host-side CTAPHID
+//! ([`crate::fido`]): devices found in sysfs by the FIDO usage page, getInfo decoded with
+//! firmware-sim's typed messages.
 //!
 //! Every call here blocks on USB I/O (a key waiting for a touch can take 30 s); async callers
 //! run them on `tokio::task::spawn_blocking`. Virtual keys that authsim exposes through
 //! `/dev/uhid` show up here exactly like physical ones.
 
-use ctap_hid_fido2::{FidoKeyHid, FidoKeyHidFactory, HidParam, LibCfg};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 
-/// A FIDO HID device found on the system.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// The hidraw path to open it with (`--device`).
-    pub path: String,
-    /// USB vendor id.
-    pub vendor_id: u16,
-    /// USB product id.
-    pub product_id: u16,
-    /// The product name the device reports.
-    pub product: String,
-}
+use crate::fido::ctap2::{Authenticator, CtapError};
+use crate::fido::device::Hidraw;
+use crate::fido::hid::{CtapHid, Progress};
+pub use crate::fido::sysfs::Device;
+
+/// How long `select` waits for a touch.
+const SELECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a key says about itself (authenticatorGetInfo), in plain form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,18 +32,18 @@ pub struct KeyInfo {
     pub aaguid: String,
     /// Options and their values (rk, up, uv, plat, clientPin, ...).
     pub options: Vec<(String, bool)>,
-    /// Largest CTAP message the key accepts, in bytes.
-    pub max_msg_size: i32,
+    /// Largest CTAP message the key accepts, in bytes (0 when the key does not say).
+    pub max_msg_size: u64,
     /// PIN/UV auth protocols.
-    pub pin_uv_auth_protocols: Vec<u32>,
+    pub pin_uv_auth_protocols: Vec<u64>,
     /// Transports (usb, nfc, ...).
     pub transports: Vec<String>,
-    /// Credential algorithms, as (type, alg) pairs.
-    pub algorithms: Vec<(String, String)>,
-    /// Firmware version number.
-    pub firmware_version: u32,
+    /// Credential algorithms, as (type, COSE alg) pairs.
+    pub algorithms: Vec<(String, i64)>,
+    /// Firmware version number (0 when the key does not say).
+    pub firmware_version: u64,
     /// How many more discoverable credentials fit (0 when the key does not say).
-    pub remaining_discoverable_credentials: u32,
+    pub remaining_discoverable_credentials: u64,
 }
 
 /// Why a real key could not be used; says what to do next.
@@ -74,31 +72,9 @@ pub enum RealKeyError {
     },
 }
 
-fn cfg() -> LibCfg {
-    let mut c = LibCfg::init()
-        .with_enable_log(false)
-        .with_keep_alive_msg_to_stderr(true);
-    c.keep_alive_msg = "- touch your security key".into();
-    c
-}
-
 /// All FIDO HID devices (usage page 0xF1D0), physical and virtual.
 pub fn list() -> Vec<Device> {
-    let mut devs: Vec<Device> = ctap_hid_fido2::get_fidokey_devices()
-        .into_iter()
-        .map(|d| Device {
-            path: match &d.param {
-                HidParam::Path(p) => p.clone(),
-                HidParam::VidPid { vid, pid } => format!("{vid:04x}:{pid:04x}"),
-            },
-            vendor_id: d.vid,
-            product_id: d.pid,
-            product: d.product_string,
-        })
-        .collect();
-    devs.sort_by(|a, b| a.path.cmp(&b.path));
-    devs.dedup_by(|a, b| a.path == b.path);
-    devs
+    crate::fido::sysfs::list()
 }
 
 /// Pick a device: the one at `path`, or the only one present.
@@ -117,49 +93,78 @@ pub fn choose(path: Option<&str>) -> Result<Device, RealKeyError> {
     }
 }
 
-fn open(dev: &Device) -> Result<FidoKeyHid, RealKeyError> {
-    FidoKeyHidFactory::create_by_params(&[HidParam::Path(dev.path.clone())], &cfg()).map_err(|e| {
-        RealKeyError::Device {
-            path: dev.path.clone(),
-            problem: e.to_string(),
-        }
-    })
-}
-
-fn device_err(dev: &Device) -> impl Fn(anyhow::Error) -> RealKeyError + '_ {
+fn device_err(dev: &Device) -> impl Fn(CtapError) -> RealKeyError + '_ {
     move |e| RealKeyError::Device {
         path: dev.path.clone(),
         problem: e.to_string(),
     }
 }
 
+/// Opens a CTAPHID channel on the device.
+pub fn open(dev: &Device) -> Result<Authenticator, RealKeyError> {
+    let io = Hidraw::open(Path::new(&dev.path)).map_err(|e| RealKeyError::Device {
+        path: dev.path.clone(),
+        problem: match e.kind() {
+            std::io::ErrorKind::PermissionDenied => format!(
+                "{e} (install the udev rule in udev/ so your user may open it, or run as root)"
+            ),
+            _ => e.to_string(),
+        },
+    })?;
+    let hid = CtapHid::open(Box::new(io)).map_err(|e| device_err(dev)(e.into()))?;
+    let mut key = Authenticator::new(hid);
+    // Keepalives asking for a touch are told on stderr, once.
+    let mut told = false;
+    key.on_progress(move |p| {
+        if p == Progress::UserPresenceNeeded && !told {
+            told = true;
+            eprintln!("- touch your security key");
+        }
+    });
+    Ok(key)
+}
+
 /// Ask a key for its authenticatorGetInfo.
 pub fn info(dev: &Device) -> Result<KeyInfo, RealKeyError> {
-    let key = open(dev)?;
-    let i = key.get_info().map_err(device_err(dev))?;
+    let mut key = open(dev)?;
+    let i = key.get_info().map_err(device_err(dev))?.clone();
     Ok(KeyInfo {
         device: dev.clone(),
         versions: i.versions,
-        extensions: i.extensions,
+        extensions: i.extensions.unwrap_or_default(),
         aaguid: format_uuid(&i.aaguid),
-        options: i.options,
-        max_msg_size: i.max_msg_size,
-        pin_uv_auth_protocols: i.pin_uv_auth_protocols,
-        transports: i.transports,
-        algorithms: i.algorithms,
-        firmware_version: i.firmware_version,
-        remaining_discoverable_credentials: i.remaining_discoverable_credentials,
+        options: i.options.unwrap_or_default(),
+        max_msg_size: i.max_msg_size.unwrap_or(0),
+        pin_uv_auth_protocols: i.pin_uv_auth_protocols.unwrap_or_default(),
+        transports: i.transports.unwrap_or_default(),
+        algorithms: i
+            .algorithms
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.kind, p.alg))
+            .collect(),
+        firmware_version: i.firmware_version.unwrap_or(0),
+        remaining_discoverable_credentials: i.remaining_discoverable_credentials.unwrap_or(0),
     })
 }
 
 /// Make the key blink (CTAPHID_WINK), to find it on the desk.
 pub fn wink(dev: &Device) -> Result<(), RealKeyError> {
-    open(dev)?.wink().map_err(device_err(dev))
+    let mut key = open(dev)?;
+    if !key.hid().init().has_wink() {
+        return Err(RealKeyError::Device {
+            path: dev.path.clone(),
+            problem: "this key cannot wink (no WINK capability)".into(),
+        });
+    }
+    key.hid().wink().map_err(|e| device_err(dev)(e.into()))
 }
 
 /// authenticatorSelection: returns once the user touched this key (asks on stderr).
 pub fn select(dev: &Device) -> Result<(), RealKeyError> {
-    open(dev)?.selection().map_err(device_err(dev))
+    open(dev)?
+        .selection(Some(Instant::now() + SELECT_TIMEOUT))
+        .map_err(device_err(dev))
 }
 
 /// 16 bytes as a canonical UUID; anything else as plain hex.

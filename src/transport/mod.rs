@@ -8,7 +8,9 @@
 //! - [`unix`]: a Unix stream socket; each connection is a host opening the device; exactly 64
 //!   bytes per report both ways, no report-id byte.
 //! - [`udp`]: loopback UDP; each datagram is one 64-byte report, replies go to the sender.
+//! - [`inproc`]: a host inside the daemon itself (the control API's WebAuthn routes).
 
+pub mod inproc;
 pub mod udp;
 pub mod uhid;
 pub mod unix;
@@ -16,6 +18,15 @@ pub mod unix;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
+
+/// The daemon's effective uid: the one user its sockets serve.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid()
+    }
+}
 
 /// Size of every HID report, both directions.
 pub const REPORT_LEN: usize = 64;
@@ -127,6 +138,11 @@ impl DeviceInbox {
                 Err(TrySendError::Disconnected(_)) => return Err(DeviceGone),
             }
         }
+    }
+
+    /// Queues an event from a thread outside the runtime, blocking while the queue is full.
+    pub fn send_blocking(&self, event: HostEvent) -> Result<(), DeviceGone> {
+        self.tx.send(event).map_err(|_| DeviceGone)
     }
 
     /// Queues an event without waiting; false if the queue is full or the device stopped.

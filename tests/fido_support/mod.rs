@@ -1,119 +1,34 @@
-//! A native CTAPHID host over the daemon's Unix socket (blocking, no python), and a helper
+//! A CTAPHID host over the daemon's Unix socket (blocking, no python), and a helper
 //! that runs `authsim daemon` on a private state directory. Shared by the Rust judges in
 //! `tests/fido_*.rs` and by `benches/fido_socket.rs`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use authsim::fido::device::UnixSocket;
+use authsim::fido::hid::CtapHid;
 use ciborium::value::{Integer, Value};
 
-/// One report, both ways.
-pub const REPORT: usize = 64;
-const BROADCAST: u32 = 0xFFFF_FFFF;
-/// CTAPHID commands used here.
-pub const CMD_PING: u8 = 0x01;
-pub const CMD_MSG: u8 = 0x03;
-pub const CMD_INIT: u8 = 0x06;
-pub const CMD_CBOR: u8 = 0x10;
-const CMD_KEEPALIVE: u8 = 0x3B;
-const CMD_ERROR: u8 = 0x3F;
-
-/// A host that opened the virtual key over its Unix socket, with its own channel.
+/// A host that opened the virtual key over its Unix socket, with its own channel: the
+/// project's one host-side CTAPHID (`authsim::fido::hid`) on the socket transport.
 pub struct HidSocket {
-    stream: UnixStream,
-    cid: u32,
-    out: Vec<u8>,
+    hid: CtapHid,
 }
 
 impl HidSocket {
     /// Connects and allocates a channel with CTAPHID_INIT.
     pub fn connect(path: &Path) -> std::io::Result<HidSocket> {
-        let stream = UnixStream::connect(path)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut host = HidSocket {
-            stream,
-            cid: BROADCAST,
-            out: Vec::with_capacity(REPORT * 8),
-        };
-        let nonce: [u8; 8] = *b"authsim!";
-        let (cmd, payload) = host.request(CMD_INIT, &nonce)?;
-        if cmd != CMD_INIT || payload.len() < 17 || payload[..8] != nonce {
-            return Err(std::io::Error::other("bad INIT response"));
-        }
-        host.cid = u32::from_be_bytes([payload[8], payload[9], payload[10], payload[11]]);
-        Ok(host)
+        let io = UnixSocket::connect(path)?;
+        let hid = CtapHid::open(Box::new(io)).map_err(std::io::Error::other)?;
+        Ok(HidSocket { hid })
     }
 
     /// This host's channel.
     pub fn cid(&self) -> u32 {
-        self.cid
-    }
-
-    /// Sends one message (all its reports in one write) and reads the response on this
-    /// channel, skipping keepalives; a CTAPHID error is returned as `(0x3F, [code])`.
-    pub fn request(&mut self, cmd: u8, payload: &[u8]) -> std::io::Result<(u8, Vec<u8>)> {
-        self.out.clear();
-        let cid = self.cid.to_be_bytes();
-        let len = u16::try_from(payload.len()).map_err(std::io::Error::other)?;
-        let mut report = [0u8; REPORT];
-        report[..4].copy_from_slice(&cid);
-        report[4] = 0x80 | cmd;
-        report[5..7].copy_from_slice(&len.to_be_bytes());
-        let first = payload.len().min(REPORT - 7);
-        report[7..7 + first].copy_from_slice(&payload[..first]);
-        self.out.extend_from_slice(&report);
-        for (seq, chunk) in payload[first..].chunks(REPORT - 5).enumerate() {
-            let mut report = [0u8; REPORT];
-            report[..4].copy_from_slice(&cid);
-            report[4] = u8::try_from(seq).map_err(std::io::Error::other)?;
-            report[5..5 + chunk.len()].copy_from_slice(chunk);
-            self.out.extend_from_slice(&report);
-        }
-        self.stream.write_all(&self.out)?;
-        self.response()
-    }
-
-    fn read_report(&mut self) -> std::io::Result<[u8; REPORT]> {
-        let mut r = [0u8; REPORT];
-        self.stream.read_exact(&mut r)?;
-        Ok(r)
-    }
-
-    /// The next complete message on this channel.
-    pub fn response(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
-        loop {
-            let r = self.read_report()?;
-            if r[..4] != self.cid.to_be_bytes() || r[4] & 0x80 == 0 {
-                continue;
-            }
-            let cmd = r[4] & 0x7F;
-            if cmd == CMD_KEEPALIVE {
-                continue;
-            }
-            let len = usize::from(u16::from_be_bytes([r[5], r[6]]));
-            let mut data = r[7..7 + len.min(REPORT - 7)].to_vec();
-            let mut seq = 0u8;
-            while data.len() < len {
-                let c = self.read_report()?;
-                if c[..4] != self.cid.to_be_bytes() {
-                    continue;
-                }
-                if c[4] != seq {
-                    return Err(std::io::Error::other("continuation out of sequence"));
-                }
-                seq += 1;
-                let n = (len - data.len()).min(REPORT - 5);
-                data.extend_from_slice(&c[5..5 + n]);
-            }
-            if cmd == CMD_ERROR {
-                return Ok((CMD_ERROR, data));
-            }
-            return Ok((cmd, data));
-        }
+        self.hid.cid()
     }
 
     /// A CTAP2 command: status byte and decoded body.
@@ -122,21 +37,17 @@ impl HidSocket {
         command: u8,
         params: Option<&Value>,
     ) -> std::io::Result<(u8, Option<Value>)> {
-        let mut payload = vec![command];
-        if let Some(p) = params {
-            payload.extend_from_slice(&firmware_sim::cbor::encode(p));
+        let body = params.map(firmware_sim::cbor::encode).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (status, body) = self
+            .hid
+            .cbor(command, &body, Some(deadline))
+            .map_err(std::io::Error::other)?;
+        if body.is_empty() {
+            return Ok((status, None));
         }
-        let (cmd, data) = self.request(CMD_CBOR, &payload)?;
-        if cmd != CMD_CBOR || data.is_empty() {
-            return Err(std::io::Error::other(format!(
-                "not a CBOR response: command 0x{cmd:02x} {data:02x?}"
-            )));
-        }
-        if data.len() == 1 {
-            return Ok((data[0], None));
-        }
-        let value: Value = ciborium::de::from_reader(&data[1..]).map_err(std::io::Error::other)?;
-        Ok((data[0], Some(value)))
+        let value: Value = ciborium::de::from_reader(&body[..]).map_err(std::io::Error::other)?;
+        Ok((status, Some(value)))
     }
 }
 

@@ -17,6 +17,7 @@ STEPS = [
     "Cognito: sign in with SRP (no MFA yet)",
     "Cognito: enroll TOTP",
     "Cognito: sign in again",
+    "Cognito: sign in with the remembered device",
     "Cognito: new tokens from the refresh token",
     "IAM: enable a virtual MFA device",
     "STS: GetSessionToken",
@@ -44,6 +45,11 @@ def test_demo_runs_every_flow_and_shows_no_secret():
                 "sts session"]:
         assert f"$ authsim {cmd} --endpoint-url http://127.0.0.1:" in out, cmd
     assert "SOFTWARE_TOKEN_MFA" in out
+    # The remembered device signs in without a code.
+    remembered = out[out.find("==> Cognito: sign in with the remembered device"):]
+    remembered = remembered[:remembered.find("==> ", 4)]
+    assert "DEVICE_SRP_AUTH → DEVICE_PASSWORD_VERIFIER" in remembered, remembered
+    assert "SOFTWARE_TOKEN_MFA" not in remembered, remembered
     assert re.search(r"temporary credentials ASIA[A-Z0-9]{16}", out)
     # No secret: the generated password, JWTs, session tokens, base32 seeds of 32+ chars.
     assert not re.search(r"Demo-[0-9a-f]{18}-Pw1!", out)

@@ -199,7 +199,7 @@ mark PASS list
 info_ok "$node" /tmp/info || fail info /tmp/info /tmp/run1.err
 mark PASS info "$(grep -E '^(version strings|aaguid)' /tmp/info | tr '\n' ' ')"
 
-# authsim's own client for real keys (ctap-hid-fido2 over hidraw) finds and uses it too.
+# authsim's own client for real keys (its CTAPHID over hidraw, found in sysfs) finds and uses it too.
 timeout 30 authsim realkey list --json >/tmp/rk_list 2>&1 || fail realkey-list /tmp/rk_list
 grep -q "\"/dev/$node\"" /tmp/rk_list || fail realkey-list-shows-key /tmp/rk_list
 mark PASS realkey-list "$(tr -d ' \n' </tmp/rk_list)"
@@ -209,6 +209,18 @@ aaguid=$(sed -n 's/^aaguid: //p' /tmp/info)
 grep -q "\"aaguid\": \"$(echo "$aaguid" | sed 's/\(........\)\(....\)\(....\)\(....\)/\1-\2-\3-\4-/')" /tmp/rk_info ||
   fail realkey-info-aaguid /tmp/rk_info /tmp/info
 mark PASS realkey-info "aaguid $aaguid"
+
+# authsim's WebAuthn client over hidraw: on the node (--device), and on the daemon key by name
+# (--key: a uhid key is found through the control API and its HID_UNIQ in sysfs).
+opts='{"publicKey":{"rp":{"id":"authsim.test","name":"Test"},"user":{"id":"dXNlcg","name":"u","displayName":"U"},"challenge":"Y2hhbGxlbmdlLTEyMzQ1Ng","pubKeyCredParams":[{"type":"public-key","alg":-7}],"authenticatorSelection":{"residentKey":"required","userVerification":"discouraged"},"extensions":{"credProps":true}}}'
+echo "$opts" | timeout 30 authsim webauthn register --origin https://authsim.test --device "/dev/$node" >/tmp/wa_dev 2>&1 ||
+  fail webauthn-hidraw /tmp/wa_dev /tmp/run1.err
+grep -q '"publicKeyAlgorithm": -7' /tmp/wa_dev && grep -q '"rk": true' /tmp/wa_dev || fail "webauthn-hidraw (response)" /tmp/wa_dev
+echo '{"challenge":"Y2hhbGxlbmdlLWdldA","rpId":"authsim.test","userVerification":"discouraged"}' |
+  timeout 30 authsim webauthn authenticate --origin https://authsim.test --key default >/tmp/wa_key 2>&1 ||
+  fail "webauthn-hidraw (--key default)" /tmp/wa_key /tmp/run1.err
+grep -q '"userHandle": "dXNlcg"' /tmp/wa_key || fail "webauthn-hidraw (assertion)" /tmp/wa_key
+mark PASS webauthn-hidraw
 
 timeout 30 fido2-cred -M -i /test/cred_param "/dev/$node" >/tmp/cred_out 2>/tmp/cred_err ||
   fail make-credential /tmp/cred_err /tmp/run1.err

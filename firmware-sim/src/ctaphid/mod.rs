@@ -3,9 +3,12 @@
 //! An initialization packet is `CID (4) | CMD | 0x80 (1) | BCNT (2, big-endian) | DATA (57)`; a
 //! continuation packet is `CID (4) | SEQ (1, 0..=0x7F) | DATA (59)`. A message therefore holds at
 //! most 57 + 128 × 59 = 7609 bytes.
+//!
+//! The device side is the channel engine (`channels`); the host side, without I/O, is [`host`].
 
 mod assembler;
 pub(crate) mod channels;
+pub mod host;
 
 pub(crate) use assembler::{Assembled, Assembler};
 

@@ -2,6 +2,7 @@
 //! the pinUvAuthToken state ([`token`]), the persisted PIN/UV and configuration state
 //! ([`state`]), and the volatile state of a powered-up key ([`PinRuntime`]).
 
+pub mod platform;
 pub(crate) mod protocol;
 pub(crate) mod state;
 pub(crate) mod token;

@@ -45,8 +45,7 @@ pub(crate) trait PinUvAuthProtocol: Sync {
     /// decrypt(key, ciphertext); an error for a malformed ciphertext.
     fn decrypt(&self, key: &[u8], ciphertext: &[u8]) -> CtapResult<Zeroizing<Vec<u8>>>;
     /// authenticate(key, message): the MAC a platform sends as pinUvAuthParam (the platform's
-    /// half of the protocol; the authenticator only verifies).
-    #[allow(dead_code)]
+    /// half of the protocol, [`super::platform`]; the authenticator only verifies).
     fn authenticate(&self, key: &[u8], message: &[u8]) -> Vec<u8>;
     /// verify(key, message, signature): `CTAP2_ERR_PIN_AUTH_INVALID` unless `signature` is
     /// authenticate(key, message) (compared in constant time).

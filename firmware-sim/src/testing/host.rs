@@ -1,17 +1,20 @@
 //! A host-side CTAPHID client that drives a [`Token`] in-process, advancing a [`TestEnv`]'s
-//! clock while it waits (as a platform would while the user is asked to touch the key).
+//! clock while it waits (as a platform would while the user is asked to touch the key). The
+//! framing is the project's one host-side CTAPHID ([`crate::ctaphid::host`]).
 
 use ciborium::value::Value;
-use thiserror::Error;
 
 use super::TestEnv;
 use crate::cbor;
 use crate::ctaphid::Report;
-use crate::ctaphid::{BROADCAST_CID, REPORT_LEN, cmd, fragment};
+use crate::ctaphid::host::{self, InitResponse, Received, ResponseReader};
+use crate::ctaphid::{BROADCAST_CID, cmd, fragment};
 use crate::token::Token;
 
+use crate::ctaphid::host::HostError as FrameError;
+
 /// Failure seen by the host.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum HostError {
     /// The token answered with CTAPHID_ERROR and this code.
     #[error("CTAPHID error 0x{0:02X}")]
@@ -22,6 +25,16 @@ pub enum HostError {
     /// The response did not have the expected form.
     #[error("malformed response: {0}")]
     Malformed(&'static str),
+}
+
+impl From<FrameError> for HostError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Hid(code) => HostError::Hid(code),
+            FrameError::Malformed(m) => HostError::Malformed(m),
+            FrameError::TooLong(_) => HostError::Malformed("request longer than CTAPHID carries"),
+        }
+    }
 }
 
 /// A complete response on the host's channel.
@@ -35,57 +48,6 @@ pub struct HidResponse {
     pub keepalives: Vec<u8>,
     /// Simulated milliseconds spent waiting after the request was sent.
     pub waited_ms: u64,
-}
-
-/// Reassembles the reports of one channel.
-#[derive(Debug, Default)]
-struct Receiver {
-    command: u8,
-    expected: usize,
-    next_seq: u8,
-    data: Vec<u8>,
-    started: bool,
-    keepalives: Vec<u8>,
-}
-
-impl Receiver {
-    /// Feeds one report; returns the completed message, if any.
-    fn feed(&mut self, cid: u32, report: &Report) -> Result<Option<(u8, Vec<u8>)>, HostError> {
-        if report[..4] != cid.to_be_bytes() {
-            return Ok(None);
-        }
-        if report[4] & 0x80 != 0 {
-            let command = report[4] & 0x7F;
-            let len = usize::from(u16::from_be_bytes([report[5], report[6]]));
-            if command == cmd::KEEPALIVE {
-                self.keepalives.push(report[7]);
-                return Ok(None);
-            }
-            if command == cmd::ERROR {
-                return Err(HostError::Hid(report[7]));
-            }
-            self.command = command;
-            self.expected = len;
-            self.next_seq = 0;
-            self.data = report[7..7 + len.min(REPORT_LEN - 7)].to_vec();
-            self.started = true;
-        } else {
-            if !self.started {
-                return Err(HostError::Malformed("continuation before init packet"));
-            }
-            if report[4] != self.next_seq {
-                return Err(HostError::Malformed("sequence out of order"));
-            }
-            self.next_seq += 1;
-            let n = (self.expected - self.data.len()).min(REPORT_LEN - 5);
-            self.data.extend_from_slice(&report[5..5 + n]);
-        }
-        if self.data.len() == self.expected {
-            self.started = false;
-            return Ok(Some((self.command, std::mem::take(&mut self.data))));
-        }
-        Ok(None)
-    }
 }
 
 /// One host application with its own CTAPHID channel.
@@ -117,16 +79,12 @@ impl HidHost {
     pub fn connect(token: &mut Token, env: &mut TestEnv) -> Result<Self, HostError> {
         let nonce = [0x4E, 0x4F, 0x4E, 0x43, 0x45, 0x21, 0x21, 0x21];
         let reply = Self::with_cid(BROADCAST_CID).request(token, env, cmd::INIT, &nonce)?;
-        if reply.command != cmd::INIT || reply.payload.len() < 17 || reply.payload[..8] != nonce {
+        if reply.command != cmd::INIT {
             return Err(HostError::Malformed("INIT response"));
         }
-        let cid = u32::from_be_bytes([
-            reply.payload[8],
-            reply.payload[9],
-            reply.payload[10],
-            reply.payload[11],
-        ]);
-        Ok(Self::with_cid(cid))
+        let init = InitResponse::parse(&nonce, &reply.payload)?
+            .ok_or(HostError::Malformed("INIT response"))?;
+        Ok(Self::with_cid(init.cid))
     }
 
     /// Writes one message's reports and returns everything the token sent meanwhile.
@@ -137,6 +95,7 @@ impl HidHost {
         command: u8,
         payload: &[u8],
     ) -> Vec<Report> {
+        // Tests send oversized messages on purpose: those are cut as `fragment` cuts them.
         fragment(self.cid, command, payload)
             .iter()
             .flat_map(|r| token.handle_report(env, r))
@@ -162,17 +121,22 @@ impl HidHost {
         env: &mut TestEnv,
         mut reports: Vec<Report>,
     ) -> Result<HidResponse, HostError> {
-        let mut rx = Receiver::default();
+        let mut rx = ResponseReader::new(self.cid);
+        let mut keepalives = Vec::new();
         let mut waited = 0;
         loop {
             for r in &reports {
-                if let Some((command, payload)) = rx.feed(self.cid, r)? {
-                    return Ok(HidResponse {
-                        command,
-                        payload,
-                        keepalives: rx.keepalives,
-                        waited_ms: waited,
-                    });
+                match rx.feed(r)? {
+                    Received::Nothing => {}
+                    Received::Keepalive(status) => keepalives.push(status),
+                    Received::Message { command, payload } => {
+                        return Ok(HidResponse {
+                            command,
+                            payload,
+                            keepalives,
+                            waited_ms: waited,
+                        });
+                    }
                 }
             }
             if waited >= self.limit_ms {
@@ -200,14 +164,14 @@ impl HidHost {
         if reply.command != cmd::CBOR {
             return Err(HostError::Malformed("not a CBOR response"));
         }
-        let (&status, body) = reply
-            .payload
-            .split_first()
-            .ok_or(HostError::Malformed("empty CBOR response"))?;
-        if body.is_empty() {
-            return Ok((status, None));
+        let (status, body) = host::split_cbor(&reply.payload)?;
+        match body {
+            None => Ok((status, None)),
+            Some(body) => {
+                let value =
+                    cbor::decode(body).map_err(|_| HostError::Malformed("response CBOR"))?;
+                Ok((status, Some(value)))
+            }
         }
-        let value = cbor::decode(body).map_err(|_| HostError::Malformed("response CBOR"))?;
-        Ok((status, Some(value)))
     }
 }

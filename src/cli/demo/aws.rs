@@ -84,7 +84,7 @@ pub(super) fn run(dir: &Path) -> Result<()> {
     ));
 
     step(
-        "as the administrator (AWS SDK): a user pool with optional TOTP MFA, an app client, a user, an IAM user",
+        "as the administrator (AWS SDK): a user pool with optional TOTP MFA and remembered devices, an app client, a user, an IAM user",
     );
     let t = Instant::now();
     let setup = admin_setup(&standin.url)?;
@@ -149,7 +149,7 @@ pub(super) fn run(dir: &Path) -> Result<()> {
     );
 
     step(
-        "Cognito: sign in again; the pool now asks for SOFTWARE_TOKEN_MFA, answered from the vault",
+        "Cognito: sign in again; the pool now asks for SOFTWARE_TOKEN_MFA, answered from the vault; this device is remembered (--remember-device)",
     );
     let mut args = vec!["cognito", "sign-in"];
     args.extend_from_slice(&cognito);
@@ -158,12 +158,28 @@ pub(super) fn run(dir: &Path) -> Result<()> {
         "--totp",
         "demo-cognito",
         "--allow-next",
+        "--remember-device",
+        "--device-name",
+        "authsim-demo",
         "--save",
         "demo",
     ]);
     flows.run(&args, Some(&setup.password))?;
     ok(&format!(
         "enroll-totp + MFA sign-in took {} ms, no code sent twice (the stand-in refuses a replay)",
+        t.elapsed().as_millis()
+    ));
+
+    step(
+        "Cognito: sign in with the remembered device — no code asked: DEVICE_SRP_AUTH proves the device instead",
+    );
+    let t = Instant::now();
+    let mut args = vec!["cognito", "sign-in"];
+    args.extend_from_slice(&cognito);
+    args.extend_from_slice(&["--password-stdin", "--save", "demo"]);
+    flows.run(&args, Some(&setup.password))?;
+    ok(&format!(
+        "signed in without a TOTP code in {} ms",
         t.elapsed().as_millis()
     ));
 
@@ -339,6 +355,12 @@ fn admin_setup(url: &str) -> Result<Setup> {
         let pool = idp
             .create_user_pool()
             .pool_name("authsim-demo")
+            .device_configuration(
+                cip::types::DeviceConfigurationType::builder()
+                    .challenge_required_on_new_device(true)
+                    .device_only_remembered_on_user_prompt(true)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| sdk_err("CreateUserPool", e))?;

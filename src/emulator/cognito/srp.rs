@@ -309,6 +309,81 @@ mod tests {
         assert_ne!(server_key, wrong);
     }
 
+    /// The device SRP vector that tests/py/test_aws_srp_vectors.py recomputes with pycognito.
+    fn device_vector() -> serde_json::Value {
+        serde_json::from_str(include_str!(
+            "../../../tests/vectors/cognito_device_srp.json"
+        ))
+        .expect("vector")
+    }
+
+    fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+        v[name].as_str().expect(name)
+    }
+
+    fn seeded(seed: &str, len: usize) -> Vec<u8> {
+        crypto::sha256(seed.as_bytes())
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect()
+    }
+
+    #[test]
+    fn device_verifier_matches_pycognito() {
+        // A device's verifier is the user's with the device group key as the pool name and
+        // the device key as the user.
+        let vec = device_vector();
+        let salt = from_hex(field(&vec, "salt_hex")).expect("salt");
+        let v = verifier(
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            field(&vec, "device_password"),
+            &salt,
+        );
+        assert_eq!(hex::encode(pad(&v)), field(&vec, "verifier_hex"));
+    }
+
+    #[test]
+    fn stand_in_accepts_pycognitos_device_claim() {
+        // The server's half for the vector's b, A from pycognito's small a: the stand-in's key
+        // and the claim it expects are pycognito's DEVICE_PASSWORD_VERIFIER answer.
+        let vec = device_vector();
+        let v = from_hex(field(&vec, "verifier_hex")).expect("v");
+        let b = BigUint::from_bytes_be(&seeded(field(&vec, "b_seed"), 128));
+        let big_b = (&GROUP.k * &v + GROUP.g.modpow(&b, &GROUP.n)) % &GROUP.n;
+        assert_eq!(to_hex(&big_b), field(&vec, "srp_b_hex"));
+        let half = ServerHalf { b, big_b };
+        let a = from_hex(field(&vec, "srp_a_hex")).expect("A");
+        let key = session_key(&a, &half, &v).expect("key");
+        assert_eq!(hex::encode(key), field(&vec, "key_hex"));
+        let t = vec["unix_time"].as_i64().expect("time");
+        assert_eq!(format_timestamp(t), field(&vec, "timestamp"));
+        let block = data_encoding::BASE64
+            .decode(field(&vec, "secret_block").as_bytes())
+            .expect("block");
+        let expected = claim(
+            &key,
+            field(&vec, "device_group_key"),
+            field(&vec, "device_key"),
+            &block,
+            field(&vec, "timestamp"),
+        );
+        assert_eq!(
+            data_encoding::BASE64.encode(&expected),
+            field(&vec, "signature")
+        );
+        // Another device's verifier gives another key: the claim would not match.
+        let other = verifier(
+            "-abcDEF123",
+            field(&vec, "device_key"),
+            "x",
+            &from_hex("1").expect("1"),
+        );
+        assert_ne!(session_key(&a, &half, &other), Some(key));
+    }
+
     #[test]
     fn degenerate_a_is_refused() {
         let v = verifier("p", "u", "pw", &new_salt());

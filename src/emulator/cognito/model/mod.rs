@@ -6,7 +6,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod device;
+pub mod passkey;
+
+use super::error::CognitoError;
 use crate::emulator::crypto::SecretString;
+pub use device::{Device, DeviceConfig, DeviceVerifier};
+pub use passkey::{Passkey, WebAuthnConfig};
+
+/// How many delivered messages a pool keeps for the test controls.
+pub const OUTBOX_LIMIT: usize = 1000;
 
 /// All user pools and refresh tokens.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -24,6 +33,61 @@ impl std::fmt::Debug for CognitoState {
             .field("pools", &self.pools)
             .field("refresh_tokens", &self.refresh_tokens.len())
             .finish()
+    }
+}
+
+impl CognitoState {
+    /// Find a pool or fail with Cognito's message.
+    pub fn pool(&self, id: &str) -> Result<&UserPool, CognitoError> {
+        self.pools
+            .get(id)
+            .ok_or_else(|| CognitoError::not_found(format!("User pool {id} does not exist.")))
+    }
+
+    /// Find a pool mutably or fail with Cognito's message.
+    pub fn pool_mut(&mut self, id: &str) -> Result<&mut UserPool, CognitoError> {
+        self.pools
+            .get_mut(id)
+            .ok_or_else(|| CognitoError::not_found(format!("User pool {id} does not exist.")))
+    }
+
+    /// Find the pool that owns app client `client_id`, and the client.
+    pub fn client(&self, client_id: &str) -> Result<(&UserPool, &AppClient), CognitoError> {
+        self.pools
+            .values()
+            .find_map(|p| p.clients.get(client_id).map(|c| (p, c)))
+            .ok_or_else(|| {
+                CognitoError::not_found(format!("User pool client {client_id} does not exist."))
+            })
+    }
+
+    /// Find a user of a pool (`UserNotFoundException` if there is none).
+    pub fn user(&self, pool_id: &str, username: &str) -> Result<&User, CognitoError> {
+        self.pool(pool_id)?
+            .users
+            .get(username)
+            .ok_or_else(CognitoError::user_not_found)
+    }
+
+    /// Find a user of a pool mutably.
+    pub fn user_mut(&mut self, pool_id: &str, username: &str) -> Result<&mut User, CognitoError> {
+        self.pool_mut(pool_id)?
+            .users
+            .get_mut(username)
+            .ok_or_else(CognitoError::user_not_found)
+    }
+
+    /// Forget refresh tokens a day after they expired (their revocation marks included) and
+    /// keep each pool's outbox bounded.
+    pub fn sweep(&mut self, now: f64) {
+        self.refresh_tokens
+            .retain(|_, t| t.expires + 86_400.0 > now);
+        for p in self.pools.values_mut() {
+            if p.outbox.len() > OUTBOX_LIMIT {
+                let excess = p.outbox.len() - OUTBOX_LIMIT;
+                p.outbox.drain(..excess);
+            }
+        }
     }
 }
 
@@ -125,9 +189,26 @@ pub struct UserPool {
     pub kid: String,
     /// Messages the pool "sent", newest last.
     pub outbox: Vec<Message>,
+    /// Device tracking (`DeviceConfiguration`), when on.
+    #[serde(default)]
+    pub devices: Option<DeviceConfig>,
+    /// `UserPoolTier`: `LITE`, `ESSENTIALS` or `PLUS`.
+    #[serde(default = "passkey::default_tier")]
+    pub tier: String,
+    /// `Policies.SignInPolicy.AllowedFirstAuthFactors`.
+    #[serde(default = "passkey::default_first_factors")]
+    pub first_factors: Vec<String>,
+    /// `WebAuthnConfiguration`.
+    #[serde(default)]
+    pub webauthn: WebAuthnConfig,
 }
 
 impl UserPool {
+    /// Whether a first factor (`PASSWORD`, `WEB_AUTHN`, ...) is allowed.
+    pub fn allows_first_factor(&self, factor: &str) -> bool {
+        self.first_factors.iter().any(|f| f == factor)
+    }
+
     /// The part after the region and underscore, used in SRP.
     pub fn srp_name(&self) -> &str {
         self.id.split_once('_').map(|(_, n)| n).unwrap_or(&self.id)
@@ -262,9 +343,55 @@ pub struct User {
     pub sms_mfa_enabled: bool,
     /// Preferred MFA (`SOFTWARE_TOKEN_MFA` or `SMS_MFA`).
     pub preferred_mfa: Option<String>,
+    /// Devices by key: issued (NewDeviceMetadata) and confirmed ones.
+    #[serde(default)]
+    pub devices: BTreeMap<String, Device>,
+    /// Registered passkeys, oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<Passkey>,
+    /// Passkey MFA (`WebAuthnMfaSettings`): a passkey with user verification signs in
+    /// where MFA is required.
+    #[serde(default)]
+    pub passkey_mfa: bool,
 }
 
 impl User {
+    /// A new, enabled user without password, MFA or devices.
+    pub fn new(
+        username: &str,
+        attributes: BTreeMap<String, String>,
+        status: UserStatus,
+        now: f64,
+    ) -> Self {
+        User {
+            username: username.to_owned(),
+            sub: crate::emulator::crypto::uuid_v4(),
+            attributes,
+            status,
+            enabled: true,
+            created: now,
+            modified: now,
+            password: None,
+            temporary_password_set: None,
+            confirmation: None,
+            totp: SoftwareToken::default(),
+            software_mfa_enabled: false,
+            sms_mfa_enabled: false,
+            preferred_mfa: None,
+            devices: BTreeMap::new(),
+            passkeys: Vec::new(),
+            passkey_mfa: false,
+        }
+    }
+
+    /// A confirmed device of this user, or Cognito's `ResourceNotFoundException`.
+    pub fn confirmed_device(&self, key: &str) -> Result<&Device, CognitoError> {
+        self.devices
+            .get(key)
+            .filter(|d| d.confirmed())
+            .ok_or_else(CognitoError::device_not_found)
+    }
+
     /// The MFA methods the user has enabled, in Cognito's order.
     pub fn mfa_methods(&self, pool: &UserPool) -> Vec<&'static str> {
         let mut m = Vec::new();
@@ -299,6 +426,9 @@ pub struct RefreshToken {
     pub expires: f64,
     /// Revoked by GlobalSignOut/RevokeToken/AdminUserGlobalSignOut.
     pub revoked: bool,
+    /// The device the sign-in was bound to (refresh then needs its DEVICE_KEY).
+    #[serde(default)]
+    pub device_key: Option<String>,
 }
 
 /// A message the pool would have delivered by email or SMS.
