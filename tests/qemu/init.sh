@@ -122,8 +122,10 @@ start_daemon() {
   deadline=$((t0 + 60000))
   while [ -z "$api_ms" ] || { [ -n "$ready_ms" ] && [ -z "$node_ms" ]; }; do
     now=$(now_ms)
-    if [ -z "$ready_ms" ] && grep -q '^ready: uhid authsim-default ' "$log.out"; then ready_ms=$((now - t0)); fi
+    # The api-socket line is printed last: read it first, so that once it is seen, the uhid line
+    # (printed before it) is seen in the same pass.
     if [ -z "$api_ms" ] && grep -q '^ready: api-socket ' "$log.out"; then api_ms=$((now - t0)); fi
+    if [ -z "$ready_ms" ] && grep -q '^ready: uhid authsim-default ' "$log.out"; then ready_ms=$((now - t0)); fi
     if [ -z "$node_ms" ] && find_node authsim-default >/dev/null; then node_ms=$((now - t0)); fi
     kill -0 "$pid" 2>/dev/null || fail "$step (daemon exited)" "$log.out" "$log.err"
     [ "$now" -lt "$deadline" ] || fail "$step (timeout)" "$log.out" "$log.err"
