@@ -1,6 +1,6 @@
 //! `authsim cognito ...`: sign in to a Cognito user pool (SRP, password or USER_AUTH, with TOTP
 //! MFA, MFA setup and remembered devices), enroll a TOTP authenticator, refresh and keep
-//! sessions, manage remembered devices.
+//! sessions, manage remembered devices and passkeys.
 //!
 //! Also home of what the AWS command groups share (`common`): `--endpoint-url/--region/
 //! --profile`, reading secrets from standard input, running a flow.
@@ -8,6 +8,7 @@
 pub mod common;
 pub mod devices;
 pub mod enroll;
+pub mod passkeys;
 pub mod sessions;
 pub mod sign_in;
 
@@ -48,6 +49,9 @@ pub enum Cmd {
     Device(devices::DeviceCmd),
     /// The sign-in factors a saved session's user has set up (GetUserAuthFactors).
     AuthFactors(devices::AuthFactorsArgs),
+    /// Passkeys of a saved session's user: register one on a key, list, delete.
+    #[command(subcommand)]
+    Passkey(passkeys::PasskeyCmd),
 }
 
 pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
@@ -60,5 +64,6 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Forget { name } => sessions::forget(ctx, name),
         Cmd::Device(c) => devices::run(ctx, c),
         Cmd::AuthFactors(a) => devices::auth_factors(ctx, a),
+        Cmd::Passkey(c) => passkeys::run(ctx, c),
     }
 }

@@ -1,0 +1,174 @@
+"""Judge: `authsim cognito passkey register|list|delete` and `cognito sign-in --passkey`, checked
+with boto3 against the strict stand-in (`authsim emulator`, whose relying party is webauthn-rs,
+not authsim's client). The key is a daemon's virtual key; the CLI plays the browser on it.
+
+What the CLI did is read back through boto3: ListWebAuthnCredentials lists the passkey,
+GetUserAuthFactors names WEB_AUTHN, the tokens of a passkey sign-in are accepted by GetUser; a
+second registration of the same key is refused as a browser refuses it (InvalidStateError, the
+key being in excludeCredentials) and changes nothing; a wrong origin is Cognito's
+WebAuthnOriginNotAllowedException, surfaced with what to do; after delete, a passkey sign-in is
+NotAuthorizedException and nothing changes."""
+
+import json
+import subprocess
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+import test_aws_harness as h
+from emulator.cognito import PASSWORD, make_client, make_user, unique
+from emulator.harness import Emulator
+from fido import authsim_bin, daemons  # noqa: F401  (daemons is a pytest fixture)
+
+pytestmark = pytest.mark.timeout(180)
+
+RP_ID = "example.com"
+FLOWS = ["ALLOW_USER_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+
+@pytest.fixture(scope="module")
+def emu():
+    e = Emulator()
+    yield e
+    e.stop()
+
+
+@pytest.fixture(scope="module")
+def idp(emu):
+    return emu.client("cognito-idp")
+
+
+class Cli:
+    """The binary on the daemon's state directory (so `--key` finds its keys), with fake AWS
+    credentials and the stand-in as the endpoint."""
+
+    def __init__(self, daemon, emu, tmp_path):
+        self.env = h.aws_env(daemon.env, str(tmp_path))
+        self.url = emu.url
+
+    def run(self, *args, input=None, check=True):
+        p = subprocess.run([authsim_bin(), *args], input=input, capture_output=True, text=True,
+                           env=self.env, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"authsim {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        return p
+
+    def cognito(self, *args, **kw):
+        return self.run("cognito", *args, "--endpoint-url", self.url, **kw)
+
+
+@pytest.fixture
+def cli(daemons, emu, tmp_path):  # noqa: F811
+    d = daemons(attestation="none")
+    c = Cli(d, emu, tmp_path)
+    c.daemon = d
+    return c
+
+
+def passkey_pool(idp):
+    pool_id = idp.create_user_pool(
+        PoolName=unique("pk-cli"), UserPoolTier="ESSENTIALS",
+        Policies={"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "WEB_AUTHN"]}},
+    )["UserPool"]["Id"]
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool_id, MfaConfiguration="OFF",
+        WebAuthnConfiguration={"RelyingPartyId": RP_ID, "UserVerification": "preferred"})
+    client_id, _ = make_client(idp, pool_id, flows=FLOWS)
+    return pool_id, client_id, make_user(idp, pool_id)
+
+
+def password_session(cli, pool_id, client_id, username, name="pw"):
+    cli.cognito("sign-in", "--flow", "password", "--pool-id", pool_id, "--client-id", client_id,
+                "--username", username, "--password-stdin", "--save", name,
+                input=PASSWORD + "\n")
+    return name
+
+
+def token_of(cli, session):
+    return cli.run("cognito", "token", session).stdout.strip()
+
+
+def listed(idp, token):
+    return idp.list_web_authn_credentials(AccessToken=token)["Credentials"]
+
+
+def test_register_list_and_delete(cli, idp):
+    pool_id, client_id, username = passkey_pool(idp)
+    s = password_session(cli, pool_id, client_id, username)
+    token = token_of(cli, s)
+    assert idp.get_user_auth_factors(AccessToken=token)["ConfiguredUserAuthFactors"] == ["PASSWORD"]
+
+    p = cli.cognito("passkey", "register", "--session", s, "--json")
+    done = json.loads(p.stdout)
+    assert done["rp_id"] == RP_ID and done["origin"] == "https://example.com", done
+    creds = listed(idp, token)
+    assert [c["CredentialId"] for c in creds] == [done["credential_id"]]
+    assert creds[0]["RelyingPartyId"] == RP_ID
+    factors = idp.get_user_auth_factors(AccessToken=token)["ConfiguredUserAuthFactors"]
+    assert "WEB_AUTHN" in factors, factors
+
+    # list: the same credential, as JSON and as the human table.
+    mine = json.loads(cli.cognito("passkey", "list", "--session", s, "--json").stdout)
+    assert [m["credential_id"] for m in mine] == [done["credential_id"]]
+    assert mine[0]["rp_id"] == RP_ID and mine[0]["created"] == int(creds[0]["CreatedAt"].timestamp())
+    table = cli.cognito("passkey", "list", "--session", s).stdout
+    assert "CREDENTIAL ID" in table and done["credential_id"] in table, table
+
+    # The same key again: the pool lists it in excludeCredentials, so the client refuses as a
+    # browser does, and nothing is registered.
+    p = cli.cognito("passkey", "register", "--session", s, check=False)
+    assert p.returncode != 0
+    assert "InvalidStateError" in p.stderr and "passkey list" in p.stderr, p.stderr
+    assert len(listed(idp, token)) == 1
+
+    cli.cognito("passkey", "delete", "--session", s, done["credential_id"])
+    assert listed(idp, token) == []
+    assert idp.get_user_auth_factors(AccessToken=token)["ConfiguredUserAuthFactors"] == ["PASSWORD"]
+    # Deleting it again: the pool knows it no more.
+    p = cli.cognito("passkey", "delete", "--session", s, done["credential_id"], check=False)
+    assert p.returncode != 0 and "ResourceNotFoundException" in p.stderr, p.stderr
+    # Deleted from the pool only: the key still holds it, so registering again is refused by
+    # nothing and works.
+    cli.cognito("passkey", "register", "--session", s)
+    assert len(listed(idp, token)) == 1
+
+
+def test_a_wrong_origin_is_refused_clearly_and_changes_nothing(daemons, emu, idp, tmp_path):  # noqa: F811
+    d = daemons(attestation="none", presence="manual")
+    cli = Cli(d, emu, tmp_path)
+    pool_id, client_id, username = passkey_pool(idp)
+    s = password_session(cli, pool_id, client_id, username)
+    token = token_of(cli, s)
+    # An origin the RP id does not belong to: the client refuses before the key is asked.
+    p = cli.cognito("passkey", "register", "--session", s, "--origin", "https://other.org",
+                    check=False)
+    assert p.returncode != 0 and "SecurityError" in p.stderr, p.stderr
+    assert d.api("GET", "/webauthn/authenticator/default/presence/requests")[1] == []
+
+    # The pool's relying party moves to example.org while the key waits for its touch: the
+    # response made at https://example.com is then from an origin the pool does not allow.
+    proc = subprocess.Popen(
+        [authsim_bin(), "cognito", "passkey", "register", "--session", s, "--endpoint-url", emu.url],
+        env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pending, deadline = [], time.monotonic() + 20
+        while not pending and time.monotonic() < deadline:
+            pending = d.api("GET", "/webauthn/authenticator/default/presence/requests")[1]
+            time.sleep(0.05)
+        assert len(pending) == 1, pending
+        idp.set_user_pool_mfa_config(
+            UserPoolId=pool_id, MfaConfiguration="OFF",
+            WebAuthnConfiguration={"RelyingPartyId": "example.org", "UserVerification": "preferred"})
+        status = d.api("POST", f"/webauthn/authenticator/default/presence/requests/{pending[0]['id']}",
+                       {"action": "approve"})[0]
+        assert status == 200
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0
+    assert "CompleteWebAuthnRegistration failed: WebAuthnOriginNotAllowedException" in err, err
+    assert "--origin" in err, err
+    assert listed(idp, token) == []
