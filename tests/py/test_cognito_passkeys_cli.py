@@ -172,3 +172,97 @@ def test_a_wrong_origin_is_refused_clearly_and_changes_nothing(daemons, emu, idp
     assert "CompleteWebAuthnRegistration failed: WebAuthnOriginNotAllowedException" in err, err
     assert "--origin" in err, err
     assert listed(idp, token) == []
+
+
+def chain(p):
+    """The challenges the CLI reports it answered."""
+    line = next(l for l in p.stderr.splitlines() if l.startswith("signed in as"))
+    inner = line.split("(", 1)[1].rsplit(")", 1)[0]
+    return [] if inner == "no challenges" else inner.split(" → ")
+
+
+def passkey_sign_in(cli, client_id, username, *extra, check=True):
+    return cli.cognito("sign-in", "--client-id", client_id, "--username", username, "--passkey",
+                       *extra, check=check)
+
+
+def test_passkey_sign_in_gives_tokens_the_pool_accepts(cli, idp):
+    pool_id, client_id, username = passkey_pool(idp)
+    s = password_session(cli, pool_id, client_id, username)
+    cli.cognito("passkey", "register", "--session", s)
+
+    # No password anywhere: USER_AUTH with PREFERRED_CHALLENGE=WEB_AUTHN, answered by the key.
+    p = passkey_sign_in(cli, client_id, username, "--save", "pk")
+    assert chain(p) == ["WEB_AUTHN"], p.stderr
+    token = token_of(cli, "pk")
+    assert idp.get_user(AccessToken=token)["Username"] == username
+    # The saved session serves the other commands (and lists the passkey it signed in with).
+    assert len(json.loads(cli.cognito("passkey", "list", "--session", "pk", "--json").stdout)) == 1
+    factors = json.loads(cli.cognito("auth-factors", "--session", "pk", "--json").stdout)
+    assert "WEB_AUTHN" in factors["configured"], factors
+
+    # The same through --flow user-auth --prefer web-authn, tokens printed; the key's counter
+    # rose, so the pool took a second assertion of the same credential.
+    p = cli.cognito("sign-in", "--client-id", client_id, "--username", username,
+                    "--flow", "user-auth", "--prefer", "web-authn", "--key", "default")
+    assert chain(p) == ["WEB_AUTHN"], p.stderr
+    assert idp.get_user(AccessToken=json.loads(p.stdout)["AccessToken"])["Username"] == username
+
+    # A password sign-in through USER_AUTH still chooses the password (its SRP: the pool id is
+    # known from the first sign-in), though WEB_AUTHN is offered too.
+    p = cli.cognito("sign-in", "--flow", "user-auth", "--client-id", client_id,
+                    "--username", username, "--password-stdin", input=PASSWORD + "\n")
+    assert chain(p) == ["SELECT_CHALLENGE", "PASSWORD_VERIFIER"], p.stderr
+
+
+def test_passkey_sign_in_refusals_change_nothing(daemons, emu, idp, tmp_path):  # noqa: F811
+    d = daemons(attestation="none")
+    cli = Cli(d, emu, tmp_path)
+    pool_id, client_id, username = passkey_pool(idp)
+    s = password_session(cli, pool_id, client_id, username)
+    token = token_of(cli, s)
+
+    # No passkey yet: Cognito offers only the password, and the CLI says what to give.
+    p = passkey_sign_in(cli, client_id, username, check=False)
+    assert p.returncode != 0
+    assert "PASSWORD" in p.stderr and "--password-stdin" in p.stderr, p.stderr
+
+    # A second key of the daemon registers the user's passkey; the default key then holds
+    # none of the user's credentials: the browser's NotAllowedError, no tokens.
+    sock = d.path + ".k2"
+    status, body, *_ = d.api("POST", "/webauthn/authenticator", {
+        "name": "k2", "protocol": "ctap2", "attestation": "none", "hidSocket": sock})
+    assert status == 201, body
+    cli.cognito("passkey", "register", "--session", s, "--key", "k2")
+    p = passkey_sign_in(cli, client_id, username, "--save", "nope", check=False)
+    assert p.returncode != 0 and "NotAllowedError" in p.stderr, p.stderr
+    assert "nope" not in cli.run("cognito", "sessions").stdout
+
+    # The origin the RP id does not belong to: refused by the client before the key is asked.
+    p = passkey_sign_in(cli, client_id, username, "--key", "k2", "--origin", "https://other.org",
+                        check=False)
+    assert p.returncode != 0 and "SecurityError" in p.stderr, p.stderr
+
+    # A credential the pool deleted: the key still signs with it (a discoverable credential,
+    # found with empty allowCredentials as a browser's account picker does), and the pool
+    # refuses the assertion with NotAuthorizedException.
+    cred_id = listed(idp, token)[0]["CredentialId"]
+    cli.cognito("passkey", "delete", "--session", s, cred_id)
+    cli.cognito("passkey", "register", "--session", s)   # the default key: the one left
+    start = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_AUTH", AuthParameters={
+        "USERNAME": username, "PREFERRED_CHALLENGE": "WEB_AUTHN"})
+    options = json.loads(start["ChallengeParameters"]["CREDENTIAL_REQUEST_OPTIONS"])
+    options["allowCredentials"] = []
+    signed = cli.run("webauthn", "authenticate", "--key", "k2", "--origin", "https://example.com",
+                     input=json.dumps(options))
+    assert json.loads(signed.stdout)["id"] == cred_id
+    with pytest.raises(ClientError) as exc:
+        idp.respond_to_auth_challenge(
+            ClientId=client_id, ChallengeName="WEB_AUTHN", Session=start["Session"],
+            ChallengeResponses={"USERNAME": username, "CREDENTIAL": signed.stdout})
+    assert exc.value.response["Error"]["Code"] == "NotAuthorizedException"
+    assert [c["CredentialId"] for c in listed(idp, token)] != [cred_id]
+    assert len(listed(idp, token)) == 1
+    # The key whose passkey the pool keeps still signs in.
+    p = passkey_sign_in(cli, client_id, username)
+    assert chain(p) == ["WEB_AUTHN"], p.stderr

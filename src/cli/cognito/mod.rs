@@ -20,12 +20,14 @@ pub(crate) use common::{AwsArgs, run_flow};
 /// `authsim cognito` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Sign in (SRP, password or USER_AUTH) and answer Cognito's challenges: new password,
-    /// TOTP code, MFA type, MFA setup, the remembered device, the choice of first factor.
-    /// Prints the tokens as JSON, or keeps them sealed with --save.
+    /// Sign in (SRP, password, USER_AUTH or a passkey) and answer Cognito's challenges: new
+    /// password, TOTP code, MFA type, MFA setup, the remembered device, the choice of first
+    /// factor, the passkey (--passkey: signed by a daemon key or --device). Prints the tokens
+    /// as JSON, or keeps them sealed with --save.
     ///
-    /// Secrets come from standard input, one per line, in this order: the password, the new
-    /// password (--new-password-stdin), the app client secret (--client-secret-stdin).
+    /// Secrets come from standard input, one per line, in this order: the password (none with
+    /// --passkey), the new password (--new-password-stdin), the app client secret
+    /// (--client-secret-stdin).
     SignIn(sign_in::SignInArgs),
     /// Enroll a TOTP authenticator: AssociateSoftwareToken, secret into the vault,
     /// VerifySoftwareToken, SetUserMFAPreference, then GetUser to confirm.
