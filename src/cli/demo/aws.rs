@@ -36,23 +36,28 @@ struct StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
-        // SIGTERM lets it save its state and close; kill if it does not.
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Stop a child process of the demo: SIGTERM lets it save its state and close; kill if it
+/// does not within 5 s.
+fn stop(child: &mut Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Everything the flows need to know about the set-up.
@@ -472,14 +477,11 @@ struct Flows {
 }
 
 impl Flows {
-    /// Runs one command (printed first), streams its messages indented, and returns its
-    /// standard output; `stdin` is the password line, never shown.
-    fn run(&self, args: &[&str], stdin: Option<&Zeroizing<String>>) -> Result<String> {
-        println!("    $ authsim {}", args.join(" "));
-        let _ = std::io::stdout().flush();
-        let t = Instant::now();
-        let mut child = Command::new(&self.exe)
-            .args(args)
+    /// `authsim ARGS` in the user's environment: the client's state directory, the made-up
+    /// credentials, the user's own AWS configuration hidden.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.exe);
+        c.args(args)
             .env(crate::paths::STATE_DIR_ENV, &self.client_dir)
             .env("AUTHSIM_KEYRING", "off")
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -493,7 +495,18 @@ impl Flows {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL");
+        c
+    }
+
+    /// Runs one command (printed first), streams its messages indented, and returns its
+    /// standard output; `stdin` is the password line, never shown.
+    fn run(&self, args: &[&str], stdin: Option<&Zeroizing<String>>) -> Result<String> {
+        println!("    $ authsim {}", args.join(" "));
+        let _ = std::io::stdout().flush();
+        let t = Instant::now();
+        let mut child = self
+            .command(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
