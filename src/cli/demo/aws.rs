@@ -1,7 +1,8 @@
 //! The AWS half of `authsim demo`: the strict stand-in on a free loopback port, set up as an
-//! administrator would (a user pool with TOTP MFA, an app client, a user, an IAM user), then
-//! every client flow run as a user runs it — the `authsim` commands themselves, as child
-//! processes, each printed with its output.
+//! administrator would (a user pool with TOTP MFA and passkeys, an app client, a user, an IAM
+//! user), then every client flow run as a user runs it — the `authsim` commands themselves
+//! (and a daemon whose virtual key plays the security key), as child processes, each printed
+//! with its output.
 //!
 //! The administrator's calls use the AWS SDK in process with made-up static credentials (the
 //! stand-in checks that IAM and STS requests are SigV4-signed, not by whom); the flows get the
@@ -19,6 +20,8 @@ use aws_sdk_iam as iam;
 use zeroize::Zeroizing;
 
 use super::{ok, step};
+
+mod passkey;
 
 /// Region of the demo's pool (the stand-in accepts any).
 const REGION: &str = "us-east-1";
@@ -89,7 +92,7 @@ pub(super) fn run(dir: &Path) -> Result<()> {
     ));
 
     step(
-        "as the administrator (AWS SDK): a user pool with optional TOTP MFA and remembered devices, an app client, a user, an IAM user",
+        "as the administrator (AWS SDK): a user pool with optional TOTP MFA, passkeys (relying party localhost) and remembered devices, an app client, a user, an IAM user",
     );
     let t = Instant::now();
     let setup = admin_setup(&standin.url)?;
@@ -200,6 +203,8 @@ pub(super) fn run(dir: &Path) -> Result<()> {
         ],
         None,
     )?;
+
+    passkey::run(&flows, &setup)?;
 
     step(
         "IAM: enable a virtual MFA device — CreateVirtualMFADevice, seed into the vault, EnableMFADevice with two consecutive codes at once, ListMFADevices",
@@ -360,6 +365,18 @@ fn admin_setup(url: &str) -> Result<Setup> {
         let pool = idp
             .create_user_pool()
             .pool_name("authsim-demo")
+            // Passkeys need the ESSENTIALS tier and WEB_AUTHN among the first factors.
+            .user_pool_tier(cip::types::UserPoolTierType::Essentials)
+            .policies(
+                cip::types::UserPoolPolicyType::builder()
+                    .sign_in_policy(
+                        cip::types::SignInPolicyType::builder()
+                            .allowed_first_auth_factors(cip::types::AuthFactorType::Password)
+                            .allowed_first_auth_factors(cip::types::AuthFactorType::WebAuthn)
+                            .build(),
+                    )
+                    .build(),
+            )
             .device_configuration(
                 cip::types::DeviceConfigurationType::builder()
                     .challenge_required_on_new_device(true)
@@ -382,6 +399,12 @@ fn admin_setup(url: &str) -> Result<Setup> {
                     .enabled(true)
                     .build(),
             )
+            .web_authn_configuration(
+                cip::types::WebAuthnConfigurationType::builder()
+                    .relying_party_id("localhost")
+                    .user_verification(cip::types::UserVerificationType::Preferred)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| sdk_err("SetUserPoolMfaConfig", e))?;
@@ -392,6 +415,7 @@ fn admin_setup(url: &str) -> Result<Setup> {
             .generate_secret(false)
             .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserSrpAuth)
             .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserAuth)
             .send()
             .await
             .map_err(|e| sdk_err("CreateUserPoolClient", e))?;
