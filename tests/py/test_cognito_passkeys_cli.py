@@ -66,14 +66,14 @@ def cli(daemons, emu, tmp_path):  # noqa: F811
     return c
 
 
-def passkey_pool(idp):
+def passkey_pool(idp, uv="preferred"):
     pool_id = idp.create_user_pool(
         PoolName=unique("pk-cli"), UserPoolTier="ESSENTIALS",
         Policies={"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "WEB_AUTHN"]}},
     )["UserPool"]["Id"]
     idp.set_user_pool_mfa_config(
         UserPoolId=pool_id, MfaConfiguration="OFF",
-        WebAuthnConfiguration={"RelyingPartyId": RP_ID, "UserVerification": "preferred"})
+        WebAuthnConfiguration={"RelyingPartyId": RP_ID, "UserVerification": uv})
     client_id, _ = make_client(idp, pool_id, flows=FLOWS)
     return pool_id, client_id, make_user(idp, pool_id)
 
@@ -181,9 +181,9 @@ def chain(p):
     return [] if inner == "no challenges" else inner.split(" → ")
 
 
-def passkey_sign_in(cli, client_id, username, *extra, check=True):
+def passkey_sign_in(cli, client_id, username, *extra, **kw):
     return cli.cognito("sign-in", "--client-id", client_id, "--username", username, "--passkey",
-                       *extra, check=check)
+                       *extra, **kw)
 
 
 def test_passkey_sign_in_gives_tokens_the_pool_accepts(cli, idp):
@@ -266,3 +266,30 @@ def test_passkey_sign_in_refusals_change_nothing(daemons, emu, idp, tmp_path):  
     # The key whose passkey the pool keeps still signs in.
     p = passkey_sign_in(cli, client_id, username)
     assert chain(p) == ["WEB_AUTHN"], p.stderr
+
+
+def test_user_verification_required_takes_the_keys_pin(cli, idp):
+    pool_id, client_id, username = passkey_pool(idp, uv="required")
+    s = password_session(cli, pool_id, client_id, username)
+    token = token_of(cli, s)
+    sock = cli.daemon.path + ".pin"
+    status, body, *_ = cli.daemon.api("POST", "/webauthn/authenticator", {
+        "name": "pinned", "protocol": "ctap2_1", "attestation": "none", "pin": "4321",
+        "hidSocket": sock})
+    assert status == 201, body
+    # The pool requires user verification: without the PIN the client cannot verify the user.
+    p = cli.cognito("passkey", "register", "--session", s, "--key", "pinned", check=False)
+    assert p.returncode != 0 and "PIN" in p.stderr, p.stderr
+    assert listed(idp, token) == []
+    # With it (standard input), the pool's verifier sees UV and keeps the passkey.
+    cli.cognito("passkey", "register", "--session", s, "--key", "pinned", "--pin-stdin",
+                input="4321\n")
+    assert len(listed(idp, token)) == 1
+    p = passkey_sign_in(cli, client_id, username, "--key", "pinned", "--pin-stdin",
+                        input="4321\n")
+    assert chain(p) == ["WEB_AUTHN"], p.stderr
+    assert idp.get_user(AccessToken=json.loads(p.stdout)["AccessToken"])["Username"] == username
+    # A wrong PIN: the key refuses, no tokens.
+    p = passkey_sign_in(cli, client_id, username, "--key", "pinned", "--pin-stdin",
+                        input="0000\n", check=False)
+    assert p.returncode != 0 and "AccessToken" not in p.stdout, p.stderr

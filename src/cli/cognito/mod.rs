@@ -27,7 +27,7 @@ pub enum Cmd {
     ///
     /// Secrets come from standard input, one per line, in this order: the password (none with
     /// --passkey), the new password (--new-password-stdin), the app client secret
-    /// (--client-secret-stdin).
+    /// (--client-secret-stdin), the key's PIN (--pin-stdin).
     SignIn(sign_in::SignInArgs),
     /// Enroll a TOTP authenticator: AssociateSoftwareToken, secret into the vault,
     /// VerifySoftwareToken, SetUserMFAPreference, then GetUser to confirm.

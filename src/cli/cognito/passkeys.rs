@@ -1,7 +1,7 @@
 //! `authsim cognito passkey register|list|delete`: a saved session's user's passkeys, made on a
 //! key of the daemon (or a hidraw node) by the same WebAuthn client `authsim webauthn` runs.
 
-use super::common::{AwsArgs, run_flow};
+use super::common::{AwsArgs, StdinSecrets, run_flow};
 use super::devices::utc;
 use super::sessions::session_access_token;
 use crate::aws::cognito::{self, passkeys};
@@ -45,6 +45,26 @@ pub struct KeyArgs {
     /// The page's origin (default: https:// + the pool's relying party id).
     #[arg(long, value_name = "URL")]
     pub(crate) origin: Option<String>,
+    /// Read the key's PIN from standard input (its own line, after any other secret); else a
+    /// PIN saved for the daemon key (`authsim webauthn pin save`) is used.
+    #[arg(long)]
+    pub(crate) pin_stdin: bool,
+}
+
+impl KeyArgs {
+    /// The WebAuthn client on the key these options name, with the PIN from `stdin` if asked.
+    pub(crate) fn platform(
+        &self,
+        ctx: &Ctx,
+        stdin: &mut StdinSecrets,
+    ) -> Result<crate::webauthn::Platform> {
+        let pin = if self.pin_stdin {
+            Some(stdin.next("PIN")?)
+        } else {
+            None
+        };
+        crate::cli::webauthn::platform(ctx, self.key.as_deref(), self.device.as_deref(), pin)
+    }
 }
 
 /// Options of `cognito passkey register`.
@@ -92,8 +112,7 @@ fn register(ctx: &Ctx, a: RegisterArgs) -> Result<()> {
     let (token, target, pool_id) =
         session_access_token(&mut vault, &a.who.session, &a.who.aws.target())?;
     drop(vault);
-    let mut platform =
-        crate::cli::webauthn::platform(ctx, a.with.key.as_deref(), a.with.device.as_deref(), None)?;
+    let mut platform = a.with.platform(ctx, &mut StdinSecrets::new())?;
     let done = run_flow(async {
         let client = cognito::client(&target, pool_id.as_deref()).await?;
         passkeys::register(&client, &token, &mut platform, a.with.origin.as_deref()).await

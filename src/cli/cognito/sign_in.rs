@@ -91,8 +91,7 @@ pub struct SignInArgs {
 }
 
 /// The request, with its secrets read from standard input.
-fn request(a: &SignInArgs) -> Result<cognito::SignInRequest> {
-    let mut stdin = StdinSecrets::new();
+fn request(a: &SignInArgs, stdin: &mut StdinSecrets) -> Result<cognito::SignInRequest> {
     let password = if a.password_stdin {
         Some(stdin.next("password")?)
     } else {
@@ -152,21 +151,20 @@ pub(super) fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
         bail!("--passkey signs in with USER_AUTH: leave --flow out (or give --flow user-auth)");
     }
     let with_passkey = a.passkey || matches!(a.prefer, Some(PreferArg::WebAuthn));
-    if !with_passkey && (a.with.key.is_some() || a.with.device.is_some() || a.with.origin.is_some())
+    let w = &a.with;
+    if !with_passkey && (w.key.is_some() || w.device.is_some() || w.origin.is_some() || w.pin_stdin)
     {
-        bail!("--key, --device and --origin go with --passkey (or --prefer web-authn)");
+        bail!(
+            "--key, --device, --origin and --pin-stdin go with --passkey (or --prefer web-authn)"
+        );
     }
     if let Some(n) = &a.save {
         crate::vault::check_name(n)?;
     }
-    let req = request(&a)?;
+    let mut stdin = StdinSecrets::new();
+    let req = request(&a, &mut stdin)?;
     let mut platform = if with_passkey {
-        Some(crate::cli::webauthn::platform(
-            ctx,
-            a.with.key.as_deref(),
-            a.with.device.as_deref(),
-            None,
-        )?)
+        Some(a.with.platform(ctx, &mut stdin)?)
     } else {
         None
     };
