@@ -43,3 +43,42 @@ pub fn api_socket(state_dir: &std::path::Path, state_dir_is_default: bool) -> Pa
         None => run_dir(state_dir, state_dir_is_default).join("api.sock"),
     }
 }
+
+/// Creates `dir` (and its missing parents) with mode 0700, and takes group and other access
+/// away from it if it exists already and belongs to this user: it holds the sockets and the
+/// token file of a daemon that serves only its owner.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    // /proc/self belongs to the effective uid of this process.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if Some(meta.uid()) == me && meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_dirs_are_0700_new_or_old() {
+        let mut r = [0u8; 8];
+        getrandom::fill(&mut r).unwrap();
+        let base = std::env::temp_dir().join(format!("authsim-paths-{}", hex::encode(r)));
+        let dir = base.join("run/authsim");
+        create_private_dir(&dir).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700, "an existing one of ours is tightened");
+        let _ = std::fs::remove_dir_all(base);
+    }
+}

@@ -151,7 +151,7 @@ impl Token {
     ) -> Result<(), ImportError> {
         // A saved getNextAssertion list or enumeration may hold a credential this replaces.
         self.app.credentials_changed();
-        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred])
+        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| true)
             .map(|_| ())
             .map_err(BatchFailure::bare)
     }
@@ -171,8 +171,39 @@ impl Token {
     ) -> Result<usize, ImportError> {
         // A saved getNextAssertion list or enumeration may hold a credential this replaces.
         self.app.credentials_changed();
-        admin::import::import_many(&mut env.env(), &self.app.config, creds)
+        admin::import::import_many(&mut env.env(), &self.app.config, creds, &|_| true)
             .map_err(BatchFailure::indexed)
+    }
+
+    /// [`Token::import_credentials`] that overwrites nothing it was not asked to: entry `i`
+    /// replaces a stored credential (or an earlier entry) with the same id, or a discoverable
+    /// one of the same rpId and user handle, only when `replace[i]` is true (missing flags are
+    /// false); otherwise the batch is refused with [`ImportError::Exists`] or
+    /// [`ImportError::UserExists`] inside [`ImportError::InBatch`], and nothing is written.
+    pub fn import_credentials_no_overwrite(
+        &mut self,
+        env: &mut impl Environment,
+        creds: Vec<ImportedCredential>,
+        replace: &[bool],
+    ) -> Result<usize, ImportError> {
+        self.app.credentials_changed();
+        let may = |i: usize| replace.get(i).copied().unwrap_or(false);
+        admin::import::import_many(&mut env.env(), &self.app.config, creds, &may)
+            .map_err(BatchFailure::indexed)
+    }
+
+    /// [`Token::import_credential`] that replaces a stored credential (same id, or a
+    /// discoverable one of the same rpId and user handle) only when `replace` is true.
+    pub fn import_credential_no_overwrite(
+        &mut self,
+        env: &mut impl Environment,
+        cred: ImportedCredential,
+        replace: bool,
+    ) -> Result<(), ImportError> {
+        self.app.credentials_changed();
+        admin::import::import_many(&mut env.env(), &self.app.config, vec![cred], &|_| replace)
+            .map(|_| ())
+            .map_err(BatchFailure::bare)
     }
 
     /// Removes one stored credential (and its counter); Ok(false) when there is none with that id.

@@ -993,3 +993,65 @@ fn a_power_cut_at_every_write_of_a_batch_leaves_the_old_state_or_all_of_it() {
         }
     }
 }
+
+#[test]
+fn imports_that_must_not_overwrite_refuse_and_change_nothing() {
+    let (mut token, mut env, _host) = setup(TokenConfig::default());
+    let id: Vec<u8> = vec![0x42; 16];
+    token
+        .import_credential(
+            &mut env,
+            non_discoverable(&id, key(Algorithm::Es256, 1), 41),
+        )
+        .unwrap();
+    let before = token.credentials(&mut env).unwrap();
+    // The same id again, without asking to replace: refused, the counter stays.
+    let err = token
+        .import_credential_no_overwrite(
+            &mut env,
+            non_discoverable(&id, key(Algorithm::Es256, 2), 0),
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(err, ImportError::Exists);
+    assert_eq!(token.credentials(&mut env).unwrap(), before);
+    // A discoverable one for a stored (rpId, user handle), or twice in one batch: refused.
+    token
+        .import_credential(
+            &mut env,
+            discoverable(b"rk-1", b"user-1", key(Algorithm::Es256, 3)),
+        )
+        .unwrap();
+    let before = token.credentials(&mut env).unwrap();
+    let err = token
+        .import_credential_no_overwrite(
+            &mut env,
+            discoverable(b"rk-2", b"user-1", key(Algorithm::Es256, 4)),
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(err, ImportError::UserExists);
+    let batch = vec![
+        non_discoverable(b"new-1", key(Algorithm::Es256, 5), 0),
+        non_discoverable(b"new-1", key(Algorithm::Es256, 6), 0),
+    ];
+    let err = token
+        .import_credentials_no_overwrite(&mut env, batch, &[false, false])
+        .unwrap_err();
+    assert!(
+        matches!(&err, ImportError::InBatch { index: 1, source } if **source == ImportError::Exists),
+        "{err:?}"
+    );
+    assert_eq!(token.credentials(&mut env).unwrap(), before);
+    // Asked to replace: replaced.
+    token
+        .import_credential_no_overwrite(
+            &mut env,
+            non_discoverable(&id, key(Algorithm::Es256, 7), 5),
+            true,
+        )
+        .unwrap();
+    let after = token.credentials(&mut env).unwrap();
+    let c = after.iter().find(|c| c.credential_id == id).unwrap();
+    assert_eq!(c.sign_count, 5);
+}

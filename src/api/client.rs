@@ -14,7 +14,7 @@ use serde_json::Value;
 pub enum ClientError {
     /// No daemon listens on the socket.
     #[error(
-        "no authsim daemon answers on {0} (start one: authsim daemon; or give --api-socket / AUTHSIM_API_SOCKET)"
+        "no authsim daemon answers on {0} (start one: authsim daemon; or point AUTHSIM_API_SOCKET at its socket, or --state-dir at its state directory)"
     )]
     NoDaemon(PathBuf),
     /// The HTTP exchange failed.

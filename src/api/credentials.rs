@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::error::{ApiError, ApiResult, b64url, decode_b64, json_response, ok, parse_body};
-use super::keys::no_key;
+use super::keys::running_key;
 use super::types::{CredentialInfo, NewCredential, Removed, Stored};
 use crate::daemon::Daemon;
 
@@ -57,6 +57,16 @@ fn to_import(
     if n.rp_id.is_empty() {
         return Err(ApiError::bad("rpId must not be empty"));
     }
+    for (field, text) in [
+        ("rpId", Some(&n.rp_id)),
+        ("userName", n.user_name.as_ref()),
+        ("userDisplayName", n.user_display_name.as_ref()),
+        ("userNameHint", n.user_name_hint.as_ref()),
+    ] {
+        if let Some(t) = text {
+            super::error::no_controls(field, t)?;
+        }
+    }
     let cred_id = decode_b64("credentialId", &n.credential_id)?;
     let der = zeroize::Zeroizing::new(decode_b64("privateKey", &n.private_key)?);
     let key = firmware_sim::credential::PrivateKey::from_pkcs8_der(&der)
@@ -103,20 +113,29 @@ fn to_import(
 }
 
 fn import_error(e: firmware_sim::ImportError) -> ApiError {
+    use firmware_sim::ImportError as E;
     match e {
-        firmware_sim::ImportError::Store(e) => ApiError::internal(e.to_string()),
-        e @ firmware_sim::ImportError::Full(_) => ApiError::conflict(e.to_string()),
+        E::Store(e) => ApiError::internal(e.to_string()),
+        e @ (E::Full(_) | E::Exists | E::UserExists) => ApiError::conflict(e.to_string()),
+        E::InBatch { index, source } => {
+            let inner = import_error(*source);
+            ApiError {
+                message: format!("credential #{index}: {}", inner.message),
+                ..inner
+            }
+        }
         e => ApiError::bad(e.to_string()),
     }
 }
 
 pub(super) async fn add_credential(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let (imported, info) = to_import(parse_body(&body)?)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let n: NewCredential = parse_body(&body)?;
+    let replace = n.replace.unwrap_or(false);
+    let (imported, info) = to_import(n)?;
+    let k = running_key(&d, &id)?;
     k.call(move |dev| {
         let (token, env) = dev.parts();
-        token.import_credential(env, imported)
+        token.import_credential_no_overwrite(env, imported, replace)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
@@ -133,26 +152,34 @@ pub(super) async fn add_credentials(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let list: Vec<NewCredential> = parse_body(&body)?;
-    if list.is_empty() || list.len() > MAX_BULK {
-        return Err(ApiError::bad(format!(
-            "send 1 to {MAX_BULK} credentials per request"
-        )));
-    }
-    let mut batch = Vec::with_capacity(list.len());
-    for (i, n) in list.into_iter().enumerate() {
-        let (imported, _) = to_import(n).map_err(|e| ApiError {
-            message: format!("credential #{i}: {}", e.message),
-            ..e
-        })?;
-        batch.push(imported);
-    }
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
+    // Parsing and checking thousands of private keys is CPU work: off the async threads, so
+    // the API's other routes and the other keys' transports carry on meanwhile.
+    let (batch, replace) = tokio::task::spawn_blocking(move || {
+        let list: Vec<NewCredential> = parse_body(&body)?;
+        if list.is_empty() || list.len() > MAX_BULK {
+            return Err(ApiError::bad(format!(
+                "send 1 to {MAX_BULK} credentials per request"
+            )));
+        }
+        let mut batch = Vec::with_capacity(list.len());
+        let mut replace = Vec::with_capacity(list.len());
+        for (i, n) in list.into_iter().enumerate() {
+            replace.push(n.replace.unwrap_or(false));
+            let (imported, _) = to_import(n).map_err(|e| ApiError {
+                message: format!("credential #{i}: {}", e.message),
+                ..e
+            })?;
+            batch.push(imported);
+        }
+        Ok((batch, replace))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
     let stored = k
         .call(move |dev| {
             let (token, env) = dev.parts();
-            token.import_credentials(env, batch)
+            token.import_credentials_no_overwrite(env, batch, &replace)
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -168,8 +195,7 @@ async fn on_token<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
-    let keys = d.keys.lock().await;
-    let k = keys.get(id).ok_or_else(|| no_key(id))?;
+    let k = running_key(d, id)?;
     k.call(move |dev| {
         let (token, env) = dev.parts();
         work(token, env)

@@ -11,19 +11,45 @@ use axum::response::IntoResponse;
 
 use super::error::{ApiError, ApiResult, json_response, ok, parse_body};
 use super::types::{
-    DecideBody, Decided, KeyInfo, ListeningInfo, NewKey, PendingInfo, PresenceInfo, SetPresence,
-    SetUv,
+    DecideBody, Decided, KeyInfo, KeyState, ListeningInfo, NewKey, PendingInfo, PresenceInfo,
+    SetPresence, SetUv,
 };
 use crate::daemon::Daemon;
 use crate::daemon::keys::{KeySpec, ProtocolName, StartError, VirtualKey};
 use crate::daemon::presence::{Decision, PresencePolicy};
+use crate::daemon::registry::{FailedKey, Slot};
 
 type St = State<Arc<Daemon>>;
 
 /// A running key as the API shows it.
 pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
-    let spec = &k.spec;
-    let presence = k.presence.policy();
+    let mut info = spec_info(&k.spec, k.presence.policy(), k.presence.user_verified());
+    info.listening = ListeningInfo {
+        uhid: k.listening.uhid.clone(),
+        hid_socket: k.listening.hid_socket.clone(),
+        hid_udp: k.listening.hid_udp,
+    };
+    info
+}
+
+/// A stored key that did not start, as the API shows it.
+pub(super) fn failed_info(f: &FailedKey) -> KeyInfo {
+    let mut info = spec_info(&f.spec, f.spec.presence, f.spec.is_user_verified);
+    info.state = KeyState::Failed;
+    info.failure_reason = Some(f.reason.clone());
+    info
+}
+
+/// Any listed key (running or failed).
+fn slot_info(slot: &Slot) -> Option<KeyInfo> {
+    match slot {
+        Slot::Running(k) => Some(key_info(k)),
+        Slot::Failed(f) => Some(failed_info(f)),
+        Slot::Starting => None,
+    }
+}
+
+fn spec_info(spec: &KeySpec, presence: PresencePolicy, user_verified: bool) -> KeyInfo {
     KeyInfo {
         authenticator_id: spec.name.clone(),
         name: spec.name.clone(),
@@ -31,7 +57,7 @@ pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
         transport: "usb".to_owned(),
         has_resident_key: spec.has_resident_key,
         has_user_verification: spec.has_user_verification,
-        is_user_verified: k.presence.user_verified(),
+        is_user_verified: user_verified,
         is_user_consenting: presence != PresencePolicy::Deny,
         presence,
         attestation: spec.attestation,
@@ -48,11 +74,9 @@ pub(super) fn key_info(k: &VirtualKey) -> KeyInfo {
             .iter()
             .map(|e| (*e).to_owned())
             .collect(),
-        listening: ListeningInfo {
-            uhid: k.listening.uhid.clone(),
-            hid_socket: k.listening.hid_socket.clone(),
-            hid_udp: k.listening.hid_udp,
-        },
+        listening: ListeningInfo::default(),
+        state: KeyState::Running,
+        failure_reason: None,
     }
 }
 
@@ -63,15 +87,34 @@ pub(super) fn no_key(id: &str) -> ApiError {
     ))
 }
 
+/// The running key `id`, or the error that says why there is none: 404 for an unknown name,
+/// 503 for a key that failed to start (with its reason) or is still starting.
+pub(super) fn running_key(d: &Daemon, id: &str) -> Result<Arc<VirtualKey>, ApiError> {
+    match d.keys.get(id) {
+        Some(Slot::Running(k)) => Ok(k),
+        Some(Slot::Failed(f)) => Err(ApiError::unavailable(format!(
+            "authenticator {id:?} did not start: {} (DELETE it to erase it)",
+            f.reason
+        ))),
+        Some(Slot::Starting) => Err(ApiError::unavailable(format!(
+            "authenticator {id:?} is starting; ask again shortly"
+        ))),
+        None => Err(no_key(id)),
+    }
+}
+
 pub(super) async fn list_keys(State(d): St) -> ApiResult {
-    let keys = d.keys.lock().await;
-    Ok(ok(&keys.values().map(key_info).collect::<Vec<_>>()))
+    let keys = d.keys.all();
+    Ok(ok(&keys.iter().filter_map(slot_info).collect::<Vec<_>>()))
 }
 
 pub(super) async fn get_key(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&key_info(k)))
+    let slot = d.keys.get(&id).ok_or_else(|| no_key(&id))?;
+    slot_info(&slot).map(|i| ok(&i)).ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "authenticator {id:?} is starting; ask again shortly"
+        ))
+    })
 }
 
 fn spec_from(d: &Daemon, n: NewKey) -> Result<KeySpec, ApiError> {
@@ -189,13 +232,35 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
         }
         firmware_sim::check_pin(pin.as_str()).map_err(|e| ApiError::bad(format!("pin: {e}")))?;
     }
-    let mut keys = d.keys.lock().await;
-    if keys.contains_key(&spec.name) {
+    let name = spec.name.clone();
+    if !d.keys.reserve(&name) {
         return Err(ApiError::conflict(format!(
-            "an authenticator named {:?} exists already",
-            spec.name
+            "an authenticator named {name:?} exists already (DELETE it first)"
         )));
     }
+    let started = start_new_key(&d, spec, pin).await;
+    match started {
+        Ok(key) => {
+            let key = d.keys.install(key);
+            Ok(json_response(StatusCode::CREATED, &key_info(&key)))
+        }
+        Err(e) => {
+            d.keys.release(&name);
+            Err(e)
+        }
+    }
+}
+
+/// Starts a new key of a reserved name: any state left under that name (by a key that was
+/// never removed) is erased first, so a new key starts empty; then its PIN, if any, is set.
+async fn start_new_key(
+    d: &Arc<Daemon>,
+    spec: KeySpec,
+    pin: Option<firmware_sim::SecretPin>,
+) -> Result<VirtualKey, ApiError> {
+    d.forget_key(&spec.name)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let key = d.start_key(spec, true).await.map_err(|e| match e {
         StartError::Spec(b) => ApiError::bad(b.0),
         StartError::Uhid(u) => ApiError::unavailable(u.to_string()),
@@ -220,15 +285,23 @@ pub(super) async fn add_key(State(d): St, body: Bytes) -> ApiResult {
             return Err(ApiError::internal(format!("setting the PIN failed: {e}")));
         }
     }
-    let view = key_info(&key);
-    keys.insert(key.spec.name.clone(), key);
-    Ok(json_response(StatusCode::CREATED, &view))
+    Ok(key)
 }
 
 pub(super) async fn remove_key(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let mut keys = d.keys.lock().await;
-    let key = keys.remove(&id).ok_or_else(|| no_key(&id))?;
-    key.stop().await;
+    match d.keys.take(&id) {
+        Some(Slot::Running(key)) => key.stop().await,
+        // A failed key runs nothing; its spec and state are erased below.
+        Some(Slot::Failed(_)) => {}
+        Some(Slot::Starting) | None => {
+            return Err(match d.keys.get(&id) {
+                Some(Slot::Starting) => ApiError::conflict(format!(
+                    "authenticator {id:?} is starting; try again shortly"
+                )),
+                _ => no_key(&id),
+            });
+        }
+    }
     d.forget_key(&id)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -237,10 +310,9 @@ pub(super) async fn remove_key(State(d): St, Path(id): Path<String>) -> ApiResul
 
 pub(super) async fn set_uv(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let b: SetUv = parse_body(&body)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.presence.set_user_verified(b.is_user_verified);
-    Ok(ok(&key_info(k)))
+    Ok(ok(&key_info(&k)))
 }
 
 fn pending_info(k: &VirtualKey) -> Vec<PendingInfo> {
@@ -265,24 +337,21 @@ fn presence_info(k: &VirtualKey) -> PresenceInfo {
 }
 
 pub(super) async fn get_presence(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&presence_info(k)))
+    let k = running_key(&d, &id)?;
+    Ok(ok(&presence_info(&k)))
 }
 
 pub(super) async fn set_presence(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let b: SetPresence = parse_body(&body)?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.presence.set_policy(b.policy);
     let _ = k.wake().await;
-    Ok(ok(&presence_info(k)))
+    Ok(ok(&presence_info(&k)))
 }
 
 pub(super) async fn list_requests(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
-    Ok(ok(&pending_info(k)))
+    let k = running_key(&d, &id)?;
+    Ok(ok(&pending_info(&k)))
 }
 
 pub(super) async fn decide_request(
@@ -294,8 +363,7 @@ pub(super) async fn decide_request(
     let rid: u64 = rid
         .parse()
         .map_err(|_| ApiError::bad(format!("request id {rid:?} is not a number")))?;
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     let decision = match b.action.as_str() {
         "approve" => Decision::Approve {
             verified: b
@@ -320,8 +388,7 @@ pub(super) async fn decide_request(
 }
 
 pub(super) async fn power_cycle(State(d): St, Path(id): Path<String>) -> ApiResult {
-    let keys = d.keys.lock().await;
-    let k = keys.get(&id).ok_or_else(|| no_key(&id))?;
+    let k = running_key(&d, &id)?;
     k.power_cycle().await.map_err(ApiError::internal)?;
-    Ok(ok(&key_info(k)))
+    Ok(ok(&key_info(&k)))
 }

@@ -12,8 +12,10 @@
 //! - [`client`]: the CLI's client.
 //!
 //! Every error is a JSON object `{"error": CODE, "message": TEXT}` with the HTTP status that
-//! fits (400 malformed, 401/403 not this user, 404 unknown key/credential/entry/path, 405
-//! method, 409 conflict, 413 body over 2 MiB, 503 unavailable); messages never quote a secret.
+//! fits (400 malformed, 401 no token on TCP, 403 another user, 404 unknown
+//! key/credential/entry/path, 405 method, 408 body too slow, 409 conflict, 413 body too large,
+//! 415 not JSON, 503 unavailable or too many connections); messages never quote a secret, nor
+//! any value of a field that did not parse.
 
 pub mod client;
 mod credentials;
@@ -27,17 +29,18 @@ mod webauthn;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
 pub(crate) use error::b64url;
-use error::{ApiResult, ok};
+use error::{ApiQuery, ApiResult, ok};
 use types::{CaQuery, StatusInfo};
 
 use crate::daemon::Daemon;
+use crate::httpd::BodyError;
 
 /// The OpenAPI description of this API (served at `/openapi.yaml`).
 pub const OPENAPI_YAML: &str = include_str!("openapi.yaml");
@@ -113,14 +116,82 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
                 "this resource does not take that method (GET /openapi.yaml describes the API)",
             )
         })
+        .layer(axum::middleware::from_fn(read_body))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(daemon)
 }
 
-/// Keeps every error JSON: axum's own rejections (a malformed query string, a body over the
-/// 2 MiB limit) are plain text; this gives them the API's `{"error", "message"}` shape, with
-/// axum's text as the message (it quotes nothing but what the client sent).
+/// The most a request body may carry, but for bulk imports.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// The most a bulk import (`POST .../credentials`, up to 10,000 credentials) may carry.
+pub const BULK_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Reads every request body before its route sees it: within the read timeout (408), within
+/// the route's size cap (413), and, when it is not sent as JSON and does not parse as JSON, a
+/// 415 that names the content type it came as (curl's `-d` sends JSON labelled as a form; that
+/// is accepted). Every refusal is a JSON error.
+async fn read_body(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let bulk =
+        req.method() == axum::http::Method::POST && req.uri().path().ends_with("/credentials");
+    let limit = if bulk { BULK_BODY_LIMIT } else { BODY_LIMIT };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let (parts, body) = req.into_parts();
+    let bytes = match crate::httpd::read_body(body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return ApiError::too_large(limit).into_response(),
+        Err(BodyError::Timeout) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+        }
+        Err(BodyError::Failed) => {
+            return ApiError::bad("the request body could not be read").into_response();
+        }
+    };
+    if let Some(ct) = content_type.filter(|ct| !bytes.is_empty() && !is_json(ct))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err()
+    {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!(
+                "the body was sent as {ct:?}; this API takes JSON (Content-Type: application/json)"
+            ),
+        )
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// Whether a content type is JSON (`application/json`, `application/*+json`, `text/json`).
+fn is_json(ct: &str) -> bool {
+    ct == "application/json"
+        || ct == "text/json"
+        || (ct.starts_with("application/") && ct.ends_with("+json"))
+}
+
+/// Keeps every error JSON, whatever produced it: a rejection of axum's own (plain text) gets
+/// the API's `{"error", "message"}` shape, with axum's text as the message. (Bodies and query
+/// strings are read by `read_body` and `ApiQuery`, whose errors are JSON already.)
 async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
@@ -143,12 +214,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        format!("{text}: a request body may hold at most 2 MiB (send credentials in batches)")
-    } else {
-        text
-    };
-    ApiError::new(status, code, message).into_response()
+    ApiError::new(status, code, text).into_response()
 }
 
 /// Logs every request at debug: method, path (names of keys and entries, never a body or a
@@ -172,12 +238,11 @@ async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) 
 type St = State<Arc<Daemon>>;
 
 async fn status(State(d): St) -> ApiResult {
-    let keys = d.keys.lock().await;
     Ok(ok(&StatusInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         state_dir: d.state_dir.clone(),
         uhid: d.uhid_available,
-        authenticators: keys.keys().cloned().collect(),
+        authenticators: d.keys.names(),
     }))
 }
 
@@ -192,7 +257,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn attestation_ca(State(d): St, Query(q): Query<CaQuery>) -> ApiResult {
+async fn attestation_ca(State(d): St, ApiQuery(q): ApiQuery<CaQuery>) -> ApiResult {
     match q.format.as_deref() {
         None | Some("pem") => Ok((
             [(

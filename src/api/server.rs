@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use crate::httpd::Limits;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 
@@ -55,9 +57,7 @@ impl PeerCheckedListener {
             what: format!("cannot listen on {}", path.display()),
             source,
         })?;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        #[allow(unsafe_code)]
-        let uid = unsafe { libc::geteuid() };
+        let uid = crate::transport::effective_uid();
         Ok(PeerCheckedListener {
             listener,
             uid,
@@ -132,9 +132,19 @@ fn create_private_dir(dir: &Path) -> Result<(), ListenError> {
 /// A bound loopback TCP listener and the token its requests must carry.
 pub struct TcpApi {
     listener: TcpListener,
-    token: String,
-    /// Where the token was written (0600).
+    token: zeroize::Zeroizing<String>,
+    /// Where the token was written (0600); removed when the server stops.
     pub token_file: PathBuf,
+}
+
+/// The token file, removed when the TCP server stops (a stale token helps nobody, and names a
+/// port another program may own next).
+struct TokenFile(PathBuf);
+
+impl Drop for TokenFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl TcpApi {
@@ -149,12 +159,12 @@ impl TcpApi {
                 what: format!("cannot listen on {addr}"),
                 source,
             })?;
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).map_err(|e| ListenError::Io {
+        let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut raw[..]).map_err(|e| ListenError::Io {
             what: "the system random source failed".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let token = hex::encode(raw);
+        let token = zeroize::Zeroizing::new(hex::encode(&raw[..]));
         let io = |source| ListenError::Io {
             what: format!("cannot write the token file {}", token_file.display()),
             source,
@@ -186,33 +196,46 @@ impl TcpApi {
         self.listener.local_addr().ok()
     }
 
-    /// The listener and `router` behind a bearer-token check.
-    pub fn into_parts(self, router: Router) -> (TcpListener, Router) {
+    /// Serves `router` behind the bearer-token gate until `stop` turns true, then removes the
+    /// token file.
+    pub async fn serve(self, router: Router, stop: tokio::sync::watch::Receiver<bool>) {
+        let file = TokenFile(self.token_file.clone());
         let token = self.token;
-        let router = router.layer(middleware::from_fn(move |req: Request, next: Next| {
-            let ok = bearer_matches(&req, &token);
-            async move {
-                if ok {
-                    next.run(req).await
-                } else {
-                    unauthorized()
-                }
-            }
-        }));
-        (self.listener, router)
+        let gate: crate::httpd::Gate = Arc::new(move |req: &Request<hyper::body::Incoming>| {
+            (!bearer_matches(req.headers(), &token)).then(unauthorized)
+        });
+        crate::httpd::serve(
+            self.listener,
+            router,
+            Limits::new(MAX_CONNECTIONS, MAX_UNAUTHENTICATED),
+            Some(gate),
+            stop,
+        )
+        .await;
+        drop(file);
     }
 }
 
-fn bearer_matches(req: &Request, token: &str) -> bool {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+/// Connections one API listener serves at once.
+pub const MAX_CONNECTIONS: usize = 128;
+/// TCP connections that have not yet sent a request with the token.
+pub const MAX_UNAUTHENTICATED: usize = 16;
+
+/// Whether the headers carry `Authorization: Bearer TOKEN` (the scheme in any case, RFC 9110
+/// section 11.1) with this token.
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return false;
     };
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let Some(given) = value.strip_prefix("Bearer ") else {
+    let Some((scheme, given)) = value.trim().split_once(' ') else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
     // Constant time in the token's length: every byte is compared.
     let (a, b) = (given.trim().as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -240,25 +263,6 @@ pub struct Listeners {
     pub tcp: Option<(SocketAddr, PathBuf)>,
 }
 
-/// Serves `router` on `listener` until `stop` turns true.
-fn spawn_server<L>(
-    listener: L,
-    router: Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    })
-}
-
 impl crate::daemon::ControlApi for Listeners {
     async fn start(
         self,
@@ -274,12 +278,17 @@ impl crate::daemon::ControlApi for Listeners {
             let tcp = TcpApi::bind(*addr, token_file).await.map_err(api_error)?;
             let bound = tcp.local_addr().unwrap_or(*addr);
             let file = tcp.token_file.clone();
-            let (listener, r) = tcp.into_parts(router.clone());
-            servers.push(spawn_server(listener, r, stop.clone()));
+            servers.push(tokio::spawn(tcp.serve(router.clone(), stop.clone())));
             on_ready(&Ready::ApiTcp(bound, file));
         }
         let unix = PeerCheckedListener::bind(&self.unix).map_err(api_error)?;
-        servers.push(spawn_server(unix, router, stop));
+        servers.push(tokio::spawn(crate::httpd::serve(
+            unix,
+            router,
+            Limits::new(MAX_CONNECTIONS, MAX_CONNECTIONS),
+            None,
+            stop,
+        )));
         on_ready(&Ready::ApiSocket(self.unix.clone()));
         Ok(servers)
     }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 
-use super::error::{ApiError, ApiResult, json_response, ok, parse_body};
+use super::error::{ApiError, ApiQuery, ApiResult, json_response, ok, parse_body};
 use super::types::{CodeQuery, CodeUsed, Codes, FreshBody, NewTotp};
 use crate::daemon::Daemon;
 use crate::vault::{self, Fresh, Vault, VaultError};
@@ -106,7 +106,7 @@ pub(super) async fn remove_totp(State(d): St, Path(name): Path<String>) -> ApiRe
 pub(super) async fn totp_code(
     State(d): St,
     Path(name): Path<String>,
-    Query(q): Query<CodeQuery>,
+    ApiQuery(q): ApiQuery<CodeQuery>,
 ) -> ApiResult {
     if q.count.is_some() {
         return Err(ApiError::bad("count belongs to /codes"));
@@ -119,7 +119,7 @@ pub(super) async fn totp_code(
 pub(super) async fn totp_codes(
     State(d): St,
     Path(name): Path<String>,
-    Query(q): Query<CodeQuery>,
+    ApiQuery(q): ApiQuery<CodeQuery>,
 ) -> ApiResult {
     let at = q.at.unwrap_or_else(crate::clock::now_unix);
     let count = q.count.unwrap_or(2);

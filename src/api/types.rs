@@ -201,6 +201,21 @@ pub struct KeyInfo {
     pub extensions: Vec<String>,
     /// Where it listens now.
     pub listening: ListeningInfo,
+    /// `running`, or `failed` for a stored key that did not start (see `failureReason`).
+    pub state: KeyState,
+    /// Why a failed key did not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// Whether a key runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// It serves its transports.
+    Running,
+    /// It is stored but did not start; it can be removed.
+    Failed,
 }
 
 /// WebDriver's Credential Parameters (authsim adds the user's names).
@@ -239,6 +254,10 @@ pub struct NewCredential {
     /// WebDriver Level 3: a name hint (accepted, not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name_hint: Option<String>,
+    /// authsim: replace a stored credential with the same id (or, for a discoverable one, the
+    /// same rpId and user handle); without it such an import is a 409 and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<bool>,
 }
 
 impl std::fmt::Debug for NewCredential {
@@ -475,4 +494,40 @@ pub struct CeremonyBody {
     /// never stored, logged or shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<SecretText>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let secret = "s3cret-MIGHAgEAMBMGByqGSM49";
+        let key = NewKey {
+            name: Some("k".into()),
+            pin: Some(SecretText::new(secret)),
+            ..NewKey::default()
+        };
+        let mut cred = NewCredential::default();
+        cred.credential_id = "AA".into();
+        cred.private_key = secret.into();
+        let ceremony = CeremonyBody {
+            origin: "https://example.com".into(),
+            options: serde_json::json!({}),
+            pin: Some(SecretText::new(secret)),
+        };
+        let mut totp = NewTotp::default();
+        totp.name = "t".into();
+        totp.uri = Some(format!("otpauth://totp/x?secret={secret}"));
+        totp.secret = Some(secret.into());
+        for shown in [
+            format!("{key:?}"),
+            format!("{cred:?}"),
+            format!("{totp:?}"),
+            format!("{ceremony:?}"),
+            format!("{:?}", SecretText::new(secret)),
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::error::{ApiError, ApiResult, ok, parse_body};
-use super::keys::no_key;
+use super::keys::running_key;
 use super::types::CeremonyBody;
 use crate::daemon::Daemon;
 use crate::fido::ctap2::Authenticator;
@@ -48,10 +48,8 @@ fn api_error(e: WebAuthnError) -> ApiError {
 
 async fn ceremony(d: Arc<Daemon>, id: String, body: Bytes, kind: Kind) -> ApiResult {
     let b: CeremonyBody = parse_body(&body)?;
-    let inbox = {
-        let keys = d.keys.lock().await;
-        keys.get(&id).ok_or_else(|| no_key(&id))?.inbox()
-    };
+    // Only the key's own handle is taken; the registry is not held while the ceremony waits.
+    let inbox = running_key(&d, &id)?.inbox();
     let d2 = d.clone();
     let name = id.clone();
     let result = tokio::task::spawn_blocking(move || {

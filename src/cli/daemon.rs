@@ -99,6 +99,12 @@ pub(crate) fn run(ctx: &Ctx, args: Args) -> Result<()> {
     default_key.hid_socket = args.hid_socket;
     default_key.hid_udp = args.hid_udp;
     default_key.validate()?;
+    // Every argument is checked before anything is started or announced.
+    if let Some(a) = args.api_tcp
+        && !a.ip().is_loopback()
+    {
+        anyhow::bail!(crate::api::server::ListenError::NotLoopback(a));
+    }
     let api_socket = args.api_socket.unwrap_or_else(|| run_dir.join("api.sock"));
     let api_tcp = args.api_tcp.map(|a| {
         let file = args

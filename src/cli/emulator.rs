@@ -50,17 +50,14 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// Run the emulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(args: EmulatorArgs) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Logging was set up by `cli::run` (rate-limited warnings).
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authsim emulator: {e:#}");
+            eprintln!(
+                "authsim emulator: {}",
+                super::output::printable_lines(&super::error_text(&e))
+            );
             ExitCode::FAILURE
         }
     }

@@ -7,8 +7,8 @@ use super::output::{JsonFlag, Table, print_fields, print_json};
 use crate::api::b64url;
 use crate::api::client::{self, Answer};
 use crate::api::types::{
-    CredentialInfo, DecideBody, Decided, KeyInfo, NewCredential, NewKey, PresenceInfo, Removed,
-    SetPresence, SetUv,
+    CredentialInfo, DecideBody, Decided, KeyInfo, KeyState, NewCredential, NewKey, PresenceInfo,
+    Removed, SetPresence, SetUv,
 };
 use crate::daemon::keys::{CounterName, ProtocolName};
 use crate::daemon::pki::installation_pki;
@@ -197,6 +197,10 @@ pub struct AddCredentialArgs {
     /// The signature counter to start from.
     #[arg(long, default_value_t = 0)]
     sign_count: u32,
+    /// Replace a stored credential with the same id (or, with --resident, the same RP and user
+    /// handle); without it such an import is refused and changes nothing.
+    #[arg(long)]
+    replace: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -273,6 +277,13 @@ fn policy_name(p: PresencePolicy) -> &'static str {
 }
 
 fn transports(k: &KeyInfo) -> String {
+    if k.state == KeyState::Failed {
+        return format!(
+            "FAILED: {} (authsim key remove {} erases it)",
+            k.failure_reason.as_deref().unwrap_or("did not start"),
+            k.name
+        );
+    }
     let l = &k.listening;
     let mut t = Vec::new();
     if let Some(u) = &l.uhid {
@@ -311,6 +322,13 @@ fn print_keys(keys: &[KeyInfo]) {
 fn print_key(k: &KeyInfo) {
     print_fields(&[
         ("name", k.name.clone()),
+        (
+            "state",
+            match k.state {
+                KeyState::Running => "running".to_owned(),
+                KeyState::Failed => "failed".to_owned(),
+            },
+        ),
         ("protocol", protocol_name(k.protocol).to_owned()),
         ("aaguid", k.aaguid.clone()),
         ("resident keys", yes_no(k.has_resident_key)),
@@ -441,6 +459,7 @@ fn add_credential(ctx: &Ctx, a: AddCredentialArgs) -> Result<()> {
         backup_eligibility: None,
         backup_state: None,
         user_name_hint: None,
+        replace: a.replace.then_some(true),
     };
     let c: CredentialInfo = get(
         ctx,

@@ -150,7 +150,10 @@ impl Ctx {
 /// Parse `std::env::args`, run the command, and map errors to a message and exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    crate::logging::init(match cli.log_format {
+        LogFormat::Text => crate::logging::Format::Text,
+        LogFormat::Json => crate::logging::Format::Json,
+    });
     if let Err(e) = crate::clock::init() {
         eprintln!("authsim: error: {e}");
         return ExitCode::FAILURE;
@@ -176,24 +179,56 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authsim: error: {e:#}");
+            // Escaped: an error may quote a name or a value the user gave.
+            eprintln!(
+                "authsim: error: {}",
+                output::printable_lines(&error_text(&e))
+            );
             ExitCode::FAILURE
         }
     }
 }
 
-/// Logs go to stderr, filtered by RUST_LOG (default: warnings only).
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        // Colours only on a terminal: escape codes in a log file or a CI log are noise.
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
-    };
+/// An error and its causes on one line, each said once: many errors already include their
+/// cause's text in their own message, and `{:#}` would print it again.
+pub(crate) fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("Not a socket (os error 88)");
+        let e = anyhow::Error::new(crate::transport::TransportError::Bind {
+            what: "/tmp/x".into(),
+            source: io,
+        })
+        .context("starting the daemon");
+        let text = error_text(&e);
+        assert_eq!(text.matches("os error 88").count(), 1, "{text}");
+        assert!(
+            text.starts_with("starting the daemon: cannot listen on /tmp/x"),
+            "{text}"
+        );
+        let e = anyhow::Error::new(crate::vault::uri::UriError::Secret(
+            crate::vault::SecretError::NotBase32,
+        ));
+        let text = error_text(&e);
+        let inner = crate::vault::SecretError::NotBase32.to_string();
+        assert_eq!(text.matches(&inner).count(), 1, "{text}");
+    }
 }

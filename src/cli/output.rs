@@ -20,6 +20,20 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
+/// [`printable`] for messages of several lines: line breaks and tabs stay, every other control
+/// character is escaped (an error may quote a name the user typed).
+pub(crate) fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(printable)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `--json` for read commands: JSON instead of a table.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct JsonFlag {
@@ -115,6 +129,7 @@ mod tests {
         assert_eq!(printable("a\u{0}b\u{9b}c"), "a\\u{0}b\\u{9b}c");
         assert_eq!(printable("\u{202e}evil"), "\\u{202e}evil");
         assert_eq!(printable("new\nline"), "new\\u{a}line");
+        assert_eq!(printable_lines("a\n\tb\u{1b}[2J"), "a\n\tb\\u{1b}[2J");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `authsim realkey ...`: real (and uhid-virtual) security keys over hidraw.
 
-use crate::realkey::{self, Device};
+use super::output::printable;
+use crate::realkey::{self, Device, KeyInfo};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
@@ -52,19 +53,7 @@ pub(crate) fn run(cmd: Cmd) -> Result<()> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&i)?);
             } else {
-                println!("device:     {}", line(&i.device));
-                println!("versions:   {}", i.versions.join(", "));
-                println!("aaguid:     {}", i.aaguid);
-                let opts: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!("options:    {}", opts.join(", "));
-                let algs: Vec<String> = i.algorithms.iter().map(|(_, a)| alg_name(*a)).collect();
-                println!("algorithms: {}", algs.join(", "));
-                println!("transports: {}", i.transports.join(", "));
-                if !i.extensions.is_empty() {
-                    println!("extensions: {}", i.extensions.join(", "));
-                }
-                println!("max message size: {} bytes", i.max_msg_size);
-                println!("firmware:   {}", i.firmware_version);
+                print!("{}", info_text(&i));
             }
         }
         Cmd::Wink(a) => {
@@ -82,11 +71,36 @@ pub(crate) fn run(cmd: Cmd) -> Result<()> {
     Ok(())
 }
 
+/// One device per line. The path and product name come from the device (a USB descriptor), so
+/// they are escaped like any text that is not ours.
 fn line(d: &Device) -> String {
     format!(
         "{}  {:04x}:{:04x}  {}",
-        d.path, d.vendor_id, d.product_id, d.product
+        printable(&d.path),
+        d.vendor_id,
+        d.product_id,
+        printable(&d.product)
     )
+}
+
+/// `realkey info` as text. Every string in it is the key's own (its getInfo answer), so each is
+/// escaped: a device must not be able to write escape sequences to the terminal.
+fn info_text(i: &KeyInfo) -> String {
+    let list = |items: &[String]| printable(&items.join(", "));
+    let opts: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let algs: Vec<String> = i.algorithms.iter().map(|(_, a)| alg_name(*a)).collect();
+    let mut out = format!("device:     {}\n", line(&i.device));
+    out += &format!("versions:   {}\n", list(&i.versions));
+    out += &format!("aaguid:     {}\n", printable(&i.aaguid));
+    out += &format!("options:    {}\n", list(&opts));
+    out += &format!("algorithms: {}\n", list(&algs));
+    out += &format!("transports: {}\n", list(&i.transports));
+    if !i.extensions.is_empty() {
+        out += &format!("extensions: {}\n", list(&i.extensions));
+    }
+    out += &format!("max message size: {} bytes\n", i.max_msg_size);
+    out += &format!("firmware:   {}\n", i.firmware_version);
+    out
 }
 
 /// A COSE algorithm by its name (the number when unnamed here).
@@ -97,5 +111,47 @@ fn alg_name(alg: i64) -> String {
         -35 => "ES384".into(),
         -257 => "RS256".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_device_says_is_escaped() {
+        let device = Device {
+            path: "/dev/hidraw0".to_owned(),
+            vendor_id: 0x1209,
+            product_id: 1,
+            product: "Evil\u{1b}]0;pwned\u{7}Key".to_owned(),
+            serial: String::new(),
+        };
+        assert_eq!(
+            line(&device),
+            "/dev/hidraw0  1209:0001  Evil\\u{1b}]0;pwned\\u{7}Key"
+        );
+        let info = KeyInfo {
+            device,
+            versions: vec!["FIDO_2_0\u{1b}[2J".to_owned()],
+            extensions: vec!["hmac-secret\u{9b}31m".to_owned()],
+            aaguid: "00000000-0000-0000-0000-000000000000".to_owned(),
+            options: vec![("rk\u{7}".to_owned(), true)],
+            max_msg_size: 1200,
+            pin_uv_auth_protocols: vec![1],
+            transports: vec!["usb\u{202e}".to_owned()],
+            algorithms: vec![("public-key\u{0}".to_owned(), -7)],
+            firmware_version: 1,
+            remaining_discoverable_credentials: 0,
+        };
+        let text = info_text(&info);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("versions:   FIDO_2_0\\u{1b}[2J\n"), "{text}");
+        assert!(text.contains("options:    rk\\u{7}=true\n"), "{text}");
     }
 }

@@ -460,6 +460,77 @@ mod tests {
     }
 
     #[test]
+    fn a_manual_touch_that_times_out_is_operation_denied() {
+        // CTAP 2.1 makeCredential step 14: "If the user declines permission, or the operation
+        // times out, then end the operation by returning CTAP2_ERR_OPERATION_DENIED."
+        let (d0, dir) = device_with(PresencePolicy::Manual);
+        let config = TokenConfig {
+            user_presence_timeout_ms: 300,
+            ..TokenConfig::default()
+        };
+        let mut d = Device::new(config, d0.env);
+        let a = HostId::fresh();
+        let ra = Recorder::default();
+        d.on_event(HostEvent::Opened {
+            host: a,
+            sink: Box::new(ra.clone()),
+        });
+        let cid = init(&mut d, a, &ra, *b"nonce-mc");
+        use ciborium::Value as V;
+        let req = V::Map(vec![
+            (V::Integer(1.into()), V::Bytes(vec![7u8; 32])),
+            (
+                V::Integer(2.into()),
+                V::Map(vec![(V::Text("id".into()), V::Text("example.com".into()))]),
+            ),
+            (
+                V::Integer(3.into()),
+                V::Map(vec![
+                    (V::Text("id".into()), V::Bytes(b"u".to_vec())),
+                    (V::Text("name".into()), V::Text("u".into())),
+                ]),
+            ),
+            (
+                V::Integer(4.into()),
+                V::Array(vec![V::Map(vec![
+                    (V::Text("alg".into()), V::Integer((-7).into())),
+                    (V::Text("type".into()), V::Text("public-key".into())),
+                ])]),
+            ),
+        ]);
+        let mut payload = vec![0x01];
+        ciborium::ser::into_writer(&req, &mut payload).unwrap();
+        let mut reports = vec![packet(
+            cid,
+            0x10,
+            payload.len() as u16,
+            &payload[..57.min(payload.len())],
+        )];
+        for (seq, chunk) in payload[57.min(payload.len())..].chunks(59).enumerate() {
+            let mut r = [0u8; 64];
+            r[..4].copy_from_slice(&cid.to_be_bytes());
+            r[4] = seq as u8;
+            r[5..5 + chunk.len()].copy_from_slice(chunk);
+            reports.push(r);
+        }
+        d.on_event(HostEvent::Reports { host: a, reports });
+        assert!(d.token.is_waiting_for_user());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut answer = None;
+        while Instant::now() < deadline && answer.is_none() {
+            std::thread::sleep(Duration::from_millis(20));
+            d.tick_if_due();
+            answer = ra.take().into_iter().find(|r| r[4] == 0x90);
+        }
+        let r = answer.expect("an answer after the timeout");
+        assert_eq!(
+            r[7], 0x27,
+            "CTAP2_ERR_OPERATION_DENIED, not USER_ACTION_TIMEOUT"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn routes_are_bounded() {
         let (mut d, dir) = device();
         let a = HostId::fresh();

@@ -165,6 +165,11 @@ impl KeySpec {
         if self.product_name.is_empty() || self.product_name.len() > 127 {
             return Err(BadSpec("productName must be 1 to 127 bytes".into()));
         }
+        if crate::vault::has_controls(&self.product_name) {
+            return Err(BadSpec(
+                "productName must not contain control characters".into(),
+            ));
+        }
         if let Some(a) = self.hid_udp
             && !a.ip().is_loopback()
         {
@@ -276,9 +281,9 @@ pub struct VirtualKey {
     pub listening: Listening,
     inbox: DeviceInbox,
     control: std_mpsc::Sender<Control>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    uhid: Option<mpsc::Sender<UhidControl>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    uhid: std::sync::Mutex<Option<mpsc::Sender<UhidControl>>>,
 }
 
 /// The uhid identity of a key: the product name, and `authsim-NAME` as HID_UNIQ.
@@ -371,9 +376,9 @@ impl VirtualKey {
             listening,
             inbox,
             control,
-            thread: Some(thread),
-            tasks,
-            uhid: uhid_control,
+            thread: std::sync::Mutex::new(Some(thread)),
+            tasks: std::sync::Mutex::new(tasks),
+            uhid: std::sync::Mutex::new(uhid_control),
         })
     }
 
@@ -413,7 +418,8 @@ impl VirtualKey {
         })
         .await
         .map_err(|e| e.to_string())?;
-        if let Some(u) = &self.uhid {
+        let uhid = self.uhid.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(u) = &uhid {
             let (tx, rx) = oneshot::channel();
             u.send(UhidControl::PowerCycle(tx))
                 .await
@@ -426,18 +432,21 @@ impl VirtualKey {
 
     /// Stops the key: destroys its uhid device, closes its transports and ends its thread
     /// (its state stays in the store).
-    pub async fn stop(mut self) {
-        if let Some(u) = self.uhid.take() {
+    pub async fn stop(&self) {
+        let uhid = self.uhid.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(u) = uhid {
             let (tx, rx) = oneshot::channel();
             if u.send(UhidControl::Stop(tx)).await.is_ok() {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(2), rx).await;
             }
         }
-        for t in self.tasks.drain(..) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in tasks {
             t.abort();
         }
         let _ = self.call(|d| d.stop()).await;
-        if let Some(thread) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }

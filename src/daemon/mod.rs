@@ -11,12 +11,14 @@
 //! - [`pki`]: the installation-wide attestation CA.
 //! - [`env`]: clock and randomness.
 //! - [`device`]: the token loop and the routing of reports to hosts.
+//! - [`registry`]: the keys by name (running, starting, failed), locked only for lookups.
 
 pub mod device;
 pub mod env;
 pub mod keys;
 pub mod pki;
 pub mod presence;
+pub mod registry;
 pub mod token_store;
 
 use std::collections::BTreeMap;
@@ -99,9 +101,6 @@ pub enum DaemonError {
     /// The async runtime or signal handling could not be set up.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
-    /// A stored key spec does not decode.
-    #[error("the stored spec of key {0:?} is damaged; remove it with authsim key remove")]
-    BadStoredSpec(String),
 }
 
 /// What the daemon announces once it serves something.
@@ -177,8 +176,8 @@ pub struct Daemon {
     pub pki: AttestationPki,
     /// The TOTP vault (its store also holds the key specs).
     pub vault: Mutex<Vault>,
-    /// The running keys, by name.
-    pub keys: tokio::sync::Mutex<BTreeMap<String, VirtualKey>>,
+    /// The keys, by name (running, being started, or failed to start).
+    pub keys: registry::KeyRegistry,
     /// Whether /dev/uhid could be used at start.
     pub uhid_available: bool,
     /// Why not, when it could not.
@@ -294,52 +293,30 @@ fn probe_uhid() -> Result<(), UhidError> {
     }
 }
 
-/// Caps glibc's malloc arenas at two. Every key has its own thread, and glibc gives threads
-/// their own arenas, each keeping the peak of its thread's transient allocations (a scan of
-/// 10,000 resident credentials): with 10 keys that took the daemon from 43 MB to 82 MB
-/// (benches/daemon_bench.py). Two arenas keep two cores' worth of concurrency.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; it is called before the daemon starts any
-    // thread of its own, and M_ARENA_MAX with a positive value is a documented setting.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-/// Hands the memory freed after start-up (every key's state was read and checked) back to the
-/// operating system, so the daemon's resident size is what it keeps, not what it once read.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Runs the daemon until SIGTERM or SIGINT, with `api` serving the control API; `on_ready`
-/// hears what it serves, the API socket last.
+/// hears what it serves, the API socket last. Nothing is announced before everything is up:
+/// a daemon that fails on a later argument (the API's address) has printed no `ready:` line.
 pub fn run(
     config: DaemonConfig,
     api: impl ControlApi,
     on_ready: &mut dyn FnMut(&Ready),
 ) -> Result<(), DaemonError> {
+    let mut early: Vec<Ready> = Vec::new();
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::LockFile {
         path: config.state_dir.clone(),
         source,
     })?;
     let _lock = lock_state_dir(&config.state_dir)?;
-    limit_malloc_arenas();
+    crate::memory::limit_malloc_arenas();
     let mut store = Store::open(&config.state_dir, &config.key_source)?;
     let pki = pki::installation_pki(&mut store)?;
     let mut stored = Vec::new();
     for (name, value) in store.list(NS_KEYS)? {
         let name = String::from_utf8_lossy(&name).into_owned();
-        let spec: KeySpec =
-            serde_json::from_slice(&value).map_err(|_| DaemonError::BadStoredSpec(name.clone()))?;
-        if spec.name != config.default_key.name {
+        // A spec that does not decode is listed as a failed key (removable), not a reason for
+        // the whole daemon to stay down.
+        let spec = serde_json::from_slice::<KeySpec>(&value).map_err(|_| name.clone());
+        if !matches!(&spec, Ok(s) if s.name == config.default_key.name) {
             stored.push(spec);
         }
     }
@@ -348,7 +325,7 @@ pub fn run(
     let uhid_problem = match config.uhid {
         UhidMode::Off => Some("the daemon was started with --no-uhid".to_owned()),
         UhidMode::Auto => probe_uhid().err().map(|e| {
-            on_ready(&Ready::Note(e.to_string()));
+            early.push(Ready::Note(e.to_string()));
             e.to_string()
         }),
     };
@@ -358,7 +335,7 @@ pub fn run(
         let path = config
             .run_dir
             .join(format!("hid-{}.sock", default_key.name));
-        on_ready(&Ready::Note(format!(
+        early.push(Ready::Note(format!(
             "/dev/uhid is not in use; the key {:?} is on the Unix socket {}",
             default_key.name,
             path.display()
@@ -376,16 +353,23 @@ pub fn run(
         key_source: config.key_source.clone(),
         pki,
         vault: Mutex::new(Vault::new(store)),
-        keys: tokio::sync::Mutex::new(BTreeMap::new()),
+        keys: registry::KeyRegistry::new(),
         uhid_available,
         uhid_problem,
         run_dir: config.run_dir.clone(),
         default_key: default_key.name.clone(),
     });
-    let served = runtime.block_on(serve(&daemon, &config, default_key, stored, api, on_ready));
+    let served = runtime.block_on(serve(
+        &daemon,
+        &config,
+        default_key,
+        stored,
+        api,
+        early,
+        on_ready,
+    ));
     runtime.block_on(async {
-        let mut keys = daemon.keys.lock().await;
-        for (_, key) in std::mem::take(&mut *keys) {
+        for key in daemon.keys.drain() {
             key.stop().await;
         }
     });
@@ -397,15 +381,18 @@ async fn serve(
     daemon: &Arc<Daemon>,
     config: &DaemonConfig,
     default_key: KeySpec,
-    stored: Vec<KeySpec>,
+    stored: Vec<Result<KeySpec, String>>,
     api: impl ControlApi,
-    on_ready: &mut dyn FnMut(&Ready),
+    early: Vec<Ready>,
+    announce: &mut dyn FnMut(&Ready),
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut held = early;
+    let on_ready = &mut |r: &Ready| held.push(r.clone());
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Runtime)?;
 
-    std::fs::create_dir_all(&config.run_dir).map_err(|source| DaemonError::LockFile {
+    crate::paths::create_private_dir(&config.run_dir).map_err(|source| DaemonError::LockFile {
         path: config.run_dir.clone(),
         source,
     })?;
@@ -418,45 +405,67 @@ async fn serve(
         name: key.spec.name.clone(),
         listening: key.listening.clone(),
     });
-    daemon.keys.lock().await.insert(key.spec.name.clone(), key);
+    daemon.keys.install(key);
     // The stored keys open at once (each reads and checks its whole state); their lines
     // follow in name order.
     // Two at a time: two cores, and each start's transient peak (its whole state) counts.
     let permits = Arc::new(tokio::sync::Semaphore::new(2));
     let mut starting = tokio::task::JoinSet::new();
     for spec in stored {
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(name) => {
+                on_ready(&Ready::Note(format!(
+                    "the stored spec of key {name:?} is damaged (it is listed as failed; `authsim key remove {name}` erases it)"
+                )));
+                daemon.keys.fail(
+                    KeySpec::with_defaults(&name),
+                    "its stored spec is damaged".to_owned(),
+                );
+                continue;
+            }
+        };
         let d = daemon.clone();
         let permits = permits.clone();
         starting.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (spec.name.clone(), d.start_key(spec, false).await)
+            let result = d.start_key(spec.clone(), false).await;
+            (spec, result)
         });
     }
     let mut started = BTreeMap::new();
     while let Some(joined) = starting.join_next().await {
-        if let Ok((name, result)) = joined {
-            started.insert(name, result);
+        if let Ok((spec, result)) = joined {
+            started.insert(spec.name.clone(), (spec, result));
         }
     }
-    for (name, result) in started {
+    for (name, (spec, result)) in started {
         match result {
             Ok(key) => {
                 on_ready(&Ready::Key {
                     name: name.clone(),
                     listening: key.listening.clone(),
                 });
-                daemon.keys.lock().await.insert(name, key);
+                daemon.keys.install(key);
             }
-            Err(e) => on_ready(&Ready::Note(format!(
-                "the stored key {name:?} did not start: {e}"
-            ))),
+            // Listed (GET /webauthn/authenticator, `authsim key list`) with its reason, and
+            // removable, like any other key.
+            Err(e) => {
+                on_ready(&Ready::Note(format!(
+                    "the stored key {name:?} did not start: {e} (it is listed as failed; `authsim key remove {name}` erases it)"
+                )));
+                daemon.keys.fail(spec, e.to_string());
+            }
         }
     }
 
-    release_free_memory();
+    crate::memory::release_free_memory();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let servers = api.start(daemon.clone(), stop_rx, on_ready).await?;
+    for r in &held {
+        announce(r);
+    }
 
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),

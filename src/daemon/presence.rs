@@ -3,8 +3,11 @@
 //! approve or deny them over the API.
 //!
 //! The token polls [`SharedPresence`] on every tick while it waits (it sends keepalives
-//! meanwhile and gives up with CTAP2_ERR_USER_ACTION_TIMEOUT after its timeout); the API
-//! writes decisions into the same shared state and wakes the key's thread.
+//! meanwhile and gives up after its 30-second timeout: CTAP2_ERR_OPERATION_DENIED for the
+//! touch of a makeCredential or getAssertion, as CTAP 2.1 makeCredential step 14 and
+//! getAssertion step 9 say, CTAP2_ERR_USER_ACTION_TIMEOUT for built-in user verification, reset
+//! and selection); the API writes decisions into the same shared state and wakes the key's
+//! thread.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

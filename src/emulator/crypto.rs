@@ -154,6 +154,12 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+impl Drop for SecretString {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

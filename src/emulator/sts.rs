@@ -59,8 +59,10 @@ fn duration(p: &Params) -> Result<u64, QueryError> {
     let Some(d) = p.get("DurationSeconds") else {
         return Ok(43_200);
     };
-    match d.parse::<u64>() {
-        Ok(n) if (900..=129_600).contains(&n) => Ok(n),
+    // A number out of range (negative included) is a range error, as AWS says; only what is
+    // not an integer at all is "not an integer".
+    match d.parse::<i64>() {
+        Ok(n) if (900..=129_600).contains(&n) => Ok(n as u64),
         Ok(n) if n < 900 => Err(QueryError::validation(format!(
             "1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
         ))),

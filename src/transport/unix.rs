@@ -1,11 +1,15 @@
 //! The Unix stream socket transport: each accepted connection is one host that opened the
 //! device. The host writes 64-byte output reports back to back and reads 64-byte input reports
-//! (no report-id byte, no other framing). The socket file is 0600 and removed on shutdown.
+//! (no report-id byte, no other framing). The socket file is 0600 and removed on shutdown, and
+//! every connection's peer uid is checked (SO_PEERCRED) too: a socket file whose mode was
+//! loosened, or one handed to another user's process, still serves only the daemon's user.
 
+use std::collections::HashMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -14,8 +18,13 @@ use tokio::sync::mpsc;
 
 use super::{DeviceInbox, HostEvent, HostId, HostSink, REPORT_LEN, Report, TransportError};
 
-/// Most hosts connected at once; further connections are closed at once.
+/// Most hosts connected at once. A new connection beyond it evicts one that never sent a
+/// report (it holds nothing on the key), else the one silent the longest if it has been silent
+/// for [`EVICT_IDLE`]; otherwise the new one is closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long a connection that has sent reports must have been silent to be evicted.
+pub const EVICT_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Batches of input reports that may wait for a slow reader before reports are dropped.
 const SINK_CAPACITY: usize = 256;
@@ -96,7 +105,9 @@ impl UnixTransport {
 
     /// Accepts hosts until the device stops; each connection runs as its own task.
     pub async fn serve(self, inbox: DeviceInbox) {
-        let live = Arc::new(AtomicUsize::new(0));
+        let live = LiveConnections::new();
+        let mut next_id = 0u64;
+        let me = super::effective_uid();
         loop {
             let stream = match self.listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -106,18 +117,127 @@ impl UnixTransport {
                     continue;
                 }
             };
-            if live.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-                tracing::warn!("too many connections; closing a new one");
+            if !same_user(&stream, me) {
                 drop(stream);
                 continue;
             }
-            live.fetch_add(1, Ordering::Relaxed);
+            if !live.make_room(MAX_CONNECTIONS, EVICT_IDLE) {
+                tracing::warn!(
+                    "{MAX_CONNECTIONS} busy connections; closing a new one (idle ones are evicted first)"
+                );
+                drop(stream);
+                continue;
+            }
+            next_id += 1;
+            let (evict_tx, evict_rx) = tokio::sync::oneshot::channel();
+            let activity = live.add(next_id, evict_tx);
             let inbox = inbox.clone();
             let live = live.clone();
+            let id = next_id;
             tokio::spawn(async move {
-                connection(stream, inbox).await;
-                live.fetch_sub(1, Ordering::Relaxed);
+                connection(stream, inbox, activity, evict_rx).await;
+                live.remove(id);
             });
+        }
+    }
+}
+
+/// Whether the peer of `stream` runs as `uid` (a refusal is logged, rate-limited).
+fn same_user(stream: &UnixStream, uid: u32) -> bool {
+    match stream.peer_cred() {
+        Ok(c) if c.uid() == uid => true,
+        Ok(c) => {
+            tracing::warn!(
+                peer_uid = c.uid(),
+                "HID connection from another user refused"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "HID connection without credentials refused");
+            false
+        }
+    }
+}
+
+/// One open connection: its activity, and the sender that tells it to go.
+type LiveEntry = (Activity, tokio::sync::oneshot::Sender<()>);
+
+/// The open connections of one socket: when each last sent something, and how to evict it.
+#[derive(Clone)]
+struct LiveConnections {
+    origin: Instant,
+    conns: Arc<Mutex<HashMap<u64, LiveEntry>>>,
+}
+
+/// When a connection last sent a report (milliseconds since its socket's origin).
+#[derive(Clone)]
+struct Activity {
+    origin: Instant,
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    /// Records a report from the connection (0 stays "never sent anything").
+    fn touch(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms.saturating_add(1), Ordering::Relaxed);
+    }
+}
+
+impl LiveConnections {
+    fn new() -> LiveConnections {
+        LiveConnections {
+            origin: Instant::now(),
+            conns: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, LiveEntry>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, id: u64, evict: tokio::sync::oneshot::Sender<()>) -> Activity {
+        let activity = Activity {
+            origin: self.origin,
+            last_ms: Arc::new(AtomicU64::new(0)),
+        };
+        self.lock().insert(id, (activity.clone(), evict));
+        activity
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Whether one more connection fits under `max`, evicting the connection silent the
+    /// longest if it has been silent for `idle` or more.
+    fn make_room(&self, max: usize, idle: std::time::Duration) -> bool {
+        let mut conns = self.lock();
+        if conns.len() < max {
+            return true;
+        }
+        let now_ms = u64::try_from(self.origin.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        // Never sent anything (0) sorts first, oldest connection (lowest id) first among those.
+        let oldest = conns
+            .iter()
+            .map(|(id, (a, _))| (*id, a.last_ms.load(Ordering::Relaxed)))
+            .min_by_key(|(id, last)| (*last, *id));
+        match oldest {
+            Some((id, last))
+                if last == 0
+                    || now_ms.saturating_sub(last)
+                        >= u64::try_from(idle.as_millis()).unwrap_or(0) =>
+            {
+                if let Some((_, evict)) = conns.remove(&id) {
+                    let _ = evict.send(());
+                }
+                tracing::debug!("evicted the connection idle the longest for a new one");
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -141,7 +261,12 @@ impl HostSink for ChannelSink {
     }
 }
 
-async fn connection(stream: UnixStream, inbox: DeviceInbox) {
+async fn connection(
+    stream: UnixStream,
+    inbox: DeviceInbox,
+    activity: Activity,
+    evict: tokio::sync::oneshot::Receiver<()>,
+) {
     let host = HostId::fresh();
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(SINK_CAPACITY);
@@ -151,7 +276,10 @@ async fn connection(stream: UnixStream, inbox: DeviceInbox) {
     }
     tracing::debug!(%host, "host connected");
     let writer = tokio::spawn(write_loop(wr, rx));
-    read_loop(rd, host, &inbox).await;
+    tokio::select! {
+        () = read_loop(rd, host, &inbox, &activity) => {}
+        _ = evict => tracing::debug!(%host, "evicted: idle while the socket was full"),
+    }
     let _ = inbox.send(HostEvent::Closed { host }).await;
     // The device drops the sink on Closed, which ends the writer.
     let _ = writer.await;
@@ -159,7 +287,7 @@ async fn connection(stream: UnixStream, inbox: DeviceInbox) {
 }
 
 /// Reads whole reports and forwards them in batches; a trailing partial report at EOF is dropped.
-async fn read_loop(mut rd: OwnedReadHalf, host: HostId, inbox: &DeviceInbox) {
+async fn read_loop(mut rd: OwnedReadHalf, host: HostId, inbox: &DeviceInbox, activity: &Activity) {
     let mut buf = vec![0u8; REPORT_LEN * 32];
     let mut filled = 0;
     loop {
@@ -172,6 +300,7 @@ async fn read_loop(mut rd: OwnedReadHalf, host: HostId, inbox: &DeviceInbox) {
             }
         };
         filled += n;
+        activity.touch();
         let whole = filled / REPORT_LEN;
         if whole == 0 {
             continue;
@@ -262,6 +391,47 @@ mod tests {
         drop(t);
         assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn idle_connections_are_evicted_before_a_new_one_is_refused() {
+        let live = LiveConnections::new();
+        let mut evicted = Vec::new();
+        for id in 0..3 {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            live.add(id, tx);
+            evicted.push(rx);
+        }
+        // Full, and every one has sent something recently: refused.
+        for id in 0..3 {
+            live.lock().get(&id).unwrap().0.touch();
+        }
+        assert!(!live.make_room(3, std::time::Duration::from_secs(3600)));
+        // Connection 1 has been silent the longest: it goes for the new one.
+        for id in [0, 2] {
+            live.lock()
+                .get(&id)
+                .unwrap()
+                .0
+                .last_ms
+                .store(10_000_000, Ordering::Relaxed);
+        }
+        live.lock()
+            .get(&1)
+            .unwrap()
+            .0
+            .last_ms
+            .store(1, Ordering::Relaxed);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(live.make_room(3, std::time::Duration::from_millis(1)));
+        assert!(evicted[1].try_recv().is_ok(), "connection 1 was told to go");
+        assert!(evicted[0].try_recv().is_err() && evicted[2].try_recv().is_err());
+        assert_eq!(live.lock().len(), 2);
+        // One that never sent anything goes first, however long the others were silent.
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        live.add(9, tx);
+        assert!(live.make_room(3, std::time::Duration::from_secs(3600)));
+        assert!(rx.try_recv().is_ok());
     }
 
     #[test]

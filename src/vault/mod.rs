@@ -24,6 +24,9 @@ pub const NS_FRESH: &str = "totp.fresh";
 pub const MAX_NAME_CHARS: usize = 128;
 /// Longest accepted period, in seconds (one day).
 pub const MAX_PERIOD: u64 = 86_400;
+/// The latest time a code can be asked for: the end of year 9999 (Unix seconds). Later times
+/// would overflow the step arithmetic, and no server accepts them.
+pub const MAX_TIME: u64 = 253_402_300_799;
 
 /// A TOTP hash algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,16 @@ pub enum ParamError {
     /// Zero, too long, or not a number.
     #[error("period must be a whole number of seconds from 1 to {MAX_PERIOD} (got {0})")]
     Period(String),
+    /// An issuer or account with control characters (terminal escapes, NUL) or bidi overrides.
+    #[error("the {0} must not contain control characters")]
+    Controls(&'static str),
+}
+
+/// Whether `text` holds control characters (C0 with NUL, DEL, C1) or bidi overrides: text that
+/// could move a terminal's cursor, retitle it, or reorder what it shows.
+pub fn has_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
 }
 
 /// Everything that defines a TOTP entry, secret included.
@@ -112,8 +125,14 @@ impl EntryParams {
         }
     }
 
-    /// Check digits and period.
+    /// Check digits, period, and the issuer and account (no control characters).
     pub fn validate(&self) -> Result<(), ParamError> {
+        if self.issuer.as_deref().is_some_and(has_controls) {
+            return Err(ParamError::Controls("issuer"));
+        }
+        if self.account.as_deref().is_some_and(has_controls) {
+            return Err(ParamError::Controls("account"));
+        }
         if !(6..=8).contains(&self.digits) {
             return Err(ParamError::Digits(self.digits.to_string()));
         }
@@ -250,7 +269,7 @@ pub fn check_name(name: &str) -> Result<(), VaultError> {
             "longer than {MAX_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
+    if has_controls(name) {
         return Err(VaultError::BadName("it contains control characters".into()));
     }
     if name.trim() != name {
@@ -384,6 +403,11 @@ impl Vault {
             return Err(VaultError::BadRequest(
                 "--count must be from 1 to 1000".into(),
             ));
+        }
+        if unix_time > MAX_TIME {
+            return Err(VaultError::BadRequest(format!(
+                "the time {unix_time} is past the year 9999 (at most {MAX_TIME})"
+            )));
         }
         let p = self.params(name)?;
         let first = unix_time / p.period;

@@ -211,3 +211,47 @@ fn bad_parameters_are_refused() {
     assert!(matches!(v.codes("x", 0, 0), Err(VaultError::BadRequest(_))));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn control_characters_in_issuer_or_account_are_refused_and_nothing_is_stored() {
+    let dir = tmpdir();
+    let mut v = open(&dir);
+    for (issuer, account) in [
+        (Some("\u{1b}]0;title\u{7}"), None),
+        (None, Some("a\u{0}b")),
+        (Some("ok"), Some("\u{9b}31m")),
+        (Some("\u{202e}gro.elpmaxe"), None),
+    ] {
+        let mut p = EntryParams::new(SecretBytes::from_base32("JBSWY3DPEHPK3PXP").unwrap());
+        p.issuer = issuer.map(str::to_owned);
+        p.account = account.map(str::to_owned);
+        assert!(
+            matches!(
+                v.add("e", &p),
+                Err(VaultError::Param(ParamError::Controls(_)))
+            ),
+            "{issuer:?} {account:?}"
+        );
+    }
+    assert!(v.list().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn times_past_year_9999_are_refused_not_wrapped() {
+    let dir = tmpdir();
+    let mut v = open(&dir);
+    let p = EntryParams::new(SecretBytes::from_base32("JBSWY3DPEHPK3PXP").unwrap());
+    v.add("e", &p).unwrap();
+    assert!(matches!(
+        v.codes("e", u64::MAX, 1),
+        Err(VaultError::BadRequest(_))
+    ));
+    assert!(matches!(
+        v.code_at("e", MAX_TIME + 1),
+        Err(VaultError::BadRequest(_))
+    ));
+    let c = v.code_at("e", MAX_TIME).unwrap();
+    assert!(c.valid_until > c.valid_from);
+    let _ = std::fs::remove_dir_all(dir);
+}

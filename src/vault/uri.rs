@@ -222,6 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn refuses_terminal_escapes_and_nul_in_issuer_and_account() {
+        let p = parse("otpauth://totp/%1B%5D0;title%07:acct?secret=JBSWY3DPEHPK3PXP");
+        assert_eq!(p, Err(UriError::Param(ParamError::Controls("issuer"))));
+        let p = parse("otpauth://totp/Ex:a%00b?secret=JBSWY3DPEHPK3PXP");
+        assert_eq!(p, Err(UriError::Param(ParamError::Controls("account"))));
+        let p = parse("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&issuer=%E2%80%AEevil");
+        assert_eq!(p, Err(UriError::Param(ParamError::Controls("issuer"))));
+        assert!(parse("otpauth://totp/Ex%20%C3%BC:b?secret=JBSWY3DPEHPK3PXP").is_ok());
+    }
+
+    #[test]
     fn round_trips() {
         let p = parse("otpauth://totp/My%20Co:a%2Bb@x.org?secret=JBSWY3DPEHPK3PXP&issuer=My%20Co&algorithm=SHA512&digits=7&period=45").unwrap();
         let s = format(&p, "fallback");

@@ -158,7 +158,7 @@ def test_every_resource_matches_openapi(daemons, tmp_path):
 
 
 def oversized_post(sock_path, path):
-    """POSTs a body over the API's 2 MiB limit: (status, content type, body). The server may
+    """POSTs a 2 MiB body, over the API's 1 MiB limit: (status, content type, body). The server may
     answer before reading it all, so the body is written from a thread that tolerates the
     connection closing under it (http.client would stop at the broken pipe)."""
     body = b"[" + b" " * (2 << 20) + b"]"
@@ -251,11 +251,11 @@ def test_unknown_names_and_bad_input_change_nothing(daemons):
     for path in ("/totp/ghost/code?at=soon", "/totp/ghost/codes?count=-1"):
         status, reply = check(d, "GET", path)
         assert status == 400 and reply["error"] == "invalid-argument" and reply["message"], reply
-    status, ctype, reply = oversized_post(d.api_socket, "/webauthn/authenticator/default/credentials")
+    status, ctype, reply = oversized_post(d.api_socket, "/webauthn/authenticator/default/credential")
     assert status == 413 and ctype == "application/json", (status, ctype, reply)
     reply = json.loads(reply)
     Draft202012Validator(SPEC["components"]["schemas"]["Error"]).validate(reply)
-    assert reply["error"] == "too-large" and "2 MiB" in reply["message"]
+    assert reply["error"] == "too-large" and "1048576 bytes" in reply["message"]
     assert d.api("GET", "/webauthn/authenticator")[1] == before
     assert d.api("GET", "/webauthn/authenticator/default/credentials")[1] == []
     assert d.api("GET", "/totp")[1] == []

@@ -70,6 +70,16 @@ pub enum ImportError {
     /// The token is configured without discoverable credentials.
     #[error("this token does not support discoverable (resident) credentials")]
     ResidentKeysUnsupported,
+    /// A credential with this id is stored already (or comes earlier in the batch), and the
+    /// import did not ask to replace it.
+    #[error("a credential with this id exists already; ask to replace it to overwrite it")]
+    Exists,
+    /// A discoverable credential of the same relying party and user handle is stored already
+    /// (or comes earlier in the batch), and the import did not ask to replace it.
+    #[error(
+        "a discoverable credential for this rpId and user handle exists already; ask to replace it to overwrite it"
+    )]
+    UserExists,
     /// Every discoverable credential slot is taken.
     #[error("the token's discoverable credential storage is full ({0} credentials)")]
     Full(usize),
@@ -162,10 +172,15 @@ type UserKey = (String, Vec<u8>);
 /// Stores every credential of `creds` in one commit, as if imported one by one in order (see
 /// `Token::import_credentials`), after one scan of the stored credentials. Returns how many
 /// entries were stored (entries replaced by a later entry of the batch are not).
+///
+/// An entry `i` that would replace a stored credential or an earlier entry (same id, or a
+/// discoverable one of the same rpId and user handle) is refused with [`ImportError::Exists`]
+/// or [`ImportError::UserExists`] unless `may_replace(i)`.
 pub(crate) fn import_many(
     env: &mut Env<'_>,
     config: &TokenConfig,
     creds: Vec<ImportedCredential>,
+    may_replace: &dyn Fn(usize) -> bool,
 ) -> Result<usize, BatchFailure> {
     for (i, cred) in creds.iter().enumerate() {
         validate(config, cred).map_err(|e| BatchFailure::Entry(i, e))?;
@@ -212,6 +227,15 @@ pub(crate) fn import_many(
             display_name: u.display_name.map(|n| truncate_utf8(&n, MAX_NAME_LEN)),
         });
         // A credential with the same id is replaced (overwritten: no delete needed).
+        if !may_replace(i) && by_id.contains_key(&cred.id) {
+            return Err(BatchFailure::Entry(i, ImportError::Exists));
+        }
+        if !may_replace(i)
+            && cred.discoverable
+            && by_user.contains_key(&(cred.rp_id.clone(), user.id.clone()))
+        {
+            return Err(BatchFailure::Entry(i, ImportError::UserExists));
+        }
         if let Some(old) = by_id.remove(&cred.id) {
             if old.discoverable {
                 discoverable -= 1;

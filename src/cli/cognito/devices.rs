@@ -5,7 +5,7 @@ use super::common::{AwsArgs, run_flow};
 use super::sessions::session_access_token;
 use crate::aws::cognito;
 use crate::cli::Ctx;
-use crate::cli::output::{Table, print_json};
+use crate::cli::output::{Table, print_json, printable};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -135,7 +135,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
         return print_json(&list);
     }
     if devices.is_empty() {
-        eprintln!("'{}' has no remembered devices", w.username);
+        eprintln!("'{}' has no remembered devices", printable(&w.username));
         return Ok(());
     }
     let mut t = Table::new(vec!["DEVICE KEY", "NAME", "STATUS", "LAST SIGN-IN", ""]);
@@ -169,7 +169,7 @@ fn forget(ctx: &Ctx, a: ForgetArgs) -> Result<()> {
         let client = cognito::client(&w.target, w.pool_id.as_deref()).await?;
         cognito::devices::forget(&client, &w.token, &key).await
     })?;
-    eprintln!("Cognito forgot the device {key}");
+    eprintln!("Cognito forgot the device {}", printable(&key));
     if w.local.as_deref() == Some(key.as_str())
         && let Some(pool) = &w.pool_id
     {
@@ -219,18 +219,19 @@ pub(super) fn auth_factors(ctx: &Ctx, a: AuthFactorsArgs) -> Result<()> {
     if a.json {
         return print_json(&f);
     }
-    println!("user:          {}", f.username);
-    println!("sign-in with:  {}", f.configured.join(", "));
+    // What the server says is escaped before the terminal.
+    println!("user:          {}", printable(&f.username));
+    println!("sign-in with:  {}", printable(&f.configured.join(", ")));
     println!(
         "MFA:           {}{}",
         if f.mfa.is_empty() {
             "none".to_string()
         } else {
-            f.mfa.join(", ")
+            printable(&f.mfa.join(", "))
         },
         f.preferred_mfa
             .as_deref()
-            .map(|p| format!(" (preferred {p})"))
+            .map(|p| format!(" (preferred {})", printable(p)))
             .unwrap_or_default()
     );
     Ok(())

@@ -4,6 +4,7 @@ use super::common::{AwsArgs, StdinSecrets, run_flow};
 use super::passkeys::KeyArgs;
 use crate::aws::{self, cognito};
 use crate::cli::Ctx;
+use crate::cli::output::printable;
 use crate::cli::totp::Countdown;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
@@ -188,7 +189,12 @@ pub(super) fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
     } else {
         result.challenges.join(" → ")
     };
-    eprintln!("signed in as '{}' ({chain})", result.username);
+    // The user name and challenge names are the server's words: escaped before they are shown.
+    eprintln!(
+        "signed in as '{}' ({})",
+        printable(&result.username),
+        printable(&chain)
+    );
     if let Some(e) = &result.enrolled {
         report_enrollment(e);
     }
@@ -248,10 +254,10 @@ pub(super) fn report_enrollment(e: &cognito::EnrollReport) {
     }
     eprintln!(
         "TOTP enrolled for '{}': secret in the vault as '{}'; MFA settings {:?}, preferred {}",
-        e.username,
+        printable(&e.username),
         e.vault_name,
         e.mfa_settings,
-        e.preferred.as_deref().unwrap_or("none")
+        printable(e.preferred.as_deref().unwrap_or("none"))
     );
 }
 
@@ -263,7 +269,8 @@ fn report_devices(outcomes: &[cognito::DeviceOutcome]) {
                 key,
                 remembered_now,
             } => eprintln!(
-                "signed in with the remembered device {key}{}",
+                "signed in with the remembered device {}{}",
+                printable(key),
                 if *remembered_now {
                     " (marked remembered)"
                 } else {
@@ -271,7 +278,8 @@ fn report_devices(outcomes: &[cognito::DeviceOutcome]) {
                 }
             ),
             cognito::DeviceOutcome::Confirmed { key, remembered } => eprintln!(
-                "this device is now {key} ({}); its secrets are sealed in the store",
+                "this device is now {} ({}); its secrets are sealed in the store",
+                printable(key),
                 if *remembered {
                     "remembered: later sign-ins prove it instead of an MFA code where the pool allows"
                 } else {
@@ -279,7 +287,8 @@ fn report_devices(outcomes: &[cognito::DeviceOutcome]) {
                 }
             ),
             cognito::DeviceOutcome::Dropped { key } => eprintln!(
-                "Cognito no longer knows the device {key}: forgot it here and signed in without it"
+                "Cognito no longer knows the device {}: forgot it here and signed in without it",
+                printable(key)
             ),
         }
     }

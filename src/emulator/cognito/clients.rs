@@ -142,9 +142,9 @@ pub fn create_user_pool_client(
     let pool_id = req.req("UserPoolId")?;
     let name = req.req("ClientName")?;
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'clientName' failed to satisfy constraint: Member must have length between 1 and 128"
+        )));
     }
     let (flows, explicit) = auth_flows(req)?;
     let prevent = match req.str("PreventUserExistenceErrors")? {

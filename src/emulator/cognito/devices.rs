@@ -157,10 +157,10 @@ pub fn confirm_device(
     let key = req.req("DeviceKey")?;
     validate_key(key)?;
     let name = req.str("DeviceName")?;
-    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 1024) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'deviceName' failed to satisfy constraint: Member must have length less than or equal to 1024",
-        ));
+    if let Some(n) = name.filter(|n| n.is_empty() || n.chars().count() > 1024) {
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{n}' at 'deviceName' failed to satisfy constraint: Member must have length less than or equal to 1024"
+        )));
     }
     let verifier = verifier_config(req)?;
     let (pool, username) = token_user(state, req, ctx)?;
@@ -237,9 +237,9 @@ fn set_status(
 fn page<'a>(devices: impl Iterator<Item = &'a Device>, req: &Req) -> Result<Value, CognitoError> {
     let limit = req.u64("Limit")?.unwrap_or(MAX_LIMIT);
     if limit > MAX_LIMIT {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        )));
     }
     let start = match req.str("PaginationToken")? {
         None => None,

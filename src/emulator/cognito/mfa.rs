@@ -276,15 +276,15 @@ pub fn verify_software_token(
     ctx: &Ctx,
 ) -> Result<Value, CognitoError> {
     let code = req.req("UserCode")?;
-    if code.len() != 6 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'userCode' failed to satisfy constraint: Member must have length less than or equal to 6 and greater than or equal to 6",
-        ));
+    if code.chars().count() != 6 {
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{code}' at 'userCode' failed to satisfy constraint: Member must have length less than or equal to 6 and greater than or equal to 6"
+        )));
     }
     if !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'userCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]+",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{code}' at 'userCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]+"
+        )));
     }
     let friendly = req.str("FriendlyDeviceName")?.map(str::to_owned);
     let authority = token_or_session(state, eph, req, ctx)?;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::error::CognitoError;
 use super::jwt;
 use super::model::{CognitoState, DeviceConfig, MfaMode, PasswordPolicy, UserPool};
-use super::request::Req;
+use super::request::{Req, page_start, page_token};
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto;
 
@@ -80,9 +80,9 @@ fn password_policy(req: &Req) -> Result<PasswordPolicy, CognitoError> {
     };
     if let Some(n) = pp.u64("MinimumLength")? {
         if !(6..=99).contains(&n) {
-            return Err(CognitoError::invalid(
-                "1 validation error detected: Value at 'policies.passwordPolicy.minimumLength' failed to satisfy constraint: Member must have value between 6 and 99",
-            ));
+            return Err(CognitoError::invalid(format!(
+                "1 validation error detected: Value '{n}' at 'policies.passwordPolicy.minimumLength' failed to satisfy constraint: Member must have value between 6 and 99"
+            )));
         }
         policy.minimum_length = n as u32;
     }
@@ -138,9 +138,10 @@ fn first_factors(req: &Req, tier: &str) -> Result<Vec<String>, CognitoError> {
         return Ok(super::model::passkey::default_first_factors());
     };
     if factors.is_empty() || factors.len() > 4 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'policies.signInPolicy.allowedFirstAuthFactors' failed to satisfy constraint: Member must have length less than or equal to 4 and greater than or equal to 1",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '[{}]' at 'policies.signInPolicy.allowedFirstAuthFactors' failed to satisfy constraint: Member must have length less than or equal to 4 and greater than or equal to 1",
+            factors.join(", ")
+        )));
     }
     let mut out: Vec<String> = Vec::new();
     for f in factors {
@@ -223,9 +224,9 @@ impl Settings {
 
 fn validate_pool_name(name: &str) -> Result<(), CognitoError> {
     if name.is_empty() || name.chars().count() > 128 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{name}' at 'poolName' failed to satisfy constraint: Member must have length between 1 and 128"
+        )));
     }
     Ok(())
 }
@@ -325,18 +326,29 @@ pub fn list_user_pools(state: &CognitoState, req: &Req) -> Result<Value, Cognito
         .u64("MaxResults")?
         .ok_or_else(|| CognitoError::null_member("maxResults"))?;
     if !(1..=60).contains(&max) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60",
-        ));
+        let bound = if max < 1 {
+            "greater than or equal to 1"
+        } else {
+            "less than or equal to 60"
+        };
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+        )));
     }
+    let start = page_start(req, "NextToken", "pools")?;
     let pools: Vec<Value> = state
         .pools
         .values()
+        .skip(start)
         .take(max as usize)
         .map(|p| {
             json!({"Id": p.id, "Name": p.name, "LambdaConfig": {},
                    "LastModifiedDate": p.modified, "CreationDate": p.created})
         })
         .collect();
-    Ok(json!({"UserPools": pools}))
+    let mut out = json!({"UserPools": pools});
+    if let Some(next) = page_token("pools", start, max as usize, state.pools.len()) {
+        out["NextToken"] = json!(next);
+    }
+    Ok(out)
 }

@@ -134,6 +134,33 @@ impl<'a> Req<'a> {
     }
 }
 
+/// Where a page starts: 0, or the position a token of ours (`member`, issued for `kind`)
+/// names; anything else is refused as AWS refuses a token it did not issue.
+pub fn page_start(req: &Req, member: &str, kind: &str) -> Result<usize, CognitoError> {
+    let Some(token) = req.str(member)? else {
+        return Ok(0);
+    };
+    crate::emulator::crypto::b64_decode(token)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.strip_prefix("authsim:")
+                .and_then(|r| r.strip_prefix(kind))
+                .and_then(|r| r.strip_prefix(':'))
+                .and_then(|n| n.parse().ok())
+        })
+        .ok_or_else(|| {
+            CognitoError::invalid(format!(
+                "Invalid {member}: it was not issued by this service."
+            ))
+        })
+}
+
+/// The token of the next page (for [`page_start`]), when items remain after this one.
+pub fn page_token(kind: &str, start: usize, max: usize, total: usize) -> Option<String> {
+    let end = start.saturating_add(max);
+    (end < total).then(|| crate::emulator::crypto::b64(format!("authsim:{kind}:{end}").as_bytes()))
+}
+
 /// A required entry of a string map (`AuthParameters`, `ChallengeResponses`).
 pub fn param<'a>(m: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, CognitoError> {
     m.get(name)

@@ -12,7 +12,7 @@ use super::model::{CognitoState, Message, User, UserPool, UserStatus};
 use super::passwords::{
     check_policy, generate_temporary_password, make_verifier, password_matches,
 };
-use super::request::Req;
+use super::request::{Req, page_start, page_token};
 use crate::emulator::context::Ctx;
 use crate::emulator::crypto::SecretString;
 
@@ -271,12 +271,15 @@ pub fn list_users(state: &CognitoState, req: &Req) -> Result<Value, CognitoError
     let p = state.pool(req.req("UserPoolId")?)?;
     let filter = req.str("Filter")?.map(parse_filter).transpose()?;
     let limit = req.u64("Limit")?.unwrap_or(60);
-    if !(1..=60).contains(&limit) {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 0 and 60",
-        ));
+    if limit > 60 {
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        )));
     }
-    let users: Vec<Value> = p
+    // AWS treats a limit of 0 as its default page.
+    let limit = if limit == 0 { 60 } else { limit as usize };
+    let start = page_start(req, "PaginationToken", "users")?;
+    let matching: Vec<&_> = p
         .users
         .values()
         .filter(|u| match &filter {
@@ -285,10 +288,18 @@ pub fn list_users(state: &CognitoState, req: &Req) -> Result<Value, CognitoError
             Some((attr, val)) if attr == "sub" => &u.sub == val,
             Some((attr, val)) => u.attributes.get(attr) == Some(val),
         })
-        .take(limit as usize)
+        .collect();
+    let users: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
         .map(|u| user_json(u, "Attributes"))
         .collect();
-    Ok(json!({"Users": users}))
+    let mut out = json!({"Users": users});
+    if let Some(next) = page_token("users", start, limit, matching.len()) {
+        out["PaginationToken"] = json!(next);
+    }
+    Ok(out)
 }
 
 fn parse_filter(f: &str) -> Result<(String, String), CognitoError> {

@@ -12,8 +12,9 @@ pub const NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// IAM's API version.
 pub const VERSION: &str = "2010-05-08";
 
+/// IAM's `[\w+=,.@-]+`: `\w` in AWS's patterns is ASCII (letters, digits, underscore).
 fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c)
+    c.is_ascii_alphanumeric() || c == '_' || "+=,.@-".contains(c)
 }
 
 /// Check a name parameter's length and characters.
@@ -69,19 +70,19 @@ pub fn validate_serial(value: &str) -> Result<(), QueryError> {
 
 /// Check an `AuthenticationCode`/`TokenCode` parameter's shape: six ASCII digits.
 pub fn validate_code(member: &str, value: &str) -> Result<(), QueryError> {
-    if value.len() != 6 {
-        let bound = if value.len() < 6 {
+    if value.chars().count() != 6 {
+        let bound = if value.chars().count() < 6 {
             "greater than or equal to 6"
         } else {
             "less than or equal to 6"
         };
         return Err(QueryError::validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length {bound}"
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have length {bound}"
         )));
     }
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(QueryError::validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+"
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+"
         )));
     }
     Ok(())
@@ -96,9 +97,9 @@ pub fn validate_tags(tags: &[(String, String)]) -> Result<(), QueryError> {
             )));
         }
         if v.chars().count() > 256 {
-            return Err(QueryError::validation(
-                "1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256",
-            ));
+            return Err(QueryError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256"
+            )));
         }
     }
     let mut keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();

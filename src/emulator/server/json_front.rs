@@ -10,7 +10,8 @@ use super::world::{Raw, Shared, World, request_id, with_request_id};
 use crate::emulator::cognito::{self, CognitoError};
 use crate::emulator::sigv4::{self, Credential, SigError};
 
-fn cognito_error(e: &CognitoError, rid: &str) -> Response {
+/// Cognito's error shape (JSON 1.1 `{"__type", "message"}`, `x-amzn-ErrorType`).
+pub(super) fn cognito_error(e: &CognitoError, rid: &str) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut r = (
         status,

@@ -42,8 +42,16 @@ use super::EmulatorError;
 use super::clock::Clock;
 use super::cognito;
 use super::query::Params;
+use super::query::QueryError;
 use super::state::{State, StateFile};
-use world::{Raw, Shared, World, json_response};
+use cognito::CognitoError;
+use world::{Raw, Shared, World, json_response, request_id};
+
+/// Connections the stand-in serves at once; more are answered 503 and closed.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// The largest request body the stand-in reads (AWS's own limits are far below it).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// How long shutdown waits for open connections before closing them.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -103,13 +111,25 @@ impl Emulator {
         });
         let app = Router::new().fallback(entry).with_state(shared);
         let (tx, rx) = oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .map_err(EmulatorError::Serve)
+            let stopper = tokio::spawn(async move {
+                let _ = rx.await;
+                let _ = stop_tx.send(true);
+            });
+            // Read timeouts, an idle keep-alive timeout and a connection cap, as the daemon's
+            // API has them (src/httpd.rs).
+            crate::httpd::serve(
+                listener,
+                app,
+                crate::httpd::Limits::new(MAX_CONNECTIONS, MAX_CONNECTIONS)
+                    .in_dialect(crate::httpd::Dialect::Aws),
+                None,
+                stop_rx,
+            )
+            .await;
+            stopper.abort();
+            Ok(())
         });
         tracing::info!(%addr, "emulator listening");
         Ok(Emulator {
@@ -152,10 +172,31 @@ impl Emulator {
 
 async fn entry(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
+    let body = match crate::httpd::read_body(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
+        Err(crate::httpd::BodyError::TooLarge) => {
+            return transport_error(
+                &parts.headers,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("Request body must be at most {MAX_BODY} bytes."),
+            );
+        }
+        Err(crate::httpd::BodyError::Timeout) => {
+            return transport_error(
+                &parts.headers,
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "The request body did not arrive in time.",
+            );
+        }
+        Err(crate::httpd::BodyError::Failed) => {
+            return transport_error(
+                &parts.headers,
+                StatusCode::BAD_REQUEST,
+                "MalformedInput",
+                "The request body could not be read.",
+            );
         }
     };
     let method = parts.method.clone();
@@ -169,6 +210,25 @@ async fn entry(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Respo
     match joined {
         Ok(r) => r,
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+    }
+}
+
+/// An error before the request could be read, in the shape of the protocol it came in: JSON
+/// 1.1 (`{"__type", "message"}`) with an `X-Amz-Target` header, else the query protocol's
+/// `<ErrorResponse>`.
+fn transport_error(
+    headers: &HeaderMap,
+    status: StatusCode,
+    code: &'static str,
+    msg: &str,
+) -> Response {
+    let rid = request_id();
+    if headers.contains_key("x-amz-target") {
+        let mut e = CognitoError::new(code, msg);
+        e.status = status.as_u16();
+        json_front::cognito_error(&e, &rid)
+    } else {
+        query_front::query_error(&QueryError::new(code, status.as_u16(), msg), None, &rid)
     }
 }
 

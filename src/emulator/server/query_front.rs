@@ -17,7 +17,8 @@ fn xml_response(status: StatusCode, body: String, rid: &str) -> Response {
     )
 }
 
-fn query_error(e: &QueryError, ns: Option<&str>, rid: &str) -> Response {
+/// The query protocol's `<ErrorResponse>`.
+pub(super) fn query_error(e: &QueryError, ns: Option<&str>, rid: &str) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     xml_response(status, e.to_xml(ns, rid), rid)
 }

@@ -222,9 +222,9 @@ pub fn list_credentials(state: &CognitoState, req: &Req, ctx: &Ctx) -> Result<Va
     let (pool_id, username) = token_user(state, req, ctx)?;
     let max = req.u64("MaxResults")?.unwrap_or(20);
     if max > 20 {
-        return Err(CognitoError::invalid(
-            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 20",
-        ));
+        return Err(CognitoError::invalid(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 20"
+        )));
     }
     let start: usize = match req.str("NextToken")? {
         None => 0,
