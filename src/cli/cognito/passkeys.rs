@@ -120,9 +120,12 @@ fn register(ctx: &Ctx, a: RegisterArgs) -> Result<()> {
     if a.json {
         return print_json(&done);
     }
+    // The ids are the server's and the key's words: escaped before they are shown.
     eprintln!(
         "registered the passkey {} for {} (as {})",
-        done.credential_id, done.rp_id, done.origin
+        printable(&done.credential_id),
+        printable(&done.rp_id),
+        printable(&done.origin)
     );
     Ok(())
 }
@@ -151,10 +154,10 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
     ]);
     for p in &found {
         t.row(vec![
-            p.credential_id.clone(),
+            printable(&p.credential_id),
             printable(&p.name),
-            p.rp_id.clone(),
-            p.attachment.clone().unwrap_or_default(),
+            printable(&p.rp_id),
+            printable(p.attachment.as_deref().unwrap_or_default()),
             utc(p.created),
         ]);
     }
@@ -170,6 +173,6 @@ fn delete(ctx: &Ctx, a: DeleteArgs) -> Result<()> {
         let client = cognito::client(&target, pool_id.as_deref()).await?;
         passkeys::delete(&client, &token, &a.credential_id).await
     })?;
-    eprintln!("deleted the passkey {}", a.credential_id);
+    eprintln!("deleted the passkey {}", printable(&a.credential_id));
     Ok(())
 }
