@@ -27,30 +27,17 @@ impl SignIn<'_, '_> {
         Ok(())
     }
 
-    /// The first factor to choose among AvailableChallenges: the preferred one; else, with a
-    /// password, its SRP when the pool id is known, else the password itself; else a passkey
-    /// when there is a key to sign with.
+    /// The first factor to choose among AvailableChallenges (see [`choose`]).
     fn choose(&self, available: &[String]) -> Result<FirstFactor, AwsError> {
-        let offered = |f: FirstFactor| available.iter().any(|a| a == f.as_str());
-        let mut order = Vec::new();
-        if let Some(p) = self.req.preferred {
-            order.push(p);
-        }
-        if self.req.password.is_some() {
-            if self.pool_id.is_some() {
-                order.push(FirstFactor::PasswordSrp);
-            }
-            order.push(FirstFactor::Password);
-            order.push(FirstFactor::PasswordSrp);
-        }
-        if self.passkey.is_some() {
-            order.push(FirstFactor::WebAuthn);
-        }
-        order.into_iter().find(|f| offered(*f)).ok_or_else(|| {
-            AwsError::Flow(format!(
-                "Cognito offers {available:?} for this user and authsim was given nothing that answers one of them: give --password-stdin for PASSWORD/PASSWORD_SRP, --passkey for WEB_AUTHN"
-            ))
-        })
+        choose(
+            available,
+            Means {
+                preferred: self.req.preferred,
+                password: self.req.password.is_some(),
+                pool_known: self.pool_id.is_some(),
+                passkey: self.passkey.is_some(),
+            },
+        )
     }
 
     /// `SELECT_CHALLENGE`: the chosen first factor as ANSWER, with what it needs.
@@ -104,5 +91,96 @@ impl SignIn<'_, '_> {
         a.responses
             .insert("CREDENTIAL".into(), response.to_string());
         Ok(a)
+    }
+}
+
+/// What a sign-in has to answer a first factor with.
+#[derive(Clone, Copy)]
+struct Means {
+    preferred: Option<FirstFactor>,
+    password: bool,
+    pool_known: bool,
+    passkey: bool,
+}
+
+/// The first factor to choose among AvailableChallenges: the preferred one; else, with a
+/// password, its SRP when the pool id is known, else the password itself; else a passkey when
+/// there is a key to sign with.
+fn choose(available: &[String], m: Means) -> Result<FirstFactor, AwsError> {
+    let offered = |f: FirstFactor| available.iter().any(|a| a == f.as_str());
+    let mut order = Vec::new();
+    if let Some(p) = m.preferred {
+        order.push(p);
+    }
+    if m.password {
+        if m.pool_known {
+            order.push(FirstFactor::PasswordSrp);
+        }
+        order.push(FirstFactor::Password);
+        order.push(FirstFactor::PasswordSrp);
+    }
+    if m.passkey {
+        order.push(FirstFactor::WebAuthn);
+    }
+    order.into_iter().find(|f| offered(*f)).ok_or_else(|| {
+        AwsError::Flow(format!(
+            "Cognito offers {available:?} for this user and authsim was given nothing that answers one of them: give --password-stdin for PASSWORD/PASSWORD_SRP, --passkey for WEB_AUTHN"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    const NOTHING: Means = Means {
+        preferred: None,
+        password: false,
+        pool_known: false,
+        passkey: false,
+    };
+
+    #[test]
+    fn select_challenge_is_answered_with_what_the_sign_in_has() {
+        let all = offered(&["PASSWORD", "PASSWORD_SRP", "WEB_AUTHN"]);
+        let password = Means {
+            password: true,
+            ..NOTHING
+        };
+        let passkey = Means {
+            passkey: true,
+            ..NOTHING
+        };
+        assert_eq!(choose(&all, password).unwrap(), FirstFactor::Password);
+        let srp = Means {
+            pool_known: true,
+            ..password
+        };
+        assert_eq!(choose(&all, srp).unwrap(), FirstFactor::PasswordSrp);
+        // A passkey sign-in (no password) answers WEB_AUTHN.
+        assert_eq!(choose(&all, passkey).unwrap(), FirstFactor::WebAuthn);
+        let both = Means {
+            preferred: Some(FirstFactor::WebAuthn),
+            passkey: true,
+            ..srp
+        };
+        assert_eq!(choose(&all, both).unwrap(), FirstFactor::WebAuthn);
+        // The preferred factor not offered: the next one the sign-in can answer.
+        let only_password = offered(&["PASSWORD", "PASSWORD_SRP"]);
+        assert_eq!(
+            choose(&only_password, both).unwrap(),
+            FirstFactor::PasswordSrp
+        );
+        // Nothing that answers what is offered: say what to give.
+        let err = choose(&only_password, passkey).unwrap_err().to_string();
+        assert!(err.contains("--password-stdin"), "{err}");
+        let err = choose(&offered(&["WEB_AUTHN"]), password)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--passkey"), "{err}");
     }
 }
