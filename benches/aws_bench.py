@@ -15,6 +15,11 @@ devices: with the remembered device (`cognito sign-in` proves the device, DEVICE
 needs no code) against TOTP MFA sign-ins (each with a fresh code, as a suite signing in many
 times needs: at most the current and the next step's code at once, then a wait). Goal: the
 remembered device is faster.
+
+And (issue 12), end to end with a virtual key of `authsim daemon` playing the security key:
+`cognito passkey register` followed by `cognito sign-in --passkey` for a new user, against
+`enroll-totp` followed by an MFA sign-in above; then passkey sign-ins in a row against the TOTP
+MFA sign-ins in a row. The pool judges every passkey with its own relying party (webauthn-rs).
 """
 import argparse
 import os
@@ -145,6 +150,77 @@ def remembered_vs_totp(emu, env, idp, runs):
     return remembered, totp
 
 
+class Daemon:
+    """`authsim daemon` on the bench's state directory: its key "default" plays the security
+    key for `--key default`."""
+
+    def __init__(self, env, sock):
+        self.proc = subprocess.Popen(
+            [authsim_bin(), "daemon", "--no-uhid", "--hid-socket", sock, "--attestation", "none"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 30
+        for line in self.proc.stdout:
+            if line.startswith("ready: api-socket"):
+                return
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise SystemExit("the daemon did not announce its control API")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+def passkey_series(emu, env, idp, tmp, runs):
+    """Seconds for `passkey register` + `sign-in --passkey` of each new user, then for passkey
+    sign-ins in a row of one user; the daemon's key answers every ceremony."""
+    pool = idp.create_user_pool(
+        PoolName="bench-passkeys", UserPoolTier="ESSENTIALS",
+        Policies={"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "WEB_AUTHN"]}},
+    )["UserPool"]["Id"]
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool, MfaConfiguration="OFF",
+        WebAuthnConfiguration={"RelyingPartyId": "example.com", "UserVerification": "preferred"})
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="bench",
+        ExplicitAuthFlows=["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    daemon = Daemon(env, os.path.join(tmp, "key.sock"))
+    try:
+        first, users = [], []
+        for _ in range(runs):
+            user = "p" + uuid.uuid4().hex[:8]
+            idp.admin_create_user(UserPoolId=pool, Username=user, MessageAction="SUPPRESS")
+            idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=PASSWORD,
+                                        Permanent=True)
+            run(env, "cognito", "sign-in", "--endpoint-url", emu.url, "--pool-id", pool,
+                "--client-id", client_id, "--username", user, "--password-stdin", "--save", user,
+                stdin=PASSWORD + "\n")
+            t0 = time.perf_counter()
+            run(env, "cognito", "passkey", "register", "--endpoint-url", emu.url, "--session", user)
+            p = run(env, "cognito", "sign-in", "--endpoint-url", emu.url, "--client-id", client_id,
+                    "--username", user, "--passkey")
+            first.append(time.perf_counter() - t0)
+            assert "(WEB_AUTHN)" in p.stderr, p.stderr
+            users.append(user)
+        again = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            p = run(env, "cognito", "sign-in", "--endpoint-url", emu.url, "--client-id", client_id,
+                    "--username", users[0], "--passkey")
+            again.append(time.perf_counter() - t0)
+            assert "(WEB_AUTHN)" in p.stderr, p.stderr
+        return first, again
+    finally:
+        daemon.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -168,6 +244,7 @@ def main():
             cognito = [cognito_enroll_and_sign_in(emu, env, idp, pool, client_id)
                        for _ in range(args.runs)]
             remembered, totp = remembered_vs_totp(emu, env, idp, args.runs)
+            passkey_first, passkey_again = passkey_series(emu, env, idp, tmp, args.runs)
         finally:
             emu.stop()
     m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
@@ -185,6 +262,14 @@ def main():
           f"{m_totp * 1000:.0f} ms (min {min(totp) * 1000:.0f}, when no wait), total {sum(totp):.1f} s")
     print(f"ratio: the remembered device is {sum(totp) / sum(remembered):.1f}x faster over the "
           f"whole series (goal: faster)")
+    m_cog, m_pk = statistics.median(cognito), statistics.median(passkey_first)
+    print(f"cognito passkey register + sign-in --passkey, a virtual key ({len(passkey_first)} runs): "
+          f"median {m_pk * 1000:.0f} ms (max {max(passkey_first) * 1000:.0f}); "
+          f"{m_cog / m_pk:.1f}x faster than enroll-totp + MFA sign-in above")
+    m_again = statistics.median(passkey_again)
+    print(f"cognito sign-in --passkey ({len(passkey_again)} in a row): median {m_again * 1000:.0f} ms, "
+          f"total {sum(passkey_again):.1f} s; against the fresh-TOTP MFA sign-ins above: "
+          f"{sum(totp) / sum(passkey_again):.1f}x faster over the series")
 
 
 if __name__ == "__main__":

@@ -358,7 +358,27 @@ fn hint_for(code: &str) -> &'static str {
             "the user must reset the password first (forgot-password flow)"
         }
         "InvalidPasswordException" => "the new password does not meet the pool's password policy",
-        "ResourceNotFoundException" => "check --client-id, --pool-id and --region",
+        "ResourceNotFoundException" => {
+            "check --client-id, --pool-id and --region (for a passkey: the CREDENTIAL_ID, see `authsim cognito passkey list`)"
+        }
+        "WebAuthnOriginNotAllowedException" => {
+            "the pool does not accept a passkey made at this origin: give --origin https://RP_ID (or a subdomain of it, default port), where RP_ID is the RelyingPartyId of the pool's WebAuthnConfiguration"
+        }
+        "WebAuthnRelyingPartyMismatchException" => {
+            "the key signed for another relying party id than the pool's WebAuthnConfiguration names; register against that RP id"
+        }
+        "WebAuthnChallengeNotFoundException" => {
+            "the registration's challenge expired or was used already; run `authsim cognito passkey register` again"
+        }
+        "WebAuthnNotEnabledException" => {
+            "the pool does not allow passkeys: it needs the ESSENTIALS tier or above and WEB_AUTHN in Policies.SignInPolicy.AllowedFirstAuthFactors"
+        }
+        "WebAuthnConfigurationMissingException" => {
+            "the pool has no relying party id: set WebAuthnConfiguration.RelyingPartyId (SetUserPoolMfaConfig)"
+        }
+        "WebAuthnCredentialNotSupportedException" => {
+            "the pool refused this key's credential (algorithm, attestation, or user verification it requires); a key with a PIN set (--pin-stdin or `authsim webauthn pin save`) verifies the user"
+        }
         "EntityAlreadyExists" | "EntityAlreadyExistsException" => {
             "it exists already; if an earlier run was interrupted, run the command again to finish it, or with --cleanup to delete the orphan device"
         }

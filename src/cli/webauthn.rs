@@ -69,8 +69,8 @@ pub enum PinCmd {
 
 pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Register(a) => ceremony(ctx, a, webauthn::register),
-        Cmd::Authenticate(a) => ceremony(ctx, a, webauthn::authenticate),
+        Cmd::Register(a) => ceremony(ctx, a, Kind::Create),
+        Cmd::Authenticate(a) => ceremony(ctx, a, Kind::Get),
         Cmd::Pin(PinCmd::Save { key }) => {
             let mut secrets = super::cognito::common::StdinSecrets::new();
             let pin = secrets.next("PIN")?;
@@ -92,10 +92,14 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
     }
 }
 
-type Ceremony =
-    fn(&mut Authenticator, &str, &Value, Option<&str>) -> Result<Value, webauthn::WebAuthnError>;
+/// Which ceremony a command runs.
+#[derive(Clone, Copy)]
+enum Kind {
+    Create,
+    Get,
+}
 
-fn ceremony(ctx: &Ctx, a: CeremonyArgs, run: Ceremony) -> Result<()> {
+fn ceremony(ctx: &Ctx, a: CeremonyArgs, kind: Kind) -> Result<()> {
     let mut input = Zeroizing::new(String::new());
     std::io::stdin()
         .read_to_string(&mut input)
@@ -113,32 +117,39 @@ fn ceremony(ctx: &Ctx, a: CeremonyArgs, run: Ceremony) -> Result<()> {
     let options: Value = serde_json::from_str(&options).context(
         "standard input is not JSON options (PublicKeyCredentialCreationOptionsJSON or RequestOptionsJSON)",
     )?;
-    let (mut key, saved_pin) = match (&a.device, &a.key) {
-        (Some(path), _) => (open(Box::new(open_hidraw(path)?))?, None),
-        (None, name) => {
-            let name = name.as_deref().unwrap_or("default");
-            let key = open(daemon_key(ctx, name)?)?;
-            // A PIN saved for this key, unless one was given.
-            let saved = if pin.is_none() {
-                ctx.vault()
-                    .ok()
-                    .and_then(|v| webauthn::pins::saved(v.store(), name).ok().flatten())
-            } else {
-                None
-            };
-            (key, saved)
-        }
-    };
-    let pin = pin.or(saved_pin);
-    let response = run(
-        &mut key,
-        &a.origin,
-        &options,
-        pin.as_deref().map(|p| p.as_str()),
-    )
+    let mut platform = platform(ctx, a.key.as_deref(), a.device.as_deref(), pin)?;
+    let response = match kind {
+        Kind::Create => platform.create(&a.origin, &options),
+        Kind::Get => platform.get(&a.origin, &options),
+    }
     .map_err(|e| anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
+}
+
+/// The WebAuthn client over a hidraw node (`device`) or a key of the running daemon (`key`,
+/// default `default`), verifying the user with `pin`, else with the PIN saved for that daemon
+/// key. Every command that plays the browser (webauthn, cognito passkey) opens its key here.
+pub(crate) fn platform(
+    ctx: &Ctx,
+    key: Option<&str>,
+    device: Option<&Path>,
+    pin: Option<Zeroizing<String>>,
+) -> Result<webauthn::Platform> {
+    if let Some(path) = device {
+        return Ok(webauthn::Platform::new(
+            open(Box::new(open_hidraw(path)?))?,
+            pin,
+        ));
+    }
+    let name = key.unwrap_or("default");
+    let authenticator = open(daemon_key(ctx, name)?)?;
+    let pin = pin.or_else(|| {
+        ctx.vault()
+            .ok()
+            .and_then(|v| webauthn::pins::saved(v.store(), name).ok().flatten())
+    });
+    Ok(webauthn::Platform::new(authenticator, pin))
 }
 
 /// A CTAPHID channel on `io`; a touch asked for is told on stderr once.

@@ -30,7 +30,52 @@ use std::time::{Duration, Instant};
 pub use authenticate::authenticate;
 pub use register::register;
 
-use crate::fido::ctap2::CtapError;
+use crate::fido::ctap2::{Authenticator, CtapError};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// A browser's `navigator.credentials` over one authenticator and its PIN (if any): what the
+/// CLI's `webauthn` commands and the Cognito passkey flows call, so both run one code path.
+pub struct Platform {
+    key: Authenticator,
+    pin: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("key", &self.key.describe())
+            .field("pin", &self.pin.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Platform {
+    /// A client for `key`, verifying the user with `pin` where the ceremony asks for it.
+    pub fn new(key: Authenticator, pin: Option<Zeroizing<String>>) -> Self {
+        Self { key, pin }
+    }
+
+    /// navigator.credentials.create(): creation options JSON in, RegistrationResponseJSON out.
+    pub fn create(&mut self, origin: &str, options: &Value) -> Result<Value, WebAuthnError> {
+        register(
+            &mut self.key,
+            origin,
+            options,
+            self.pin.as_deref().map(String::as_str),
+        )
+    }
+
+    /// navigator.credentials.get(): request options JSON in, AuthenticationResponseJSON out.
+    pub fn get(&mut self, origin: &str, options: &Value) -> Result<Value, WebAuthnError> {
+        authenticate(
+            &mut self.key,
+            origin,
+            options,
+            self.pin.as_deref().map(String::as_str),
+        )
+    }
+}
 
 /// The DOMException (or TypeError) a browser would reject the promise with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-// Start and stop `authsim emulator` for the Node judges, and use its test controls.
+// Start and stop `authsim emulator` (and `authsim daemon`) for the Node judges, and use the
+// emulator's test controls and the daemon's control API.
 // The binary comes from $AUTHSIM_BIN (default ../../target/debug/authsim); the server binds
 // 127.0.0.1 with port 0 and announces its address on stdout. Every wait is bounded.
 'use strict';
@@ -6,6 +7,8 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
+const os = require('node:os');
+const http = require('node:http');
 const OTPAuth = require('otpauth');
 
 const CREDENTIALS = {
@@ -101,8 +104,70 @@ async function startEmulator() {
 	return { url, control, now, advance, nextStep, code, codes, stop, sdkConfig };
 }
 
+// `authsim daemon --no-uhid --hid-socket DIR/hid.sock EXTRA...` on a throw-away state
+// directory, once its control API is up; stop() ends it and removes the directory.
+async function startDaemon(extra = []) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authsim-js-daemon-'));
+	const env = { ...process.env, AUTHSIM_STATE_DIR: dir, AUTHSIM_KEYRING: 'off' };
+	delete env.AUTHSIM_MASTER_KEY;
+	delete env.RUST_LOG;
+	const child = spawn(
+		authsimBin(),
+		['daemon', '--no-uhid', '--hid-socket', path.join(dir, 'hid.sock'), ...extra],
+		{ env, stdio: ['ignore', 'pipe', 'pipe'] }
+	);
+	let stderr = '';
+	child.stderr.on('data', d => (stderr += d));
+	await new Promise((resolve, reject) => {
+		let out = '';
+		const timer = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 20000);
+		child.stdout.on('data', d => {
+			out += d;
+			if (out.includes('ready: api-socket')) {
+				clearTimeout(timer);
+				resolve();
+			}
+		});
+		child.on('exit', code => reject(new Error(`daemon exited ${code}: ${stderr}`)));
+	});
+	return {
+		dir,
+		env,
+		api: path.join(dir, 'api.sock'),
+		stop() {
+			child.kill('SIGTERM');
+			fs.rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+// One request to a daemon's control API: { status, body } (JSON decoded).
+function callApi(d, method, route, body) {
+	return new Promise((resolve, reject) => {
+		const data = body === undefined ? undefined : JSON.stringify(body);
+		const req = http.request(
+			{
+				socketPath: d.api,
+				method,
+				path: route,
+				headers: data ? { 'Content-Type': 'application/json' } : {},
+				timeout: 30000,
+			},
+			res => {
+				let text = '';
+				res.on('data', c => (text += c));
+				res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null }));
+			}
+		);
+		req.on('error', reject);
+		req.on('timeout', () => req.destroy(new Error('timeout')));
+		if (data) req.write(data);
+		req.end();
+	});
+}
+
 function unique(prefix) {
 	return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-module.exports = { startEmulator, unique, REGION, CREDENTIALS };
+module.exports = { startEmulator, startDaemon, callApi, authsimBin, unique, REGION, CREDENTIALS };

@@ -8,81 +8,15 @@
 
 const test = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const http = require('node:http');
+const harness = require('./harness');
 
 const RP = 'example.com';
 const ORIGIN = 'https://login.example.com';
 const PIN = '1234';
 
-function authsimBin() {
-	const bin = path.resolve(
-		process.env.AUTHSIM_BIN || path.join(__dirname, '..', '..', 'target', 'debug', 'authsim')
-	);
-	if (!fs.existsSync(bin)) throw new Error(`authsim binary not found at ${bin}`);
-	return bin;
-}
-
-async function startDaemon() {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authsim-js-webauthn-'));
-	const env = { ...process.env, AUTHSIM_STATE_DIR: dir, AUTHSIM_KEYRING: 'off' };
-	delete env.AUTHSIM_MASTER_KEY;
-	delete env.RUST_LOG;
-	const child = spawn(
-		authsimBin(),
-		['daemon', '--no-uhid', '--hid-socket', path.join(dir, 'hid.sock'), '--attestation', 'self'],
-		{ env, stdio: ['ignore', 'pipe', 'pipe'] }
-	);
-	let stderr = '';
-	child.stderr.on('data', d => (stderr += d));
-	await new Promise((resolve, reject) => {
-		let out = '';
-		const timer = setTimeout(() => reject(new Error(`daemon did not start: ${stderr}`)), 20000);
-		child.stdout.on('data', d => {
-			out += d;
-			if (out.includes('ready: api-socket')) {
-				clearTimeout(timer);
-				resolve();
-			}
-		});
-		child.on('exit', code => reject(new Error(`daemon exited ${code}: ${stderr}`)));
-	});
-	return {
-		dir,
-		api: path.join(dir, 'api.sock'),
-		stop() {
-			child.kill('SIGTERM');
-			fs.rmSync(dir, { recursive: true, force: true });
-		},
-	};
-}
-
-function call(d, method, route, body) {
-	return new Promise((resolve, reject) => {
-		const data = body === undefined ? undefined : JSON.stringify(body);
-		const req = http.request(
-			{
-				socketPath: d.api,
-				method,
-				path: route,
-				headers: data ? { 'Content-Type': 'application/json' } : {},
-				timeout: 30000,
-			},
-			res => {
-				let text = '';
-				res.on('data', c => (text += c));
-				res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null }));
-			}
-		);
-		req.on('error', reject);
-		req.on('timeout', () => req.destroy(new Error('timeout')));
-		if (data) req.write(data);
-		req.end();
-	});
-}
+const startDaemon = () => harness.startDaemon(['--attestation', 'self']);
+const call = harness.callApi;
 
 async function ceremony(d, key, kind, options, extra = {}) {
 	const r = await call(d, 'POST', `/webauthn/authenticator/${key}/${kind}`, {

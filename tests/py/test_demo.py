@@ -19,6 +19,8 @@ STEPS = [
     "Cognito: sign in again",
     "Cognito: sign in with the remembered device",
     "Cognito: new tokens from the refresh token",
+    "Cognito passkeys: a virtual key",
+    "Cognito: sign in with the passkey",
     "IAM: enable a virtual MFA device",
     "STS: GetSessionToken",
     "check as the administrator",
@@ -41,7 +43,8 @@ def test_demo_runs_every_flow_and_shows_no_secret():
         assert i >= 0, f"step {s!r} missing or out of order:\n{out}"
         at = i
     # Every flow ran as the real command, against the stand-in.
-    for cmd in ["cognito sign-in", "cognito enroll-totp", "cognito refresh", "iam enable-mfa",
+    for cmd in ["cognito sign-in", "cognito enroll-totp", "cognito refresh",
+                "cognito passkey register", "cognito passkey list", "iam enable-mfa",
                 "sts session"]:
         assert f"$ authsim {cmd} --endpoint-url http://127.0.0.1:" in out, cmd
     assert "SOFTWARE_TOKEN_MFA" in out
@@ -50,6 +53,15 @@ def test_demo_runs_every_flow_and_shows_no_secret():
     remembered = remembered[:remembered.find("==> ", 4)]
     assert "DEVICE_SRP_AUTH → DEVICE_PASSWORD_VERIFIER" in remembered, remembered
     assert "SOFTWARE_TOKEN_MFA" not in remembered, remembered
+    # A virtual key registered a passkey the pool lists, and signed in with it: WEB_AUTHN first,
+    # no password on the command line or standard input.
+    passkey = out[out.find("==> Cognito passkeys: a virtual key"):out.find("==> IAM:")]
+    assert re.search(r"passkey [A-Za-z0-9_-]{20,} registered for relying party localhost "
+                     r"\(as https://localhost\); ListWebAuthnCredentials shows it", passkey), passkey
+    sign_in = passkey[passkey.find("==> Cognito: sign in with the passkey"):]
+    assert "--passkey" in sign_in and "--password-stdin" not in sign_in, sign_in
+    assert "signed in as 'demo-user' (WEB_AUTHN" in sign_in, sign_in
+    assert 'GetUserAuthFactors: ["PASSWORD","WEB_AUTHN"]' in sign_in, sign_in
     assert re.search(r"temporary credentials ASIA[A-Z0-9]{16}", out)
     # No secret: the generated password, JWTs, session tokens, base32 seeds of 32+ chars.
     assert not re.search(r"Demo-[0-9a-f]{18}-Pw1!", out)

@@ -1,7 +1,8 @@
 //! Cognito user pools: sign-in (USER_SRP_AUTH, USER_PASSWORD_AUTH or USER_AUTH) through its
 //! challenges, remembered devices (ConfirmDevice, DEVICE_SRP_AUTH), TOTP enrollment
 //! (AssociateSoftwareToken → vault → VerifySoftwareToken → SetUserMFAPreference → GetUser),
-//! REFRESH_TOKEN_AUTH, and saved sessions sealed in the store.
+//! REFRESH_TOKEN_AUTH, passkeys (registration, list, delete, WEB_AUTHN sign-in through the
+//! WebAuthn client), and saved sessions sealed in the store.
 //!
 //! These user-pool operations are authorised by the password, the session or the access
 //! token; the SDK sends them unsigned, so no AWS credentials are needed.
@@ -9,6 +10,7 @@
 pub mod devices;
 pub mod enroll;
 pub mod factors;
+pub mod passkeys;
 pub mod refresh;
 pub mod sessions;
 pub mod sign_in;

@@ -201,7 +201,7 @@ fn status(ctx: &Ctx, a: StatusArgs) -> Result<()> {
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-fn utc(secs: i64) -> String {
+pub(super) fn utc(secs: i64) -> String {
     let t =
         time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let fmt =

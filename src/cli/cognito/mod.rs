@@ -1,6 +1,6 @@
 //! `authsim cognito ...`: sign in to a Cognito user pool (SRP, password or USER_AUTH, with TOTP
 //! MFA, MFA setup and remembered devices), enroll a TOTP authenticator, refresh and keep
-//! sessions, manage remembered devices.
+//! sessions, manage remembered devices and passkeys.
 //!
 //! Also home of what the AWS command groups share (`common`): `--endpoint-url/--region/
 //! --profile`, reading secrets from standard input, running a flow.
@@ -8,6 +8,7 @@
 pub mod common;
 pub mod devices;
 pub mod enroll;
+pub mod passkeys;
 pub mod sessions;
 pub mod sign_in;
 
@@ -19,12 +20,14 @@ pub(crate) use common::{AwsArgs, run_flow};
 /// `authsim cognito` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Sign in (SRP, password or USER_AUTH) and answer Cognito's challenges: new password,
-    /// TOTP code, MFA type, MFA setup, the remembered device, the choice of first factor.
-    /// Prints the tokens as JSON, or keeps them sealed with --save.
+    /// Sign in (SRP, password, USER_AUTH or a passkey) and answer Cognito's challenges: new
+    /// password, TOTP code, MFA type, MFA setup, the remembered device, the choice of first
+    /// factor, the passkey (--passkey: signed by a daemon key or --device). Prints the tokens
+    /// as JSON, or keeps them sealed with --save.
     ///
-    /// Secrets come from standard input, one per line, in this order: the password, the new
-    /// password (--new-password-stdin), the app client secret (--client-secret-stdin).
+    /// Secrets come from standard input, one per line, in this order: the password (none with
+    /// --passkey), the new password (--new-password-stdin), the app client secret
+    /// (--client-secret-stdin), the key's PIN (--pin-stdin).
     SignIn(sign_in::SignInArgs),
     /// Enroll a TOTP authenticator: AssociateSoftwareToken, secret into the vault,
     /// VerifySoftwareToken, SetUserMFAPreference, then GetUser to confirm.
@@ -48,6 +51,9 @@ pub enum Cmd {
     Device(devices::DeviceCmd),
     /// The sign-in factors a saved session's user has set up (GetUserAuthFactors).
     AuthFactors(devices::AuthFactorsArgs),
+    /// Passkeys of a saved session's user: register one on a key, list, delete.
+    #[command(subcommand)]
+    Passkey(passkeys::PasskeyCmd),
 }
 
 pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
@@ -60,5 +66,6 @@ pub(crate) fn run(ctx: &Ctx, cmd: Cmd) -> Result<()> {
         Cmd::Forget { name } => sessions::forget(ctx, name),
         Cmd::Device(c) => devices::run(ctx, c),
         Cmd::AuthFactors(a) => devices::auth_factors(ctx, a),
+        Cmd::Passkey(c) => passkeys::run(ctx, c),
     }
 }

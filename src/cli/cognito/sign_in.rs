@@ -1,6 +1,7 @@
 //! `authsim cognito sign-in`.
 
 use super::common::{AwsArgs, StdinSecrets, run_flow};
+use super::passkeys::KeyArgs;
 use crate::aws::{self, cognito};
 use crate::cli::Ctx;
 use crate::cli::output::printable;
@@ -15,8 +16,8 @@ pub enum FlowArg {
     Srp,
     /// USER_PASSWORD_AUTH: the password is sent to Cognito over TLS.
     Password,
-    /// USER_AUTH (choice-based sign-in), answered with the password: PASSWORD_SRP when the
-    /// pool id is known, else PASSWORD (or as --prefer says).
+    /// USER_AUTH (choice-based sign-in), answered with the password (PASSWORD_SRP when the
+    /// pool id is known, else PASSWORD), with a passkey (--passkey), or as --prefer says.
     UserAuth,
 }
 
@@ -27,6 +28,8 @@ pub enum PreferArg {
     Password,
     /// PASSWORD_SRP: the password's SRP (needs --pool-id).
     PasswordSrp,
+    /// WEB_AUTHN: a passkey on --key / --device (as --passkey).
+    WebAuthn,
 }
 
 /// Options of `cognito sign-in`.
@@ -42,14 +45,20 @@ pub struct SignInArgs {
     #[arg(long)]
     username: String,
     /// Read the password from standard input (first line).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present_any = ["passkey", "prefer"])]
     password_stdin: bool,
+    /// Sign in with a passkey instead of the password: USER_AUTH with PREFERRED_CHALLENGE
+    /// WEB_AUTHN, the options signed by the WebAuthn client on --key (or --device).
+    #[arg(long, conflicts_with_all = ["password_stdin", "new_password_stdin", "prefer"])]
+    passkey: bool,
+    #[command(flatten)]
+    with: KeyArgs,
     /// Read the new password from standard input, for NEW_PASSWORD_REQUIRED (second line).
     #[arg(long)]
     new_password_stdin: bool,
-    /// InitiateAuth flow.
-    #[arg(long, value_enum, default_value = "srp")]
-    flow: FlowArg,
+    /// InitiateAuth flow (default: srp; user-auth with --passkey).
+    #[arg(long, value_enum)]
+    flow: Option<FlowArg>,
     /// The vault entry that answers SOFTWARE_TOKEN_MFA, or receives the new secret in MFA_SETUP.
     #[arg(long, value_name = "NAME")]
     totp: Option<String>,
@@ -83,9 +92,12 @@ pub struct SignInArgs {
 }
 
 /// The request, with its secrets read from standard input.
-fn request(a: &SignInArgs) -> Result<cognito::SignInRequest> {
-    let mut stdin = StdinSecrets::new();
-    let password = stdin.next("password")?;
+fn request(a: &SignInArgs, stdin: &mut StdinSecrets) -> Result<cognito::SignInRequest> {
+    let password = if a.password_stdin {
+        Some(stdin.next("password")?)
+    } else {
+        None
+    };
     let new_password = if a.new_password_stdin {
         Some(stdin.next("new password")?)
     } else {
@@ -102,15 +114,18 @@ fn request(a: &SignInArgs) -> Result<cognito::SignInRequest> {
         username: a.username.clone(),
         password,
         new_password,
-        flow: match a.flow {
+        flow: match flow(a) {
             FlowArg::Srp => cognito::Flow::Srp,
             FlowArg::Password => cognito::Flow::Password,
             FlowArg::UserAuth => cognito::Flow::UserAuth,
         },
-        preferred: a.prefer.map(|p| match p {
-            PreferArg::Password => cognito::FirstFactor::Password,
-            PreferArg::PasswordSrp => cognito::FirstFactor::PasswordSrp,
-        }),
+        preferred: match (a.passkey, a.prefer) {
+            (true, _) | (_, Some(PreferArg::WebAuthn)) => Some(cognito::FirstFactor::WebAuthn),
+            (_, Some(PreferArg::Password)) => Some(cognito::FirstFactor::Password),
+            (_, Some(PreferArg::PasswordSrp)) => Some(cognito::FirstFactor::PasswordSrp),
+            (false, None) => None,
+        },
+        origin: a.with.origin.clone(),
         remember_device: a.remember_device,
         pool_id: a.pool_id.clone(),
         totp: a.totp.clone(),
@@ -118,15 +133,42 @@ fn request(a: &SignInArgs) -> Result<cognito::SignInRequest> {
     })
 }
 
+/// The flow: as given, else USER_AUTH for a passkey and SRP otherwise.
+fn flow(a: &SignInArgs) -> FlowArg {
+    a.flow.unwrap_or(if a.passkey {
+        FlowArg::UserAuth
+    } else {
+        FlowArg::Srp
+    })
+}
+
 /// `cognito sign-in`.
 pub(super) fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
-    if a.prefer.is_some() && !matches!(a.flow, FlowArg::UserAuth) {
+    let user_auth = matches!(flow(&a), FlowArg::UserAuth);
+    if a.prefer.is_some() && !user_auth {
         bail!("--prefer goes with --flow user-auth");
+    }
+    if a.passkey && !user_auth {
+        bail!("--passkey signs in with USER_AUTH: leave --flow out (or give --flow user-auth)");
+    }
+    let with_passkey = a.passkey || matches!(a.prefer, Some(PreferArg::WebAuthn));
+    let w = &a.with;
+    if !with_passkey && (w.key.is_some() || w.device.is_some() || w.origin.is_some() || w.pin_stdin)
+    {
+        bail!(
+            "--key, --device, --origin and --pin-stdin go with --passkey (or --prefer web-authn)"
+        );
     }
     if let Some(n) = &a.save {
         crate::vault::check_name(n)?;
     }
-    let req = request(&a)?;
+    let mut stdin = StdinSecrets::new();
+    let req = request(&a, &mut stdin)?;
+    let mut platform = if with_passkey {
+        Some(a.with.platform(ctx, &mut stdin)?)
+    } else {
+        None
+    };
     let mut source = ctx.code_source()?;
     let mut countdown = Countdown::new();
     let mut observe = |n: &str, left: u64| countdown.observe(n, left);
@@ -139,7 +181,7 @@ pub(super) fn sign_in(ctx: &Ctx, a: SignInArgs) -> Result<()> {
     let (result, region) = run_flow(async {
         let client = cognito::client(&target, a.pool_id.as_deref()).await?;
         let region = client.config().region().map(|r| r.to_string());
-        let r = cognito::sign_in(&client, &req, &mut codes).await?;
+        let r = cognito::sign_in(&client, &req, &mut codes, platform.as_mut()).await?;
         Ok((r, region))
     })?;
     let chain = if result.challenges.is_empty() {

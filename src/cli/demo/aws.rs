@@ -1,7 +1,8 @@
 //! The AWS half of `authsim demo`: the strict stand-in on a free loopback port, set up as an
-//! administrator would (a user pool with TOTP MFA, an app client, a user, an IAM user), then
-//! every client flow run as a user runs it — the `authsim` commands themselves, as child
-//! processes, each printed with its output.
+//! administrator would (a user pool with TOTP MFA and passkeys, an app client, a user, an IAM
+//! user), then every client flow run as a user runs it — the `authsim` commands themselves
+//! (and a daemon whose virtual key plays the security key), as child processes, each printed
+//! with its output.
 //!
 //! The administrator's calls use the AWS SDK in process with made-up static credentials (the
 //! stand-in checks that IAM and STS requests are SigV4-signed, not by whom); the flows get the
@@ -20,6 +21,8 @@ use zeroize::Zeroizing;
 
 use super::{ok, step};
 
+mod passkey;
+
 /// Region of the demo's pool (the stand-in accepts any).
 const REGION: &str = "us-east-1";
 /// Made-up credentials: the stand-in requires a SigV4 signature, with any key.
@@ -36,23 +39,28 @@ struct StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
-        // SIGTERM lets it save its state and close; kill if it does not.
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Stop a child process of the demo: SIGTERM lets it save its state and close; kill if it
+/// does not within 5 s.
+fn stop(child: &mut Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Everything the flows need to know about the set-up.
@@ -84,7 +92,7 @@ pub(super) fn run(dir: &Path) -> Result<()> {
     ));
 
     step(
-        "as the administrator (AWS SDK): a user pool with optional TOTP MFA and remembered devices, an app client, a user, an IAM user",
+        "as the administrator (AWS SDK): a user pool with optional TOTP MFA, passkeys (relying party localhost) and remembered devices, an app client, a user, an IAM user",
     );
     let t = Instant::now();
     let setup = admin_setup(&standin.url)?;
@@ -195,6 +203,8 @@ pub(super) fn run(dir: &Path) -> Result<()> {
         ],
         None,
     )?;
+
+    passkey::run(&flows, &setup)?;
 
     step(
         "IAM: enable a virtual MFA device — CreateVirtualMFADevice, seed into the vault, EnableMFADevice with two consecutive codes at once, ListMFADevices",
@@ -355,6 +365,18 @@ fn admin_setup(url: &str) -> Result<Setup> {
         let pool = idp
             .create_user_pool()
             .pool_name("authsim-demo")
+            // Passkeys need the ESSENTIALS tier and WEB_AUTHN among the first factors.
+            .user_pool_tier(cip::types::UserPoolTierType::Essentials)
+            .policies(
+                cip::types::UserPoolPolicyType::builder()
+                    .sign_in_policy(
+                        cip::types::SignInPolicyType::builder()
+                            .allowed_first_auth_factors(cip::types::AuthFactorType::Password)
+                            .allowed_first_auth_factors(cip::types::AuthFactorType::WebAuthn)
+                            .build(),
+                    )
+                    .build(),
+            )
             .device_configuration(
                 cip::types::DeviceConfigurationType::builder()
                     .challenge_required_on_new_device(true)
@@ -377,6 +399,12 @@ fn admin_setup(url: &str) -> Result<Setup> {
                     .enabled(true)
                     .build(),
             )
+            .web_authn_configuration(
+                cip::types::WebAuthnConfigurationType::builder()
+                    .relying_party_id("localhost")
+                    .user_verification(cip::types::UserVerificationType::Preferred)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| sdk_err("SetUserPoolMfaConfig", e))?;
@@ -387,6 +415,7 @@ fn admin_setup(url: &str) -> Result<Setup> {
             .generate_secret(false)
             .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserSrpAuth)
             .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserAuth)
             .send()
             .await
             .map_err(|e| sdk_err("CreateUserPoolClient", e))?;
@@ -472,14 +501,11 @@ struct Flows {
 }
 
 impl Flows {
-    /// Runs one command (printed first), streams its messages indented, and returns its
-    /// standard output; `stdin` is the password line, never shown.
-    fn run(&self, args: &[&str], stdin: Option<&Zeroizing<String>>) -> Result<String> {
-        println!("    $ authsim {}", args.join(" "));
-        let _ = std::io::stdout().flush();
-        let t = Instant::now();
-        let mut child = Command::new(&self.exe)
-            .args(args)
+    /// `authsim ARGS` in the user's environment: the client's state directory, the made-up
+    /// credentials, the user's own AWS configuration hidden.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.exe);
+        c.args(args)
             .env(crate::paths::STATE_DIR_ENV, &self.client_dir)
             .env("AUTHSIM_KEYRING", "off")
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -493,7 +519,18 @@ impl Flows {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL");
+        c
+    }
+
+    /// Runs one command (printed first), streams its messages indented, and returns its
+    /// standard output; `stdin` is the password line, never shown.
+    fn run(&self, args: &[&str], stdin: Option<&Zeroizing<String>>) -> Result<String> {
+        println!("    $ authsim {}", args.join(" "));
+        let _ = std::io::stdout().flush();
+        let t = Instant::now();
+        let mut child = self
+            .command(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

@@ -49,7 +49,7 @@ impl SignIn<'_, '_> {
         let claim = c.password_claim(
             self.pool_id.as_deref().unwrap_or_default(),
             user_id,
-            &self.req.password,
+            self.password()?,
             get("SALT")?,
             get("SRP_B")?,
             &block_bytes,

@@ -1,6 +1,7 @@
 //! Sign-in: InitiateAuth, then one answer per challenge until Cognito hands out tokens:
-//! the password's (`challenges`), USER_AUTH's choice of first factor (`user_auth`), and the
-//! remembered device's (`device`, which also confirms a new device at the end).
+//! the password's (`challenges`), USER_AUTH's choice of first factor and its passkey
+//! (`user_auth`), and the remembered device's (`device`, which also confirms a new device at
+//! the end).
 
 mod challenges;
 mod device;
@@ -11,6 +12,7 @@ use super::enroll::{EnrollReport, finish_enrollment};
 use super::step::{Step, step_or_error};
 use super::tokens::Tokens;
 use crate::aws::{AwsError, Codes, Redactor, srp};
+use crate::webauthn::Platform;
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{AuthFlowType, ChallengeNameType};
 use std::collections::HashMap;
@@ -29,7 +31,8 @@ pub enum Flow {
     /// USER_PASSWORD_AUTH: the password is sent (over TLS) to Cognito.
     Password,
     /// USER_AUTH: choice-based sign-in, answered with the password (PASSWORD_SRP when the
-    /// pool id is known, else PASSWORD) unless a first factor is preferred.
+    /// pool id is known, else PASSWORD), or with a passkey when there is no password, unless
+    /// a first factor is preferred.
     UserAuth,
 }
 
@@ -40,6 +43,8 @@ pub enum FirstFactor {
     Password,
     /// PASSWORD_SRP: the password's SRP.
     PasswordSrp,
+    /// WEB_AUTHN: a passkey, through the WebAuthn client.
+    WebAuthn,
 }
 
 impl FirstFactor {
@@ -48,6 +53,7 @@ impl FirstFactor {
         match self {
             FirstFactor::Password => "PASSWORD",
             FirstFactor::PasswordSrp => "PASSWORD_SRP",
+            FirstFactor::WebAuthn => "WEB_AUTHN",
         }
     }
 }
@@ -60,8 +66,8 @@ pub struct SignInRequest {
     pub client_secret: Option<Zeroizing<String>>,
     /// The username (or an alias such as the email address).
     pub username: String,
-    /// The password.
-    pub password: Zeroizing<String>,
+    /// The password (none for a passkey sign-in).
+    pub password: Option<Zeroizing<String>>,
     /// The new password, for NEW_PASSWORD_REQUIRED.
     pub new_password: Option<Zeroizing<String>>,
     /// SRP, password or USER_AUTH flow.
@@ -78,6 +84,8 @@ pub struct SignInRequest {
     /// Mark the device of this sign-in remembered (UpdateDeviceStatus), so later sign-ins
     /// with it skip MFA where the pool allows.
     pub remember_device: bool,
+    /// The origin a passkey's ceremony runs as (default: https:// + the options' RP id).
+    pub origin: Option<String>,
 }
 
 impl std::fmt::Debug for SignInRequest {
@@ -89,6 +97,7 @@ impl std::fmt::Debug for SignInRequest {
             .field("pool_id", &self.pool_id)
             .field("totp", &self.totp)
             .field("remember_device", &self.remember_device)
+            .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +157,8 @@ struct SignIn<'a, 'c> {
     client: &'a cip::Client,
     req: &'a SignInRequest,
     codes: &'a mut Codes<'c>,
+    /// The WebAuthn client that answers WEB_AUTHN, if the caller gave one.
+    passkey: Option<&'a mut Platform>,
     redact: Redactor,
     username: String,
     /// The pool, as given or learned earlier for this app client.
@@ -168,6 +179,15 @@ impl SignIn<'_, '_> {
             .client_secret
             .as_ref()
             .map(|s| srp::secret_hash(s, user, &self.req.client_id))
+    }
+
+    /// The password, or what to do when none was given.
+    fn password(&self) -> Result<&str, AwsError> {
+        self.req.password.as_deref().map(String::as_str).ok_or_else(|| {
+            AwsError::Flow(
+                "Cognito asks for the password and none was given: give --password-stdin (or sign in with --passkey)".into(),
+            )
+        })
     }
 
     /// A new SRP exchange for the password; the pool id is needed for its proof.
@@ -206,7 +226,7 @@ impl SignIn<'_, '_> {
                 AuthFlowType::UserSrpAuth
             }
             Flow::Password => {
-                params.insert("PASSWORD".into(), req.password.to_string());
+                params.insert("PASSWORD".into(), self.password()?.to_string());
                 AuthFlowType::UserPasswordAuth
             }
             Flow::UserAuth => {
@@ -260,11 +280,9 @@ impl SignIn<'_, '_> {
             "DEVICE_PASSWORD_VERIFIER" => self.device_password_verifier(step),
             "SELECT_CHALLENGE" => self.select_challenge(step),
             "PASSWORD" | "PASSWORD_SRP" => self.first_factor(name, step),
-            "WEB_AUTHN" => Err(AwsError::Flow(
-                "Cognito asks for a passkey (WEB_AUTHN); passkey sign-in needs authsim's WebAuthn client, which this build does not have yet: sign in with the password instead".into(),
-            )),
+            "WEB_AUTHN" => self.web_authn(step),
             other => Err(AwsError::Flow(format!(
-                "Cognito asks for the {other} challenge, which authsim does not answer (it answers PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SOFTWARE_TOKEN_MFA, MFA_SETUP, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, SELECT_CHALLENGE, PASSWORD and PASSWORD_SRP)"
+                "Cognito asks for the {other} challenge, which authsim does not answer (it answers PASSWORD_VERIFIER, NEW_PASSWORD_REQUIRED, SELECT_MFA_TYPE, SOFTWARE_TOKEN_MFA, MFA_SETUP, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, SELECT_CHALLENGE, PASSWORD, PASSWORD_SRP and WEB_AUTHN)"
             ))),
         }
     }
@@ -337,14 +355,18 @@ impl SignIn<'_, '_> {
     }
 }
 
-/// Sign in: InitiateAuth, then answer each challenge until Cognito hands out tokens.
+/// Sign in: InitiateAuth, then answer each challenge until Cognito hands out tokens; a
+/// WEB_AUTHN challenge is answered by `passkey`'s key.
 pub async fn sign_in(
     client: &cip::Client,
     req: &SignInRequest,
     codes: &mut Codes<'_>,
+    passkey: Option<&mut Platform>,
 ) -> Result<SignInResult, AwsError> {
     let mut redact = Redactor::default();
-    redact.add(&req.password);
+    if let Some(p) = &req.password {
+        redact.add(p);
+    }
     if let Some(p) = &req.new_password {
         redact.add(p);
     }
@@ -366,6 +388,7 @@ pub async fn sign_in(
         client,
         req,
         codes,
+        passkey,
         redact,
         username: req.username.clone(),
         pool_id,
