@@ -125,7 +125,7 @@ fn imported(id: u8, options: ImportOptions) -> (ImportedCredential, PublicKey) {
         }),
         key,
         sign_count: 0,
-        discoverable: id % 2 == 0,
+        discoverable: id.is_multiple_of(2),
         options,
     };
     (cred, public)
