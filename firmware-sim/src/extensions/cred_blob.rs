@@ -11,7 +11,7 @@
 use ciborium::value::Value;
 
 use super::{CheckContext, Extension, GaContext, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::cbor;
 use crate::credential::id;
 use crate::status::CtapResult;

@@ -17,7 +17,7 @@
 use ciborium::value::Value;
 
 use super::{CheckContext, Extension, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::ctap2::messages::as_uint;
 use crate::persist::record::CredentialExtras;
 use crate::status::{CtapResult, StatusCode};

@@ -23,7 +23,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::{CheckContext, Extension, GaContext, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::cbor;
 use crate::credential::PrivateKey;
 use crate::credential::cred_random::{CRED_RANDOM_LEN, CredRandom, CredRandomKey};

@@ -14,7 +14,7 @@ use ciborium::value::Value;
 
 use super::hmac_secret::{self, SaltRequest};
 use super::{CheckContext, Extension, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::status::{CtapResult, StatusCode};
 
 /// hmac-secret-mc.

@@ -7,7 +7,7 @@ use ciborium::value::Value;
 use zeroize::Zeroizing;
 
 use super::{CheckContext, Extension, GaContext, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::cbor;
 use crate::persist::record::CRED_SECRET_LEN;
 use crate::status::{CtapResult, StatusCode};

@@ -9,7 +9,7 @@
 use ciborium::value::Value;
 
 use super::{CheckContext, Extension, McContext, Prepared};
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::cbor;
 use crate::pin::state::MAX_MIN_PIN_LENGTH_RP_IDS;
 use crate::status::CtapResult;

@@ -30,7 +30,7 @@ mod min_pin_length;
 use ciborium::value::Value;
 use zeroize::Zeroizing;
 
-use crate::capabilities::Capabilities;
+use crate::capabilities::model::Capabilities;
 use crate::credential::PrivateKey;
 use crate::credential::cred_random::CredRandomKey;
 use crate::ctap2::messages::{Extensions, GetInfoResponse};
