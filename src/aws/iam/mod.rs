@@ -6,14 +6,17 @@
 //! vault before EnableMFADevice is called, so an enabled device's seed is never lost; a device
 //! whose seed never reached the vault is an orphan that `--cleanup` deletes.
 
+mod enable;
+
+pub use enable::{EnableReport, EnableRequest, enable_mfa};
+
 use super::{AwsError, Codes, Redactor, Target, fresh_codes, sdk_config, sdk_error};
 use crate::store::Store;
-use crate::vault::{EntryParams, SecretBytes, VaultError};
+use crate::vault::VaultError;
 use aws_sdk_iam as iam;
 use iam::primitives::{DateTime, DateTimeFormat};
 use iam::types::AssignmentStatusType;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 /// Record namespace of IAM virtual MFA enrollments (key: the vault entry's name).
 pub const NS_IAM: &str = "aws.iam.mfa";
@@ -119,240 +122,6 @@ pub fn resolve(
 /// The account id inside an MFA serial ARN (`arn:aws:iam::123456789012:mfa/name`).
 pub fn account_of(serial: &str) -> Option<&str> {
     serial.split(':').nth(4).filter(|a| !a.is_empty())
-}
-
-/// What `enable-mfa` should do.
-#[derive(Clone, Debug)]
-pub struct EnableRequest {
-    /// The IAM user.
-    pub user: String,
-    /// The virtual device's name.
-    pub device_name: String,
-    /// The virtual device's path ("/" by default).
-    pub path: String,
-    /// The vault entry for the seed.
-    pub totp_name: String,
-}
-
-/// What `enable-mfa` did.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct EnableReport {
-    /// The device's serial number.
-    pub serial: String,
-    /// The vault entry holding its seed.
-    pub totp_name: String,
-    /// The steps taken in this run.
-    pub steps: Vec<String>,
-    /// The user's MFA devices according to ListMFADevices.
-    pub user_devices: Vec<String>,
-}
-
-fn check_path(path: &str) -> Result<(), AwsError> {
-    if path.starts_with('/') && path.ends_with('/') && !path.contains("//") {
-        Ok(())
-    } else {
-        Err(AwsError::Flow(format!(
-            "--path must begin and end with '/' (got '{path}')"
-        )))
-    }
-}
-
-/// Create the virtual device, store its seed, enable it with two consecutive fresh codes and
-/// confirm with ListMFADevices — or finish an interrupted run from where it stopped.
-pub async fn enable_mfa(
-    client: &iam::Client,
-    req: &EnableRequest,
-    codes: &mut Codes<'_>,
-) -> Result<EnableReport, AwsError> {
-    crate::vault::check_name(&req.totp_name)?;
-    check_path(&req.path)?;
-    let mut redact = Redactor::default();
-    let name = req.totp_name.as_str();
-    let mut report = EnableReport {
-        totp_name: name.to_string(),
-        ..EnableReport::default()
-    };
-    let has_seed = |codes: &mut Codes<'_>| match codes.vault()?.info(name) {
-        Ok(_) => Ok(true),
-        Err(VaultError::NotFound(_)) => Ok(false),
-        Err(e) => Err(AwsError::from(e)),
-    };
-    let existing = load_record(codes.vault()?.store(), name)?;
-    let resumed = existing.is_some();
-    let mut rec = match existing {
-        Some(r) => {
-            if r.user != req.user || r.device_name != req.device_name || r.path != req.path {
-                return Err(AwsError::Flow(format!(
-                    "the vault entry '{name}' belongs to device {}{} of IAM user '{}'; choose another --totp-name",
-                    r.path, r.device_name, r.user
-                )));
-            }
-            r
-        }
-        None => {
-            if has_seed(codes)? {
-                return Err(AwsError::Flow(format!(
-                    "a TOTP entry named '{name}' exists already; choose another --totp-name (the entry is left alone)"
-                )));
-            }
-            DeviceRecord {
-                v: 1,
-                user: req.user.clone(),
-                path: req.path.clone(),
-                device_name: req.device_name.clone(),
-                serial: None,
-                state: String::new(),
-                updated: 0,
-            }
-        }
-    };
-    let orphan = |serial: &str| {
-        AwsError::Flow(format!(
-            "the virtual MFA device {serial} exists but its seed never reached the vault (an earlier run was interrupted), so it can never be enabled from here; run the same command with --cleanup to delete it, then run it again"
-        ))
-    };
-
-    // Create the device and store its seed.
-    if rec.state.is_empty() || rec.state == "creating" {
-        if rec.state == "creating"
-            && let Some(serial) = find_virtual(client, &req.path, &req.device_name, &redact).await?
-        {
-            return Err(orphan(&serial));
-        }
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "creating")?;
-        let out = client
-            .create_virtual_mfa_device()
-            .virtual_mfa_device_name(&req.device_name)
-            .path(&req.path)
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateVirtualMFADevice", e, &redact))
-            .map_err(|e| match e.code() {
-                Some(c) if c.starts_with("EntityAlreadyExists") => AwsError::Flow(format!(
-                    "a virtual MFA device {}{} exists already and no seed for it is stored here; if it is left over from an interrupted run, run the same command with --cleanup to delete it, or choose another --device-name ({e})",
-                    req.path, req.device_name
-                )),
-                _ => e,
-            })?;
-        let dev = out
-            .virtual_mfa_device()
-            .ok_or_else(|| AwsError::Flow("CreateVirtualMFADevice returned no device".into()))?;
-        let serial = dev.serial_number().to_string();
-        let seed_text = Zeroizing::new(
-            dev.base32_string_seed()
-                .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-                .unwrap_or_default(),
-        );
-        redact.add(&seed_text);
-        rec.serial = Some(serial.clone());
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "created")?;
-        let seed = SecretBytes::from_base32(&seed_text).map_err(|e| {
-            AwsError::Flow(format!(
-                "CreateVirtualMFADevice returned a Base32StringSeed that is not base32 ({e}); run with --cleanup to delete {serial}"
-            ))
-        })?;
-        let mut params = EntryParams::new(seed);
-        params.issuer = Some(ISSUER.into());
-        params.account = Some(match account_of(&serial) {
-            Some(acct) => format!("{}@{acct}", req.user),
-            None => req.user.clone(),
-        });
-        codes.vault()?.add(name, &params)?;
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "seed-stored")?;
-        report.steps.push(format!(
-            "created {serial}; its seed is in the vault as '{name}'"
-        ));
-    }
-    let serial = rec
-        .serial
-        .clone()
-        .ok_or_else(|| AwsError::Flow(format!("the record of '{name}' lost its serial")))?;
-    report.serial = serial.clone();
-    if rec.state == "created" {
-        if !has_seed(codes)? {
-            return Err(orphan(&serial));
-        }
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "seed-stored")?;
-    }
-
-    // An interrupted run may have enabled the device without recording it: look before
-    // spending two codes.
-    if resumed && rec.state == "seed-stored" {
-        let devices = list_user_devices(client, Some(&req.user), &redact).await?;
-        if devices.iter().any(|d| d.serial == serial) {
-            put_record(codes.vault()?.store_mut(), name, &mut rec, "enabled")?;
-            report
-                .steps
-                .push(format!("{serial} was enabled already (earlier run)"));
-        }
-    }
-
-    // Enable with two consecutive codes.
-    if rec.state == "seed-stored" || rec.state == "deactivated" {
-        if !has_seed(codes)? {
-            return Err(AwsError::Flow(format!(
-                "the vault entry '{name}' holding the seed of {serial} is gone; the device cannot be enabled from here. Run with --cleanup to delete the device"
-            )));
-        }
-        let pair = fresh_codes(codes, name, 2).await?;
-        let (c1, c2) = match pair.as_slice() {
-            [a, b] => (a.clone(), b.clone()),
-            _ => return Err(AwsError::Flow("the vault did not produce two codes".into())),
-        };
-        redact.add(&c1);
-        redact.add(&c2);
-        let enabled = client
-            .enable_mfa_device()
-            .user_name(&req.user)
-            .serial_number(&serial)
-            .authentication_code1(c1.as_str())
-            .authentication_code2(c2.as_str())
-            .send()
-            .await
-            .map_err(|e| sdk_error("EnableMFADevice", e, &redact));
-        match enabled {
-            Ok(_) => report
-                .steps
-                .push(format!("enabled {serial} for '{}'", req.user)),
-            Err(e)
-                if e.code()
-                    .is_some_and(|c| c.starts_with("EntityAlreadyExists")) =>
-            {
-                // An earlier run may have enabled it and stopped before recording that.
-                let devices = list_user_devices(client, Some(&req.user), &redact).await?;
-                if !devices.iter().any(|d| d.serial == serial) {
-                    return Err(e);
-                }
-                report
-                    .steps
-                    .push(format!("{serial} was enabled already (earlier run)"));
-            }
-            Err(e) => return Err(e),
-        }
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "enabled")?;
-    }
-
-    // Confirm.
-    let devices = list_user_devices(client, Some(&req.user), &redact).await?;
-    report.user_devices = devices.iter().map(|d| d.serial.clone()).collect();
-    if !report.user_devices.contains(&serial) {
-        return Err(AwsError::Flow(format!(
-            "ListMFADevices does not list {serial} for '{}' although it was enabled; run the command again to check, or inspect the user in the console",
-            req.user
-        )));
-    }
-    if rec.state != "confirmed" {
-        put_record(codes.vault()?.store_mut(), name, &mut rec, "confirmed")?;
-        report
-            .steps
-            .push(format!("ListMFADevices lists {serial} for '{}'", req.user));
-    } else {
-        report.steps.push(format!(
-            "{serial} is enabled for '{}' already; nothing to do",
-            req.user
-        ));
-    }
-    Ok(report)
 }
 
 /// What `--cleanup` did.
@@ -702,6 +471,7 @@ pub async fn list_tags(client: &iam::Client, serial: &str) -> Result<serde_json:
 
 #[cfg(test)]
 mod tests {
+    use super::enable::check_path;
     use super::*;
 
     #[test]
