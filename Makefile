@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
+.PHONY: deps demo test fuzz test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -76,3 +76,20 @@ test-docs:
 
 doc-check: build
 	bash scripts/doc-check.sh
+
+# Every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 60), one at a time, on the
+# nightly toolchain, without a sanitizer (the code under test has no unsafe; panics and
+# assertions are what the harnesses catch). New inputs go to fuzz/target/new-corpus/TARGET;
+# fold the useful ones into the committed corpus with
+# `cd fuzz && cargo +nightly fuzz cmin -s none TARGET corpus/TARGET target/new-corpus/TARGET`.
+# A crash leaves fuzz/artifacts/TARGET/crash-*: fix it and keep the input in
+# fuzz/regressions/TARGET/ (tests/fuzz_corpora.rs replays both directories on stable).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(shell sed -n 's/^name = "\(.*\)"$$/\1/p' fuzz/Cargo.toml | grep -v '^authsim-fuzz$$')
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/new-corpus/$$t && \
+	  $(CARGO) +nightly fuzz run -s none $$t target/new-corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 || exit 1; \
+	done

@@ -11,6 +11,8 @@ pub mod codes;
 pub mod daemon;
 pub mod emulator;
 pub mod fido;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod httpd;
 pub mod logging;
 pub mod memory;

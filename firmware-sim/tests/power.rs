@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::power::recover;
 use common::*;
 use firmware_sim::testing::{HidHost, TestEnv};
 use firmware_sim::{CounterMode, Token, TokenConfig};
@@ -14,16 +15,6 @@ fn boot(seed: u64, config: &TokenConfig) -> (Token, TestEnv, HidHost) {
     let mut token = Token::new(config.clone(), &mut env);
     let host = HidHost::connect(&mut token, &mut env).unwrap();
     (token, env, host)
-}
-
-/// Restores power, replugs, and checks the store.
-fn recover(token: &mut Token, env: &mut TestEnv) -> HidHost {
-    env.store.restore_power();
-    token.power_cycle(env);
-    token
-        .check_store(env)
-        .expect("store consistent after the power cut");
-    HidHost::connect(token, env).unwrap()
 }
 
 fn resident_mc(user: &[u8]) -> Mc {

@@ -95,6 +95,7 @@ impl HidHost {
         command: u8,
         payload: &[u8],
     ) -> Vec<Report> {
+        super::seeds::request(self.cid, command, payload);
         // Tests send oversized messages on purpose: those are cut as `fragment` cuts them.
         fragment(self.cid, command, payload)
             .iter()
@@ -168,6 +169,7 @@ impl HidHost {
         match body {
             None => Ok((status, None)),
             Some(body) => {
+                super::seeds::response(body);
                 let value =
                     cbor::decode(body).map_err(|_| HostError::Malformed("response CBOR"))?;
                 Ok((status, Some(value)))

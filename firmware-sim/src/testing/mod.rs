@@ -2,7 +2,9 @@
 //! clock, a seeded deterministic RNG, scripted user presence, a record store that can cut the
 //! power at the Nth write, and a host-side CTAPHID client.
 
+pub mod fuzz;
 mod host;
+mod seeds;
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -5,6 +5,7 @@
 
 pub mod hmac;
 pub mod pin;
+pub mod power;
 
 use ciborium::value::{Integer, Value};
 use firmware_sim::testing::{HidHost, TestEnv};

@@ -100,15 +100,7 @@ impl Emulator {
                 addr: config.listen,
                 source,
             })?;
-        let shared = Arc::new(Shared {
-            world: Mutex::new(World {
-                state,
-                eph: cognito::Ephemeral::default(),
-                file,
-            }),
-            clock: Clock::new(),
-            addr,
-        });
+        let shared = Arc::new(Shared::new(state, file, addr));
         let app = Router::new().fallback(entry).with_state(shared);
         let (tx, rx) = oneshot::channel::<()>();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -276,4 +268,53 @@ fn route(
         StatusCode::NOT_FOUND,
         &json!({"message": format!("No route for {method} {path}: POST AWS API calls to / (see `authsim emulator --help`)")}),
     )
+}
+
+impl Shared {
+    fn new(state: State, file: Option<StateFile>, addr: SocketAddr) -> Self {
+        Shared {
+            world: Mutex::new(World {
+                state,
+                eph: cognito::Ephemeral::default(),
+                file,
+            }),
+            clock: Clock::new(),
+            addr,
+        }
+    }
+}
+
+/// The stand-in's routing and services without a socket or a state file: one request in, one
+/// response out, state in memory (the fuzz harnesses drive it; see `authsim::fuzzing`).
+#[doc(hidden)]
+pub struct InProcess {
+    shared: Shared,
+}
+
+impl Default for InProcess {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InProcess {
+    /// An empty stand-in, addressed as `127.0.0.1:4566`.
+    pub fn new() -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 4566));
+        Self {
+            shared: Shared::new(State::default(), None, addr),
+        }
+    }
+
+    /// Serves one request as the HTTP front would after reading it.
+    pub fn handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Response {
+        route(&self.shared, method, path, query, headers, body)
+    }
 }

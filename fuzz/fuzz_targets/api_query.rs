@@ -1,0 +1,3 @@
+#![no_main]
+//! authsim::fuzzing::api_query
+libfuzzer_sys::fuzz_target!(|data: &[u8]| authsim::fuzzing::api_query(data));
