@@ -377,6 +377,7 @@ fn imported(i: u8, discoverable: bool) -> (ImportedCredential, PublicKey) {
         key,
         sign_count: 10 * u32::from(i),
         discoverable,
+        options: Default::default(),
     };
     (cred, public)
 }

@@ -45,6 +45,7 @@ fn template() -> &'static MemStore {
                 key,
                 sign_count: 0,
                 discoverable: true,
+                options: Default::default(),
             };
             token.import_credential(&mut env, credential).ok();
         }
