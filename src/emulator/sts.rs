@@ -2,8 +2,8 @@
 //! `TokenCode` against the IAM virtual MFA devices, and `GetCallerIdentity`.
 
 use super::context::Ctx;
-use super::crypto;
-use super::iam::{self, Caller, IamState};
+use super::crypto::{self, SecretString};
+use super::iam::{self, Caller, IamState, SessionKey};
 use super::query::{self, Params, QueryError};
 use super::{ACCOUNT_ID, totp::Rejection};
 
@@ -116,13 +116,12 @@ fn get_session_token(
     let duration = duration(p)?;
     check_mfa(iam_state, p, ctx)?;
     let expiration = ctx.now + duration as f64;
+    let id = format!("ASIA{}", crypto::random_string(crypto::UPPER_ALNUM, 16));
+    let secret = crypto::random_string(crypto::ALNUM, 40);
     let mut x = query::begin_response(action, NS);
     x.open("Credentials")
-        .elem(
-            "AccessKeyId",
-            &format!("ASIA{}", crypto::random_string(crypto::UPPER_ALNUM, 16)),
-        )
-        .elem("SecretAccessKey", &crypto::random_string(crypto::ALNUM, 40))
+        .elem("AccessKeyId", &id)
+        .elem("SecretAccessKey", &secret)
         .elem(
             "SessionToken",
             &format!(
@@ -132,6 +131,21 @@ fn get_session_token(
         )
         .elem("Expiration", &crypto::iso8601(expiration))
         .close("Credentials");
+    // Requests signed with them act as this caller (GetCallerIdentity names the user, as on
+    // AWS); expired ones are forgotten here, so the map stays as small as the live sessions.
+    let user = match iam_state.caller(ctx.access_key_id()) {
+        Caller::User(name) => Some(name),
+        Caller::Root => None,
+    };
+    iam_state.session_keys.retain(|_, s| s.expiration > ctx.now);
+    iam_state.session_keys.insert(
+        id,
+        SessionKey {
+            user,
+            secret: SecretString::new(secret),
+            expiration,
+        },
+    );
     Ok(query::end_response(x, action, &ctx.request_id))
 }
 

@@ -288,7 +288,7 @@ def test_tags(emu, iam):
     assert error_of(exc)[0] == "NoSuchEntity"
 
 
-def test_access_keys_identify_the_caller(emu, iam):
+def test_access_keys_identify_the_caller(emu, iam, sts):
     alice, bob = name("alice"), name("bob")
     iam.create_user(UserName=alice)
     iam.create_user(UserName=bob)
@@ -326,6 +326,26 @@ def test_access_keys_identify_the_caller(emu, iam):
         403,
     )
     sts_alice.get_session_token(SerialNumber=mine, TokenCode=emu.code(my_seed))
+
+    # Session credentials act as the caller that asked for them, as on AWS: GetCallerIdentity
+    # names Alice, her own calls see her devices, and their signatures are checked with their
+    # own secret.
+    creds = sts_alice.get_session_token(SerialNumber=mine, TokenCode=emu.code(my_seed, 1))[
+        "Credentials"]
+    session = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    assert emu.client("sts", *session).get_caller_identity()["Arn"] == \
+        f"arn:aws:iam::{ACCOUNT}:user/{alice}"
+    assert [d["SerialNumber"] for d in
+            emu.client("iam", *session).list_mfa_devices()["MFADevices"]] == [mine]
+    with pytest.raises(ClientError) as exc:
+        emu.client("sts", creds["AccessKeyId"], "not-the-secret-access-key-at-all-000000",
+                   creds["SessionToken"]).get_caller_identity()
+    assert error_of(exc)[0:3:2] == ("SignatureDoesNotMatch", 403)
+    # The account's root gets root's sessions.
+    root = sts.get_session_token()["Credentials"]
+    assert emu.client("sts", root["AccessKeyId"], root["SecretAccessKey"],
+                      root["SessionToken"]).get_caller_identity()["Arn"] == \
+        f"arn:aws:iam::{ACCOUNT}:root"
 
     iam.create_access_key(UserName=alice)
     with pytest.raises(ClientError) as exc:

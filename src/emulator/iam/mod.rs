@@ -20,7 +20,7 @@ use crate::emulator::context::Ctx;
 use crate::emulator::query::{Params, QueryError};
 pub use model::{
     AccessKey, Caller, IamState, IamUser, MAX_ACCESS_KEYS_PER_USER, MAX_DEVICES_PER_USER, MAX_TAGS,
-    MfaDevice, RESYNC_WINDOW_STEPS, check_device_code,
+    MfaDevice, RESYNC_WINDOW_STEPS, SessionKey, check_device_code,
 };
 pub use wire::{NS, VERSION, validate_code};
 

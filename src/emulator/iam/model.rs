@@ -32,6 +32,21 @@ pub struct IamState {
     /// Access keys by id (`AKIA...`); a request signed with one acts as its user.
     #[serde(default)]
     pub access_keys: BTreeMap<String, AccessKey>,
+    /// Session credentials STS issued (`ASIA...`), by key id; a request signed with one acts as
+    /// the caller that asked for them, as on AWS.
+    #[serde(default)]
+    pub session_keys: BTreeMap<String, SessionKey>,
+}
+
+/// Session credentials from `GetSessionToken`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionKey {
+    /// Who asked for them: an IAM user, or `None` for the account's root.
+    pub user: Option<String>,
+    /// Their secret access key (SigV4 signatures are checked with it).
+    pub secret: SecretString,
+    /// When they expire, Unix seconds.
+    pub expiration: f64,
 }
 
 /// An IAM user's access key.
@@ -59,11 +74,24 @@ pub enum Caller {
 impl IamState {
     /// The caller of a request signed with `access_key_id`.
     pub fn caller(&self, access_key_id: Option<&str>) -> Caller {
-        access_key_id
-            .and_then(|k| self.access_keys.get(k))
-            .filter(|k| k.status == "Active")
-            .map(|k| Caller::User(k.user.clone()))
-            .unwrap_or(Caller::Root)
+        let Some(id) = access_key_id else {
+            return Caller::Root;
+        };
+        if let Some(k) = self.access_keys.get(id).filter(|k| k.status == "Active") {
+            return Caller::User(k.user.clone());
+        }
+        match self.session_keys.get(id).and_then(|s| s.user.as_ref()) {
+            Some(user) => Caller::User(user.clone()),
+            None => Caller::Root,
+        }
+    }
+
+    /// The secret of a key the stand-in issued (an access key or session credentials).
+    pub fn secret_of(&self, access_key_id: &str) -> Option<&SecretString> {
+        self.access_keys
+            .get(access_key_id)
+            .map(|k| &k.secret)
+            .or_else(|| self.session_keys.get(access_key_id).map(|s| &s.secret))
     }
 }
 

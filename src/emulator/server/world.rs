@@ -84,7 +84,8 @@ impl World {
         }
     }
 
-    /// For a key the stand-in issued (CreateAccessKey), check the SigV4 signature itself.
+    /// For a key the stand-in issued (CreateAccessKey, GetSessionToken), check the SigV4
+    /// signature itself.
     pub fn signature_problem(
         &self,
         cred: Option<&Credential>,
@@ -93,10 +94,10 @@ impl World {
         body: &[u8],
     ) -> Option<String> {
         let cred = cred?;
-        let key = self.state.iam.access_keys.get(&cred.access_key_id)?;
+        let secret = self.state.iam.secret_of(&cred.access_key_id)?;
         sigv4::verify(
             cred,
-            key.secret.expose(),
+            secret.expose(),
             raw.method.as_str(),
             raw.path,
             raw.query,

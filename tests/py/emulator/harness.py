@@ -140,13 +140,14 @@ class Emulator:
 
     # --- clients --------------------------------------------------------------------
 
-    def client(self, service, key=DUMMY_KEY, secret=DUMMY_SECRET):
+    def client(self, service, key=DUMMY_KEY, secret=DUMMY_SECRET, token=None):
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
+            aws_session_token=token,
             config=Config(
                 connect_timeout=5,
                 read_timeout=30,
