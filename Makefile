@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test fuzz test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
+.PHONY: deps demo test fuzz soak test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -93,3 +93,9 @@ fuzz:
 	  $(CARGO) +nightly fuzz run -s none $$t target/new-corpus/$$t corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
+
+# The full soak of issue 14: a million mixed operations over 8 CTAPHID channels on each of 3
+# keys plus control-API clients, on a release build (`make test` runs 10,000 of them).
+SOAK_OPS ?= 1000000
+soak:
+	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --locked --test soak -- --nocapture
