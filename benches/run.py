@@ -13,7 +13,7 @@ rust (firmware-sim's in-crate benches), qemu (read from the log of `make test-qe
 AUTHSIM_QEMU_LOG, never run here), scale (benches/scale.py when it exists). A section that
 cannot run is marked "not run" with its reason; the others still run.
 
---quick is the smoke run (well under a minute): few iterations, and no aws, rust, qemu or
+--quick is the smoke run (well under a minute): few iterations, and no aws, rust or
 scale section. --readme rewrites the generated block of README.md's Performance section
 (`make bench` passes it; the quick run never does). Writes DIR/results.md, DIR/results.json
 and DIR/*.svg (default docs/performance, or target/bench-quick with --quick).
@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 import report  # noqa: E402
 
 SECTIONS = ("native", "webauthn", "totp", "aws", "rust", "qemu", "scale")
-QUICK_SKIPS = {"aws", "rust", "qemu", "scale"}
+QUICK_SKIPS = {"aws", "rust", "scale"}
 REFERENCE = "reference authenticator (Python, `cryptography` ES256, in memory)"
 
 
@@ -143,8 +143,8 @@ def native_client(exe, sock, *args):
 def native(run):
     """libfido2 over the socket transport: authsim (state on disk) vs the reference."""
     exe = build_native(run)
-    n = 100 if run.quick else 1000
-    total = 400 if run.quick else 4000
+    n = 50 if run.quick else 1000
+    total = 200 if run.quick else 4000
     state = run.disk_dir("native")
     sock = os.path.join(state, "hid.sock")
     ref_sock = os.path.join(state, "ref.sock")
