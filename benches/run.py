@@ -225,7 +225,8 @@ def totp(run):
 
 
 def aws(run):
-    out = run.python("aws_bench.py", "--runs", "5", "--waiting-runs", "2")
+    # Few runs: the competitors wait for the next 30-second TOTP window (a minute or two in all).
+    out = run.python("aws_bench.py", "--runs", "3", "--waiting-runs", "1")
     run.raw["aws"] = out
     rows = (("IAM enable-mfa (`authsim iam enable-mfa`)", "iam_enable_mfa",
              "iam_enable_waiting_client", "boto3 + pyotp waiting for the next window",
