@@ -39,15 +39,14 @@ test-qemu:
 	$(CARGO) build --locked --bin authsim --example hidclient
 	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
 
+# The one benchmark run (benches/run.py): every bench in one run, each figure beside its named
+# competitor (median, p95, ratio), written to docs/performance/ (results.md, results.json, SVG
+# plots) and to README.md's generated Performance block. A few minutes.
+# `make bench QUICK=1` is the smoke run (under a minute) into target/bench-quick/; README untouched.
+# AUTHSIM_QEMU_LOG=FILE adds the uhid/socket figures of a saved `make test-qemu` log.
 bench: deps
 	$(CARGO) build --locked --release --bins
-	python3 benches/totp_process.py
-	$(CARGO) bench --locked --bench totp
-	$(CARGO) bench --locked -p firmware-sim --bench assertions
-	$(CARGO) bench --locked -p firmware-sim --bench pin_registration
-	CARGO=$(CARGO) python3 benches/fido_bench.py
-	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/daemon_bench.py
-	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/aws_bench.py
+	CARGO=$(CARGO) AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/run.py $(if $(QUICK),--quick,--readme)
 
 # Each part says how long it took (the CI log shows where the time goes).
 test: build
