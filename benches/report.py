@@ -129,13 +129,12 @@ def plot_latency(path, rows):
 
     rows = [r for r in rows if r["status"] == "ok" and r["unit"] == "ms" and r.get("theirs")
             and r["section"] in ("native", "webauthn", "totp")]
-    # One pair per figure: the TOTP rows repeat authsim's figure beside a second competitor.
-    seen, pairs = set(), []
+    # One pair of bars per row (the TOTP rows show authsim's figure beside each competitor).
+    pairs = []
     for r in rows:
         label = r["name"].split(" (")[0].split(": ")[-1]
         comp = r["competitor"].split(" (")[0].split(",")[0]
         pairs.append((f"{label}\nvs {comp}", r))
-        seen.add(label)
     if not pairs:
         return False
     fig, ax = plt.subplots(figsize=(9, 0.75 * len(pairs) + 1.2))
@@ -151,7 +150,7 @@ def plot_latency(path, rows):
     ax.set_xscale("log")
     ax.set_xlabel("milliseconds per operation (median; whisker: p95; log scale)")
     ax.set_title("authsim vs competitor, same run", loc="left")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
+    ax.legend(loc="upper right")
     ax.grid(axis="x", which="both", alpha=0.3)
     save(fig, path)
     return True
