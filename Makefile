@@ -41,11 +41,14 @@ test-qemu:
 
 # The one benchmark run (benches/run.py): every bench in one run, each figure beside its named
 # competitor (median, p95, ratio), written to docs/performance/ (results.md, results.json, SVG
-# plots) and to README.md's generated Performance block. A few minutes.
+# plots) and to README.md's generated Performance block. A few minutes (the in-crate benches are
+# built first, so that no section's time is a compile).
 # `make bench QUICK=1` is the smoke run (under a minute) into target/bench-quick/; README untouched.
 # AUTHSIM_QEMU_LOG=FILE adds the uhid/socket figures of a saved `make test-qemu` log.
 bench: deps
 	$(CARGO) build --locked --release --bins
+	$(if $(QUICK),,$(CARGO) bench --locked --no-run --bench totp)
+	$(if $(QUICK),,$(CARGO) bench --locked --no-run -p firmware-sim --bench assertions --bench pin_registration)
 	CARGO=$(CARGO) AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/run.py $(if $(QUICK),--quick,--readme)
 
 # Each part says how long it took (the CI log shows where the time goes).

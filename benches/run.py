@@ -346,7 +346,8 @@ def machine(run):
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit,
             "libfido2": out("pkg-config", "--modversion", "libfido2"),
             "python": platform.python_version(), "authsim": out(run.bin, "--version"),
-            "mode": "quick" if run.quick else "full"}
+            "mode": "quick" if run.quick else "full",
+            "load": " / ".join(f"{x:.1f}" for x in run.load + list(os.getloadavg()[:1]))}
 
 
 def main():
@@ -369,6 +370,7 @@ def main():
     if unknown:
         sys.exit(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     run = Run(args)
+    run.load = list(os.getloadavg()[:1])
     started = time.monotonic()
     for section in SECTIONS:
         if section not in wanted:
