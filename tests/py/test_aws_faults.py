@@ -7,14 +7,18 @@ holds every TOTP secret and IAM seed that reached it, the virtual key every cred
 pool registered, nothing half-written), and a rerun of the same command completes (or its
 error says exactly what to do, and doing that completes).
 
-The AWS SDK retries connection errors on its own, so each fault runs twice: with retries off
+The AWS SDK retries connection errors on its own, so faults run with retries off
 (AWS_MAX_ATTEMPTS=1, one lost call) and with the SDK's default retries, the proxy failing
 every attempt in a row (`exhausted`). A third variant loses one attempt only and lets the SDK
 retry (`retried`), which replays a request the stand-in has already acted on (a spent code, a
-used challenge). The TestClock moves the stand-in's and authsim's clocks: no test waits for a
-TOTP window."""
+used challenge). Every call runs with retries off; the retrying variants (seconds of SDK
+back-off each) run for the calls after which the stand-in holds something authsim must keep,
+and for every call with AUTHSIM_FAULTS=full. The TestClock moves the stand-in's and authsim's
+clocks: no test waits for a TOTP window. Password sign-ins (not SRP, a second per run in a
+debug build) keep the file fast; the SRP calls carry no secret a fault could lose."""
 
 import json
+import os
 import re
 import socket
 import struct
@@ -259,7 +263,7 @@ def uniq(prefix):
 
 def sign_in_args(w, f, *extra):
     return ["cognito", "sign-in", "--endpoint-url", w.proxy.url, "--client-id", f["client"],
-            "--username", f["user"], "--password-stdin", "--flow", "srp", "--pool-id", f["pool"],
+            "--username", f["user"], "--password-stdin", "--flow", "password", "--pool-id", f["pool"],
             *extra]
 
 
@@ -300,17 +304,17 @@ def totp_sign_in_works(w, cli, f):
 
 
 class CognitoEnroll:
-    """Sign in (SRP), enroll-totp on the saved session, sign in with the new TOTP."""
+    """Sign in, enroll-totp on the saved session, sign in with the new TOTP."""
 
     on_daemon = False
     name = "cognito-enroll"
-    calls = ["InitiateAuth", "RespondToAuthChallenge:PASSWORD_VERIFIER",
+    calls = ["InitiateAuth",
              "GetUser", "AssociateSoftwareToken", "VerifySoftwareToken", "SetUserMFAPreference",
              "GetUser",
-             "InitiateAuth", "RespondToAuthChallenge:PASSWORD_VERIFIER",
-             "RespondToAuthChallenge:SOFTWARE_TOKEN_MFA"]
-    # The password-verifier calls are faulted in the MFA_SETUP flow, the same calls.
-    targets = [2, 3, 4, 5, 6, 9]
+             "InitiateAuth", "RespondToAuthChallenge:SOFTWARE_TOKEN_MFA"]
+    # InitiateAuth is faulted in the MFA_SETUP flow, the same call.
+    targets = [1, 2, 3, 4, 5, 7]
+    retry_targets = [3, 7]  # VerifySoftwareToken, the SOFTWARE_TOKEN_MFA answer
 
     def setup(self, w):
         return cognito_setup(w, "OPTIONAL")
@@ -334,10 +338,11 @@ class CognitoMfaSetup:
 
     on_daemon = False
     name = "cognito-mfa-setup"
-    calls = ["InitiateAuth", "RespondToAuthChallenge:PASSWORD_VERIFIER",
+    calls = ["InitiateAuth",
              "AssociateSoftwareToken", "VerifySoftwareToken", "RespondToAuthChallenge:MFA_SETUP",
              "SetUserMFAPreference", "GetUser"]
     targets = range(len(calls))
+    retry_targets = [2, 3]  # VerifySoftwareToken, RespondToAuthChallenge:MFA_SETUP
 
     def setup(self, w):
         return cognito_setup(w, "ON")
@@ -358,6 +363,7 @@ class IamEnable:
     name = "iam-enable-mfa"
     calls = ["CreateVirtualMFADevice", "EnableMFADevice", "ListMFADevices"]
     targets = range(len(calls))
+    retry_targets = [0, 1]
 
     def setup(self, w):
         user = uniq("iu")
@@ -401,6 +407,7 @@ class PasskeyRegister:
     name = "passkey-register"
     calls = ["StartWebAuthnRegistration", "CompleteWebAuthnRegistration"]
     targets = range(len(calls))
+    retry_targets = [1]
 
     def setup(self, w):
         idp = w.client("cognito-idp")
@@ -458,9 +465,13 @@ FLOWS = [CognitoEnroll(), CognitoMfaSetup(), IamEnable(), PasskeyRegister()]
 
 
 # (mode, retries) of each faulted call. A dropped request retried by the SDK is, to the
-# stand-in, a clean one: `retried` is run for cut answers only.
-VARIANTS = [("drop", "off"), ("cut", "off"), ("drop", "exhausted"), ("cut", "exhausted"),
-            ("cut", "retried")]
+# stand-in, a clean one: `retried` is run for cut answers only. Every call of every flow runs
+# with retries off; with the SDK's retries (whose back-off costs seconds) every call runs when
+# AUTHSIM_FAULTS=full, else the calls after which the stand-in holds something authsim must
+# keep (`flow.retry_targets`).
+OFF = [("drop", "off"), ("cut", "off")]
+RETRYING = [("drop", "exhausted"), ("cut", "exhausted"), ("cut", "retried")]
+FULL = os.environ.get("AUTHSIM_FAULTS") == "full"
 
 
 def cases():
@@ -471,7 +482,8 @@ def cases():
             seen[op] = nth + 1
             if i not in flow.targets:
                 continue
-            for mode, retries in VARIANTS:
+            variants = OFF + (RETRYING if FULL or i in flow.retry_targets else [])
+            for mode, retries in variants:
                 yield pytest.param(flow, i, op, nth, mode, retries,
                                    id=f"{flow.name}-{i}-{op}-{mode}-{retries}")
 
