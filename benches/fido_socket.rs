@@ -233,7 +233,11 @@ fn in_memory(n: u64, alg: i64) -> (f64, f64) {
 }
 
 fn main() {
-    let bin = Path::new(env!("CARGO_BIN_EXE_authsim"));
+    // AUTHSIM_BENCH_BIN runs the socket figures against another build (a before/after pair).
+    let bin_override = std::env::var_os("AUTHSIM_BENCH_BIN").map(PathBuf::from);
+    let bin = bin_override
+        .as_deref()
+        .unwrap_or(Path::new(env!("CARGO_BIN_EXE_authsim")));
     let n: u64 = std::env::var("FIDO_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -46,6 +46,10 @@ pub struct TokenConfig {
     pub attestation: AttestationMode,
     /// Signature counter behaviour.
     pub counter_mode: CounterMode,
+    /// How many signature counter values one durable write reserves ahead (at least 1): the
+    /// store keeps only the high-water mark, so a power cut skips at most this many values of
+    /// a counter (never repeats one), and a run of assertions commits once per this many.
+    pub counter_reserve: u32,
     /// Whether discoverable (resident) credentials are supported.
     pub resident_keys: bool,
     /// Whether the token has built-in user verification (the presence poll then also verifies).
@@ -115,6 +119,10 @@ impl std::fmt::Debug for SecretPin {
     }
 }
 
+/// The default [`TokenConfig::counter_reserve`]: a commit per 1,024 signatures, and at most
+/// 1,024 values skipped per power cut (a u32 counter lasts 4 million power cuts).
+pub const DEFAULT_COUNTER_RESERVE: u32 = 1024;
+
 /// The default AAGUID of authsim virtual keys.
 pub const DEFAULT_AAGUID: [u8; 16] = [
     0x61, 0x75, 0x74, 0x68, 0x73, 0x69, 0x6d, 0x2d, 0x66, 0x77, 0x2d, 0x73, 0x69, 0x6d, 0x00, 0x01,
@@ -127,6 +135,7 @@ impl Default for TokenConfig {
             aaguid: DEFAULT_AAGUID,
             attestation: AttestationMode::Batch,
             counter_mode: CounterMode::PerCredential,
+            counter_reserve: DEFAULT_COUNTER_RESERVE,
             resident_keys: true,
             user_verification: false,
             client_pin: true,

@@ -250,8 +250,14 @@ fn authenticate(
         }
         _ => 0x00,
     };
-    let count = counter::next_for_signature(env, auth.config.counter_mode, key_handle)
-        .map_err(|_| sw::INTERNAL)?;
+    let count = counter::next_for_signature(
+        env,
+        &mut auth.counters,
+        auth.config.counter_mode,
+        auth.config.counter_reserve,
+        key_handle,
+    )
+    .map_err(|_| sw::INTERNAL)?;
     let mut signed = Vec::with_capacity(32 + 1 + 4 + 32);
     signed.extend_from_slice(&app);
     signed.push(user_presence);

@@ -129,7 +129,7 @@ impl Token {
         &mut self,
         env: &mut impl Environment,
     ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
-        admin::fsck::credentials(&mut env.env(), &self.app.config, true)
+        admin::fsck::credentials(&mut env.env(), &self.app.config, &self.app.counters, true)
     }
 
     /// Every stored credential (discoverable ones and imported non-discoverable ones), oldest first.
@@ -137,7 +137,7 @@ impl Token {
         &mut self,
         env: &mut impl Environment,
     ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
-        admin::fsck::credentials(&mut env.env(), &self.app.config, false)
+        admin::fsck::credentials(&mut env.env(), &self.app.config, &self.app.counters, false)
     }
 
     /// Stores an imported credential in one atomic commit (a discoverable one replaces the

@@ -589,13 +589,17 @@ fn foreign_tampered_and_other_rp_credential_ids_are_not_found() {
 
 #[test]
 fn sign_counter_modes() {
-    for mode in [
-        CounterMode::PerCredential,
-        CounterMode::Global,
-        CounterMode::AlwaysZero,
+    for (mode, reserve) in [
+        (CounterMode::PerCredential, 1),
+        (CounterMode::Global, 1),
+        (CounterMode::AlwaysZero, 1),
+        (CounterMode::PerCredential, 4),
+        (CounterMode::Global, 4),
+        (CounterMode::AlwaysZero, 4),
     ] {
         let config = TokenConfig {
             counter_mode: mode,
+            counter_reserve: reserve,
             ..TokenConfig::default()
         };
         let (mut token, mut env, host) = setup(config);
@@ -609,7 +613,8 @@ fn sign_counter_modes() {
                 .unwrap();
             seen.push(assert_signed(&body.unwrap(), &reg.key, &ga.client_data_hash).sign_count);
         }
-        // The counter survives a power cycle because it was committed before the response.
+        // The counter survives a power cycle because its high-water mark was committed before
+        // the response; values reserved and not sent are skipped after it.
         token.power_cycle(&mut env);
         let host = HidHost::connect(&mut token, &mut env).unwrap();
         let ga = Ga::new(RP).allow(&a.id);
@@ -617,12 +622,16 @@ fn sign_counter_modes() {
             .ctap2(&mut token, &mut env, GA, Some(&ga.value()))
             .unwrap();
         seen.push(assert_signed(&body.unwrap(), &a.key, &ga.client_data_hash).sign_count);
-        let expected = match mode {
-            CounterMode::PerCredential => vec![0, 0, 1, 2, 1, 3],
-            CounterMode::Global => vec![1, 2, 3, 4, 5, 6],
-            CounterMode::AlwaysZero => vec![0, 0, 0, 0, 0, 0],
+        let expected = match (mode, reserve) {
+            (CounterMode::PerCredential, 1) => vec![0, 0, 1, 2, 1, 3],
+            (CounterMode::Global, 1) => vec![1, 2, 3, 4, 5, 6],
+            // a reserved 1..=4 (b its own 1..=4); after the power cycle a starts above 4.
+            (CounterMode::PerCredential, _) => vec![0, 0, 1, 2, 1, 5],
+            // The registrations commit 1 and 2; the first assertion reserves 3..=6.
+            (CounterMode::Global, _) => vec![1, 2, 3, 4, 5, 7],
+            (CounterMode::AlwaysZero, _) => vec![0, 0, 0, 0, 0, 0],
         };
-        assert_eq!(seen, expected, "{mode:?}");
+        assert_eq!(seen, expected, "{mode:?} reserve {reserve}");
     }
 }
 

@@ -15,6 +15,7 @@ use common::*;
 use firmware_sim::credential::Algorithm;
 use firmware_sim::testing::{HidHost, SeededRng, TestEnv};
 use firmware_sim::{CounterMode, ImportedCredential, PrivateKey, Token, TokenConfig, UserEntity};
+use sha2::{Digest, Sha256};
 
 const RP: &str = "example.com";
 const PIN: &str = "1234";
@@ -123,28 +124,54 @@ fn registering_discoverable_credentials_on_a_pin_key_keeps_every_one_that_was_an
     assert!(cuts >= 3, "at least one write per registration ({cuts})");
 }
 
-/// Two credentials asserted in turns; after a cut each signs above the last count sent (per
-/// credential), or above every count sent (global).
-fn counters_survive_every_cut(mode: CounterMode) {
+/// The persisted high-water mark of `reg`'s counter (of the token's counter in global mode).
+fn persisted_mark(env: &TestEnv, mode: CounterMode, reg: &Registered) -> u32 {
+    let key = match mode {
+        CounterMode::Global => ("meta".to_owned(), b"global-counter".to_vec()),
+        _ => ("ctr".to_owned(), Sha256::digest(&reg.id).to_vec()),
+    };
+    let value = env.store.snapshot().get(&key).cloned().unwrap_or_default();
+    u32::from_be_bytes(value.try_into().expect("a 4-byte counter record"))
+}
+
+/// Two credentials asserted in turns, with a restart (a clean power cycle) in the middle of the
+/// run; each counter sent is at most the persisted high-water mark when it leaves the token.
+/// After a cut at any write each credential signs above the last count sent (per credential),
+/// or above every count sent (global). Returns the number of write indices cut.
+fn counters_survive_every_cut(mode: CounterMode, reserve: u32) -> u64 {
     let config = TokenConfig {
         counter_mode: mode,
+        counter_reserve: reserve,
         ..TokenConfig::default()
     };
     type Seen = (Vec<Registered>, Vec<u32>);
-    let cuts = cut_at_every_write(
+    cut_at_every_write(
         || {
             let mut s = booted(config.clone(), (Vec::new(), vec![0, 0]));
             for user in [b"a", b"b"] {
                 let reg = make_credential(&mut s.token, &mut s.env, &s.host, &Mc::new(RP, user));
+                s.seen.1[s.seen.0.len()] = reg.auth_data.sign_count;
                 s.seen.0.push(reg);
             }
             s
         },
         |t, env, host, seen: &mut Seen| {
-            for i in [0, 1, 0, 1, 1] {
-                match assert_once(t, env, host, &seen.0[i]) {
+            let mut host = *host;
+            for (step, i) in [0, 1, 0, 1, 1, 9, 0, 1, 0, 0, 1].into_iter().enumerate() {
+                if i == 9 {
+                    t.power_cycle(env);
+                    host = HidHost::connect(t, env).unwrap();
+                    continue;
+                }
+                match assert_once(t, env, &host, &seen.0[i]) {
                     Ok(count) => {
-                        assert!(count > seen.1[i]);
+                        let floor = match mode {
+                            CounterMode::Global => *seen.1.iter().max().unwrap(),
+                            _ => seen.1[i],
+                        };
+                        assert!(count > floor, "step {step}: {count} not above {floor}");
+                        let mark = persisted_mark(env, mode, &seen.0[i]);
+                        assert!(count <= mark, "step {step}: {count} sent above mark {mark}");
                         seen.1[i] = count;
                     }
                     Err(status) => {
@@ -171,18 +198,33 @@ fn counters_survive_every_cut(mode: CounterMode) {
                 n,
             );
         },
-    );
-    assert!(cuts >= 5, "one counter write per assertion ({cuts})");
+    )
 }
 
 #[test]
 fn per_credential_counters_never_repeat_a_value_sent_across_a_cut() {
-    counters_survive_every_cut(CounterMode::PerCredential);
+    // One write per assertion, one per reservation crossing, and the default (one per
+    // credential per power-up).
+    assert!(counters_survive_every_cut(CounterMode::PerCredential, 1) >= 10);
+    let crossing = counters_survive_every_cut(CounterMode::PerCredential, 2);
+    assert!((4..10).contains(&crossing), "{crossing}");
+    assert_eq!(
+        counters_survive_every_cut(CounterMode::PerCredential, 1024),
+        4,
+        "a reservation per credential before and after the restart"
+    );
 }
 
 #[test]
 fn the_global_counter_never_repeats_a_value_sent_across_a_cut() {
-    counters_survive_every_cut(CounterMode::Global);
+    assert!(counters_survive_every_cut(CounterMode::Global, 1) >= 10);
+    let crossing = counters_survive_every_cut(CounterMode::Global, 3);
+    assert!((3..10).contains(&crossing), "{crossing}");
+    assert_eq!(
+        counters_survive_every_cut(CounterMode::Global, 1024),
+        2,
+        "one reservation before and one after the restart"
+    );
 }
 
 #[test]

@@ -151,8 +151,13 @@ impl Store {
         )
         .map_err(|e| sql_err(&db_path, e))?;
         let mut store_conn = conn;
-        init_connection(&mut store_conn, &db_path)?;
-        migrate(&mut store_conn, &db_path)?;
+        let version = init_connection(&mut store_conn, &db_path)?;
+        // The schema is checked under the write lock only when it may need migrating: a
+        // current version never goes back, and every process opening the store (each `authsim
+        // totp code`) would otherwise queue for the lock.
+        if version != SCHEMA_VERSION {
+            migrate(&mut store_conn, &db_path)?;
+        }
         let (key, origin) = bind_key(&mut store_conn, &db_path, dir, source)?;
         Ok(Store {
             conn: store_conn,
@@ -383,13 +388,14 @@ fn sql_err(db_path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn init_connection(conn: &mut Connection, db_path: &Path) -> Result<(), StoreError> {
+/// Prepares a connection (busy timeout, WAL, synchronous commits); returns the schema version.
+fn init_connection(conn: &mut Connection, db_path: &Path) -> Result<i64, StoreError> {
     // Several processes (the CLI, the daemon) share the file: wait for the write lock rather
     // than failing at once.
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| sql_err(db_path, e))?;
     // Reading the header first turns a non-database file into a clear error before any write.
-    let _: i64 = conn
+    let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| sql_err(db_path, e))?;
     let mode: String = conn
@@ -403,7 +409,16 @@ fn init_connection(conn: &mut Connection, db_path: &Path) -> Result<(), StoreErr
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(|e| sql_err(db_path, e))?;
-    Ok(())
+    // Keep the -wal and -shm files when the last connection closes (they are 0600, like the
+    // database): a short-lived process (`authsim totp code`) otherwise creates, sizes and
+    // deletes both every time.
+    let mut persist = 1;
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut persist),
+    )
+    .map_err(|e| sql_err(db_path, e))?;
+    Ok(version)
 }
 
 fn migrate(conn: &mut Connection, db_path: &Path) -> Result<(), StoreError> {
@@ -442,6 +457,16 @@ fn bind_key(
     dir: &Path,
     source: &KeySource,
 ) -> Result<(DataKey, KeyOrigin), StoreError> {
+    // A store that has its key needs no lock to read where the key is (the records are
+    // written once, when the store is created).
+    let read = |k: &str| -> Result<Option<Vec<u8>>, StoreError> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .optional()
+            .map_err(|e| sql_err(db_path, e))
+    };
+    if let (Some(recorded), Some(check)) = (read("key_origin")?, read("key_check")?) {
+        return load_key(db_path, dir, source, &recorded, &check);
+    }
     // The write lock is held while a new store gets its key, so two processes opening a fresh
     // directory at once agree on one key.
     let tx = conn
@@ -456,19 +481,9 @@ fn bind_key(
     let check = meta("key_check")?;
     match (recorded, check) {
         (Some(recorded), Some(check)) => {
-            let recorded = KeyOrigin::from_record(&recorded, dir);
-            let (key, origin) = source.load(dir, &recorded)?;
-            if key.open(KEY_CHECK_AD, &check).is_err() {
-                return Err(keysource::KeyError::Mismatch {
-                    db: db_path.to_path_buf(),
-                    tried: origin.describe(),
-                    created_with: recorded.describe(),
-                }
-                .into());
-            }
-            // Nothing to write: release the lock.
+            // Another process created the key meanwhile. Nothing to write: release the lock.
             tx.rollback().map_err(|e| sql_err(db_path, e))?;
-            Ok((key, origin))
+            load_key(db_path, dir, source, &recorded, &check)
         }
         (None, None) => {
             let (key, origin) = source.create(dir)?;
@@ -487,6 +502,27 @@ fn bind_key(
             detail: "the key check record is incomplete".into(),
         }),
     }
+}
+
+/// The data key recorded at `recorded`, proven to open the store's key check.
+fn load_key(
+    db_path: &Path,
+    dir: &Path,
+    source: &KeySource,
+    recorded: &[u8],
+    check: &[u8],
+) -> Result<(DataKey, KeyOrigin), StoreError> {
+    let recorded = KeyOrigin::from_record(recorded, dir);
+    let (key, origin) = source.load(dir, &recorded)?;
+    if key.open(KEY_CHECK_AD, check).is_err() {
+        return Err(keysource::KeyError::Mismatch {
+            db: db_path.to_path_buf(),
+            tried: origin.describe(),
+            created_with: recorded.describe(),
+        }
+        .into());
+    }
+    Ok((key, origin))
 }
 
 #[cfg(test)]

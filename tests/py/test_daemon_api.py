@@ -511,6 +511,50 @@ def test_kill9_while_registering_keeps_every_acknowledged_credential(daemons, tm
     assert len(stored) <= len(acked) + 1, "at most the one in flight may be extra"
 
 
+def test_kill9_while_asserting_never_repeats_a_counter(daemons, tmp_path):
+    # Counters are reserved ahead and only their high-water mark is committed: a kill -9 in the
+    # middle of a run may skip values, but the next counter exceeds every one a host saw.
+    state = str(tmp_path / "state")
+    d = daemons(state_dir=state)
+    ctap = Ctap2(open_device(d.path))
+    cred = ctap.make_credential(os.urandom(32), {"id": RP, "name": "Ex"}, {"id": b"u", "name": "u"},
+                                [{"type": "public-key", "alg": -7}],
+                                options={"rk": True}).auth_data.credential_data
+    allow = [{"type": "public-key", "id": cred.credential_id}]
+    seen = []
+    for round_ in range(2):
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                try:
+                    a = ctap.get_assertion(RP, os.urandom(32), allow)
+                except Exception:
+                    return
+                seen.append(a.auth_data.counter)
+
+        before = len(seen)
+        t = threading.Thread(target=loop)
+        t.start()
+        time.sleep(0.5)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(10)
+        stop.set()
+        t.join(15)
+        d.kill()
+        assert len(seen) - before >= 10, f"round {round_}: only {len(seen) - before} assertions"
+        assert seen == sorted(set(seen)), "counters rose strictly while the daemon ran"
+        d = daemons(state_dir=state)
+        listed = d.api("GET", "/webauthn/authenticator/default/credentials")[1]
+        assert listed[0]["signCount"] >= max(seen), "the API shows no counter below one sent"
+        ctap = Ctap2(open_device(d.path))
+        after = ctap.get_assertion(RP, os.urandom(32), allow).auth_data.counter
+        assert after > max(seen), f"round {round_}: {after} after the kill, {max(seen)} before"
+        seen.append(after)
+        listed = d.api("GET", "/webauthn/authenticator/default/credentials")[1]
+        assert listed[0]["signCount"] == after, "the API shows the last counter sent"
+
+
 def test_totp_cli_goes_through_a_running_daemon(daemons):
     d = daemons()
     secret = pyotp.random_base32()

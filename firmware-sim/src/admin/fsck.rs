@@ -149,6 +149,7 @@ pub(crate) fn check(env: &mut Env<'_>, config: &TokenConfig) -> Result<StoreSumm
 pub(crate) fn credentials(
     env: &mut Env<'_>,
     config: &TokenConfig,
+    counters: &counter::Reservations,
     only_discoverable: bool,
 ) -> Result<Vec<ResidentCredentialInfo>, TokenError> {
     let mut creds = stored(env)?;
@@ -158,7 +159,7 @@ pub(crate) fn credentials(
         .into_iter()
         .map(|c| {
             let cose = c.key.cose_public_key()?;
-            let sign_count = counter::current(env, config.counter_mode, &c.id)?;
+            let sign_count = counter::current(env, counters, config.counter_mode, &c.id)?;
             Ok(ResidentCredentialInfo {
                 credential_id: c.id.clone(),
                 rp_id: c.rp_id.clone(),

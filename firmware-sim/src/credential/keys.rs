@@ -154,6 +154,10 @@ impl PrivateKey {
             // Deterministic ECDSA (RFC 6979) over SHA-256 / SHA-384 of the message: the same
             // signature `ecdsa::SigningKey::sign` makes, without its public-point computation.
             PrivateKey::Es256(k) => {
+                #[cfg(feature = "aws-lc")]
+                if let Some(sig) = aws_lc::sign_es256(k, message) {
+                    return sig;
+                }
                 let z = sha2::Sha256::digest(message);
                 let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, sha2::Sha256>(
                     &k.to_nonzero_scalar(),
@@ -328,6 +332,34 @@ impl PrivateKey {
     }
 }
 
+/// ES256 signing with aws-lc-rs (feature `aws-lc`): the key pair is built from the bare
+/// scalar for each signature, as the p256 path does (no decoded key outlives the call).
+#[cfg(feature = "aws-lc")]
+mod aws_lc {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use zeroize::Zeroizing;
+
+    /// SEC 1 ECPrivateKey (RFC 5915) DER prefix of a P-256 scalar, without the public key.
+    const PREFIX: [u8; 7] = [0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
+    /// `[0] namedCurve prime256v1` (1.2.840.10045.3.1.7).
+    const SUFFIX: [u8; 12] = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ];
+
+    /// A DER ECDSA signature of `message` (SHA-256), or `None` if aws-lc refused the key.
+    pub(super) fn sign_es256(key: &p256::SecretKey, message: &[u8]) -> Option<Vec<u8>> {
+        let mut der = Zeroizing::new([0u8; PREFIX.len() + 32 + SUFFIX.len()]);
+        der[..PREFIX.len()].copy_from_slice(&PREFIX);
+        der[PREFIX.len()..PREFIX.len() + 32].copy_from_slice(&key.to_bytes());
+        der[PREFIX.len() + 32..].copy_from_slice(&SUFFIX);
+        let pair =
+            EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &der[..]).ok()?;
+        // aws-lc-rs ignores this generator: its nonces are hedged with its own.
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        pair.sign(&rng, message).ok().map(|s| s.as_ref().to_vec())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +404,10 @@ mod tests {
         let sk = p256::ecdsa::SigningKey::from_slice(&k.to_bytes()).unwrap();
         let want: p256::ecdsa::Signature = sk.sign(b"authenticator data || client data hash");
         let got = k.sign(b"authenticator data || client data hash");
-        assert_eq!(got, want.to_der().as_bytes());
+        // RFC 6979 makes the same signature; aws-lc (feature `aws-lc`) hedges its nonces.
+        if cfg!(not(feature = "aws-lc")) {
+            assert_eq!(got, want.to_der().as_bytes());
+        }
         let sig = p256::ecdsa::Signature::from_der(&got).unwrap();
         assert!(
             sk.verifying_key()
@@ -393,7 +428,10 @@ mod tests {
         for alg in Algorithm::ALL {
             let k = PrivateKey::generate(alg, &mut rng).unwrap();
             let again = PrivateKey::from_bytes(alg, &k.to_bytes()).unwrap();
-            assert_eq!(k.sign(b"m"), again.sign(b"m"));
+            assert_eq!(k.to_bytes(), again.to_bytes());
+            if alg != Algorithm::Es256 || cfg!(not(feature = "aws-lc")) {
+                assert_eq!(k.sign(b"m"), again.sign(b"m"));
+            }
             let dbg = format!("{k:?}");
             assert!(dbg.contains("redacted"));
             let hex: String = k.to_bytes().iter().map(|b| format!("{b:02x}")).collect();

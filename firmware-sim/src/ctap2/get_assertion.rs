@@ -249,7 +249,13 @@ fn assertion(
         }
     }
     // Persisted before the signature that carries it exists.
-    let sign_count = counter::next_for_signature(env, auth.config.counter_mode, &candidate.id)?;
+    let sign_count = counter::next_for_signature(
+        env,
+        &mut auth.counters,
+        auth.config.counter_mode,
+        auth.config.counter_reserve,
+        &candidate.id,
+    )?;
     let mut data = AuthenticatorData::new(signing.rp_hash, flag_bits, sign_count);
     if !outputs.is_empty() {
         data.extensions = Some(Extensions(outputs));

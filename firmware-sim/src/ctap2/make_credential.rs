@@ -281,7 +281,7 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>, plan: Plan) ->
         };
         id::wrap(&persistent.wrap_key, env.rng, &plan.rp_hash, &key, sealed)?
     };
-    let sign_count = counter::for_new_credential(env, mode, &mut batch)?;
+    let sign_count = counter::for_new_credential(env, &mut auth.counters, mode, &mut batch)?;
     // The credential (and the counter) are durable before the response exists.
     if !batch.is_empty() {
         persist::commit(env, &batch)?;

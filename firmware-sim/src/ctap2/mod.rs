@@ -58,6 +58,8 @@ pub(crate) struct Authenticator {
     pub cred_mgmt: Option<credential_management::Enumeration>,
     /// A large-blob array write in progress.
     pub large_blob: Option<large_blobs::PendingWrite>,
+    /// Signature counter values reserved in the store and not yet sent.
+    pub counters: crate::credential::counter::Reservations,
     next_presence_id: u64,
 }
 
@@ -74,6 +76,7 @@ impl Authenticator {
             pin: PinRuntime::default(),
             cred_mgmt: None,
             large_blob: None,
+            counters: Default::default(),
             next_presence_id: 1,
         }
     }
@@ -84,6 +87,7 @@ impl Authenticator {
         self.next_assertion = None;
         self.cred_mgmt = None;
         self.large_blob = None;
+        self.counters.clear();
         // Key-agreement keys and pinUvAuthTokens are made again at power-up; the mismatch
         // count starts over (retries are persisted).
         self.pin.reset();
@@ -144,6 +148,8 @@ impl Authenticator {
     pub(crate) fn credentials_changed(&mut self) {
         self.next_assertion = None;
         self.cred_mgmt = None;
+        // A stored counter may have been removed, reset or imported anew.
+        self.counters.clear();
     }
 
     /// A fresh id for a user-presence request.
