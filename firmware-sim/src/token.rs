@@ -59,6 +59,17 @@ impl Token {
         self.app.power_cycle(env.clock.now_ms());
     }
 
+    /// A clean power-down (the daemon stopping the key): the signature counters' reserved
+    /// values are given back, so that the next power-up continues each counter without a gap.
+    /// A power cut skips this and loses at most the reserved values, never repeating one.
+    pub fn power_down(&mut self, env: &mut impl Environment) -> Result<(), TokenError> {
+        let mut env = env.env();
+        self.app
+            .counters
+            .settle(&mut env)
+            .map_err(|_| store_error(&mut env))
+    }
+
     /// Forgets what channel `cid` was doing because its host went away (the program closed the
     /// device, or was killed): a message being received, a transaction waiting for the user
     /// (ended without a response, as CTAPHID_INIT resynchronisation ends it) and the lock it

@@ -227,6 +227,73 @@ fn the_global_counter_never_repeats_a_value_sent_across_a_cut() {
     );
 }
 
+/// A clean power-down (the daemon stopping the key) gives the reserved values back: after it
+/// each counter continues from the last value sent, and a cut at any write around it (the
+/// settling commit included) still never repeats a value.
+fn clean_power_down_continues_counters(mode: CounterMode) {
+    let config = TokenConfig {
+        counter_mode: mode,
+        ..TokenConfig::default()
+    };
+    type Seen = (Option<Registered>, Vec<u32>, bool);
+    let cuts = cut_at_every_write(
+        || {
+            let mut s = booted(config.clone(), (None, Vec::new(), false));
+            let reg = make_credential(&mut s.token, &mut s.env, &s.host, &Mc::new(RP, b"a"));
+            s.seen.1.push(reg.auth_data.sign_count);
+            s.seen.0 = Some(reg);
+            s
+        },
+        |t, env, host, seen: &mut Seen| {
+            let reg = seen.0.clone().unwrap();
+            let mut host = *host;
+            for step in 0..6 {
+                if step == 3 {
+                    if t.power_down(env).is_err() {
+                        return;
+                    }
+                    t.power_cycle(env);
+                    host = HidHost::connect(t, env).unwrap();
+                    seen.2 = true;
+                    continue;
+                }
+                match assert_once(t, env, &host, &reg) {
+                    Ok(count) => {
+                        let last = *seen.1.last().unwrap();
+                        assert!(count > last, "step {step}: {count} not above {last}");
+                        seen.1.push(count);
+                    }
+                    Err(_) => return,
+                }
+            }
+        },
+        |t, env, host, seen: &Seen, n| {
+            if n == 0 {
+                // Uncut: no gap across the clean restart.
+                let sent = &seen.1[1..];
+                assert!(seen.2);
+                assert!(
+                    sent.windows(2).all(|w| w[1] == w[0] + 1),
+                    "counters continue without a gap across a clean power-down: {sent:?}"
+                );
+            }
+            let last = *seen.1.last().unwrap();
+            let reg = seen.0.as_ref().unwrap();
+            all_sign_above(t, env, host, std::slice::from_ref(reg), |_| last, n);
+        },
+    );
+    assert!(
+        cuts >= 2,
+        "the reservations and the settling commit are cut ({cuts})"
+    );
+}
+
+#[test]
+fn a_clean_power_down_continues_the_counters_without_a_gap() {
+    clean_power_down_continues_counters(CounterMode::PerCredential);
+    clean_power_down_continues_counters(CounterMode::Global);
+}
+
 #[test]
 fn set_pin_is_either_done_and_answered_or_not_done() {
     cut_at_every_write(

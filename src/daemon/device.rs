@@ -111,6 +111,10 @@ impl Device {
             }
             self.tick_if_due();
         }
+        if let Err(e) = self.token.power_down(&mut self.env) {
+            // Only a gap in the counters follows (the reserved values are skipped).
+            tracing::warn!("the key's counters could not be settled at shutdown: {e}");
+        }
         tracing::debug!("device stopped: no transport left");
     }
 

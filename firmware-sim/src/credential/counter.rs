@@ -38,6 +38,28 @@ impl Reservations {
         self.global = None;
         self.per_credential = HashMap::new();
     }
+
+    /// A clean power-down: lowers every mark to the last value its counter sent, in one commit,
+    /// and forgets the reservations, so that a clean restart continues without a gap. Safe
+    /// whether or not the commit lands: the values between the two marks were never sent.
+    pub(crate) fn settle(&mut self, env: &mut Env<'_>) -> CtapResult<()> {
+        let mut batch = WriteBatch::new();
+        if let Some(range) = self.global
+            && range.last < range.mark
+        {
+            batch.put(NS_META, KEY_GLOBAL, range.last.to_be_bytes().to_vec());
+        }
+        for (key, range) in &self.per_credential {
+            if range.last < range.mark {
+                batch.put(NS_COUNTERS, key, range.last.to_be_bytes().to_vec());
+            }
+        }
+        self.clear();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        persist::commit(env, &batch)
+    }
 }
 
 fn read_u32(value: Option<Vec<u8>>) -> CtapResult<u32> {
