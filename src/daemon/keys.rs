@@ -245,8 +245,8 @@ pub const MESSAGE_TIMEOUT_ENV: &str = "AUTHSIM_CTAPHID_MESSAGE_TIMEOUT_MS";
 
 /// How long a key waits for the next packet of a CTAPHID message before ERR_MSG_TIMEOUT:
 /// firmware-sim's default (500 ms, like a hardware key), or AUTHSIM_CTAPHID_MESSAGE_TIMEOUT_MS
-/// where the host is too slow for it (Chromium under qemu's TCG writes a message's reports
-/// seconds apart: tests/qemu/browser-init.sh). An unparsable value keeps the default.
+/// where the host is too slow for it (Chromium under qemu's TCG may write a message's reports
+/// further apart: tests/qemu/browser-init.sh). An unparsable value keeps the default.
 fn message_timeout_ms() -> u64 {
     std::env::var(MESSAGE_TIMEOUT_ENV)
         .ok()
