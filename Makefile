@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test fuzz test-rust test-keyring test-py test-js test-docs test-qemu test-browser build bench lint install doc-check
+.PHONY: deps demo test fuzz soak test-rust test-keyring test-py test-js test-docs test-qemu test-browser build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -46,15 +46,17 @@ test-browser:
 	$(CARGO) build --locked --bin authsim --example hidclient
 	$(CARGO) test --locked --test browser_qemu -- --ignored --nocapture
 
+# The one benchmark run (benches/run.py): every bench in one run, each figure beside its named
+# competitor (median, p95, ratio), written to docs/performance/ (results.md, results.json, SVG
+# plots) and to README.md's generated Performance block. A few minutes (the in-crate benches are
+# built first, so that no section's time is a compile).
+# `make bench QUICK=1` is the smoke run (under a minute) into target/bench-quick/; README untouched.
+# AUTHSIM_QEMU_LOG=FILE adds the uhid/socket figures of a saved `make test-qemu` log.
 bench: deps
 	$(CARGO) build --locked --release --bins
-	python3 benches/totp_process.py
-	$(CARGO) bench --locked --bench totp
-	$(CARGO) bench --locked -p firmware-sim --bench assertions
-	$(CARGO) bench --locked -p firmware-sim --bench pin_registration
-	CARGO=$(CARGO) python3 benches/fido_bench.py
-	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/daemon_bench.py
-	AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/aws_bench.py
+	$(if $(QUICK),,$(CARGO) bench --locked --no-run --bench totp)
+	$(if $(QUICK),,$(CARGO) bench --locked --no-run -p firmware-sim --bench assertions --bench pin_registration)
+	CARGO=$(CARGO) AUTHSIM_BIN=$(CURDIR)/target/release/authsim python3 benches/run.py $(if $(QUICK),--quick,--readme)
 
 # Each part says how long it took (the CI log shows where the time goes).
 test: build
@@ -100,3 +102,9 @@ fuzz:
 	  $(CARGO) +nightly fuzz run -s none $$t target/new-corpus/$$t corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 || exit 1; \
 	done
+
+# The full soak of issue 14: a million mixed operations over 8 CTAPHID channels on each of 3
+# keys plus control-API clients, on a release build (`make test` runs 10,000 of them).
+SOAK_OPS ?= 1000000
+soak:
+	SOAK_OPS=$(SOAK_OPS) $(CARGO) test --release --locked --test soak -- --nocapture

@@ -14,7 +14,8 @@ Then, in the same run (issue 13), repeated sign-ins of one user of a pool that r
 devices: with the remembered device (`cognito sign-in` proves the device, DEVICE_SRP_AUTH, and
 needs no code) against TOTP MFA sign-ins (each with a fresh code, as a suite signing in many
 times needs: at most the current and the next step's code at once, then a wait). Goal: the
-remembered device is faster.
+remembered device is faster. The last line printed is a JSON summary (medians and p95 in ms
+per series) that benches/run.py collects.
 
 And (issue 12), end to end with a virtual key of `authsim daemon` playing the security key:
 `cognito passkey register` followed by `cognito sign-in --passkey` for a new user, against
@@ -22,6 +23,7 @@ And (issue 12), end to end with a virtual key of `authsim daemon` playing the se
 MFA sign-ins in a row. The pool judges every passkey with its own relying party (webauthn-rs).
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -221,6 +223,15 @@ def passkey_series(emu, env, idp, tmp, runs):
         daemon.stop()
 
 
+def series(samples):
+    """Median and 95th percentile of a series of seconds, in milliseconds."""
+    ms = sorted(x * 1000 for x in samples)
+    if not ms:
+        return None
+    return {"p50": statistics.median(ms), "p95": ms[min(len(ms) - 1, int(len(ms) * 0.95))],
+            "n": len(ms), "total_s": sum(ms) / 1000}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -270,6 +281,13 @@ def main():
     print(f"cognito sign-in --passkey ({len(passkey_again)} in a row): median {m_again * 1000:.0f} ms, "
           f"total {sum(passkey_again):.1f} s; against the fresh-TOTP MFA sign-ins above: "
           f"{sum(totp) / sum(passkey_again):.1f}x faster over the series")
+    print(json.dumps({
+        "iam_enable_mfa": series(ours), "iam_enable_waiting_client": series(theirs),
+        "cognito_enroll_totp_and_sign_in": series(cognito),
+        "cognito_sign_in_remembered_device": series(remembered),
+        "cognito_sign_in_fresh_totp": series(totp),
+        "cognito_passkey_register_and_sign_in": series(passkey_first),
+        "cognito_sign_in_passkey": series(passkey_again)}))
 
 
 if __name__ == "__main__":

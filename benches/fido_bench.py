@@ -15,6 +15,9 @@ entry for sign-in) in the same run on the same machine.
    register|authenticate`: options JSON in, response JSON out, the daemon's state on disk), the
    same ceremony as Chromium's create()/get() above, timed from a client of the API socket.
 
+`--webauthn-only` runs 2. and 3. alone and prints one JSON line with every ceremony's time
+(benches/run.py, `make bench`, collects it).
+
 Prints the figures, the ratios (time per ceremony authsim / Chromium; goal <= 0.5) and the
 assertions per second (goal >= 10,000 on 2 cores); the last line is a JSON summary.
 Not a test: nothing here asserts on time."""
@@ -51,18 +54,26 @@ async function bench(n) {
     timeout: 30000}});
   for (let i = 0; i < 10; i++) await get();
   const regs = Math.max(10, Math.floor(n / 4));
-  let t = performance.now();
-  for (let i = 0; i < regs; i++) await create(i + 1);
-  const regMs = (performance.now() - t) / regs;
-  t = performance.now();
+  const regSamples = [], getSamples = [];
+  let t0 = performance.now();
+  for (let i = 0; i < regs; i++) {
+    const t = performance.now();
+    await create(i + 1);
+    regSamples.push(performance.now() - t);
+  }
+  const regMs = (performance.now() - t0) / regs;
+  t0 = performance.now();
   let count = 0;
   for (let i = 0; i < n; i++) {
+    const t = performance.now();
     const a = await get();
+    getSamples.push(performance.now() - t);
     count = new DataView(a.response.authenticatorData).getUint32(33);
   }
-  const getMs = (performance.now() - t) / n;
+  const getMs = (performance.now() - t0) / n;
   return {registration_ms: regMs, assertion_ms: getMs, registrations: regs, assertions: n,
-          last_sign_count: count};
+          last_sign_count: count, registration_samples_ms: regSamples,
+          assertion_samples_ms: getSamples};
 }
 </script></body></html>"""
 
@@ -239,17 +250,23 @@ def api_bench(n):
         for _ in range(10):
             get()
         regs = max(10, n // 4)
-        t = time.perf_counter()
+        reg_samples, get_samples = [], []
+        t0 = time.perf_counter()
         for i in range(regs):
+            t = time.perf_counter()
             create(i + 1)
-        reg_ms = (time.perf_counter() - t) * 1000 / regs
-        t = time.perf_counter()
+            reg_samples.append((time.perf_counter() - t) * 1000)
+        reg_ms = (time.perf_counter() - t0) * 1000 / regs
+        t0 = time.perf_counter()
         for _ in range(n):
+            t = time.perf_counter()
             a = get()
-        get_ms = (time.perf_counter() - t) * 1000 / n
+            get_samples.append((time.perf_counter() - t) * 1000)
+        get_ms = (time.perf_counter() - t0) * 1000 / n
         count = int.from_bytes(base64.urlsafe_b64decode(a["response"]["authenticatorData"] + "==")[33:37], "big")
         return {"registration_ms": reg_ms, "assertion_ms": get_ms, "registrations": regs,
-                "assertions": n, "last_sign_count": count}
+                "assertions": n, "last_sign_count": count, "registration_samples_ms": reg_samples,
+                "assertion_samples_ms": get_samples}
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -269,7 +286,18 @@ def authsim_bench(n):
     return json.loads(lines[-1])
 
 
+def webauthn_only(n):
+    """The WebAuthn ceremonies alone (benches/run.py): Chromium's virtual authenticator and the
+    control API, per-ceremony samples in one JSON line."""
+    theirs = chromium_bench(n)
+    api = api_bench(n)
+    print(json.dumps({"chromium": theirs, "webauthn_api": api}))
+
+
 def main():
+    if "--webauthn-only" in sys.argv[1:]:
+        webauthn_only(CHROME_N)
+        return
     ours = authsim_bench(N)
     theirs = chromium_bench(CHROME_N)
     api = api_bench(CHROME_N)

@@ -59,6 +59,66 @@ pub fn api_json(data: &[u8]) {
     body::<types::CodeUsed>(data);
 }
 
+/// A credential of `private_key` for [`api_import`] (the other fields plain and valid).
+fn credential_with(private_key: String) -> types::NewCredential {
+    types::NewCredential {
+        credential_id: "Y3JlZA".into(),
+        is_resident_credential: true,
+        rp_id: "example.com".into(),
+        private_key,
+        user_handle: Some("dXNlcg".into()),
+        sign_count: None,
+        large_blob: None,
+        cred_blob: None,
+        user_name: Some("u".into()),
+        user_display_name: None,
+        backup_eligibility: None,
+        backup_state: None,
+        user_name_hint: None,
+        replace: None,
+    }
+}
+
+/// The API's private import conversion (base64url fields and the PKCS#8 private key). The
+/// first byte chooses what the rest is: 0, a whole Add Credential JSON body; 1, the private
+/// key's DER bytes (base64url-encoded here, so the fuzzer works on the DER itself); 2, the
+/// privateKey field's text. What converts has a COSE public key that decodes and an algorithm
+/// the key signs with; what is refused never quotes the private key.
+pub fn api_import(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let n = match mode % 3 {
+        0 => match serde_json::from_slice::<types::NewCredential>(rest) {
+            Ok(n) => n,
+            Err(_) => return,
+        },
+        1 => credential_with(data_encoding::BASE64URL_NOPAD.encode(rest)),
+        _ => match std::str::from_utf8(rest) {
+            Ok(t) => credential_with(t.to_string()),
+            Err(_) => return,
+        },
+    };
+    let secret = zeroize::Zeroizing::new(n.private_key.trim().to_string());
+    match crate::api::import_conversion(n) {
+        Ok(info) => {
+            assert!(
+                firmware_sim::cbor::decode(&info.public_key_cose).is_ok(),
+                "an imported key's COSE public key does not decode"
+            );
+            assert!(
+                firmware_sim::credential::Algorithm::from_cose_id(i128::from(info.algorithm))
+                    .is_some(),
+                "an imported key of an algorithm the key cannot sign with"
+            );
+        }
+        Err(e) => assert!(
+            secret.len() < 8 || !format!("{e:?}").contains(secret.as_str()),
+            "an import error quotes the private key"
+        ),
+    }
+}
+
 /// A control-API query string, read as each query type the way the router reads it.
 pub fn api_query(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

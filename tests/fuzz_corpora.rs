@@ -65,6 +65,7 @@ replayed! {
     otpauth_uri => authsim::fuzzing::otpauth_uri,
     qr_png => authsim::fuzzing::qr_png,
     api_json => authsim::fuzzing::api_json,
+    api_import => authsim::fuzzing::api_import,
     api_query => authsim::fuzzing::api_query,
     emulator_requests => authsim::fuzzing::emulator_requests,
 }
@@ -111,5 +112,32 @@ fn write_qr_png_seeds() {
         let png = authsim::vault::qr::to_png(uri, scale).unwrap();
         assert_eq!(&*authsim::vault::qr::decode_png(&png).unwrap(), uri);
         std::fs::write(dir.join(format!("seed-{name}.png")), png).unwrap();
+    }
+}
+
+/// The api_import seeds reach both ends of the conversion: a whole body with a P-256 key is
+/// converted (so the fuzzer starts inside the PKCS#8 parser), a SEC1 key and the standard
+/// base64 alphabet are refused.
+#[test]
+fn api_import_seeds_reach_the_pkcs8_parser() {
+    use authsim::api::types::NewCredential;
+    let dir = fuzz_dir().join("corpus").join("api_import");
+    let seed = |name: &str| std::fs::read(dir.join(name)).expect("a committed seed");
+    let full = seed("seed-json-es256-full");
+    let body: NewCredential = serde_json::from_slice(&full[1..]).unwrap();
+    let info = authsim::api::import_conversion(body).expect("the full seed converts");
+    assert_eq!((info.algorithm, info.sign_count), (-7, 7));
+    for refused in ["seed-der-sec1-not-pkcs8", "seed-text-standard-alphabet"] {
+        let data = seed(refused);
+        let mut body: NewCredential = serde_json::from_slice(&full[1..]).unwrap();
+        body.private_key = if data[0] == 1 {
+            data_encoding::BASE64URL_NOPAD.encode(&data[1..])
+        } else {
+            String::from_utf8(data[1..].to_vec()).unwrap()
+        };
+        assert!(
+            authsim::api::import_conversion(body).is_err(),
+            "{refused} converts"
+        );
     }
 }

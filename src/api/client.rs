@@ -106,8 +106,41 @@ pub async fn request<B: serde::Serialize + ?Sized>(
     Ok(Answer { status, body })
 }
 
-/// [`request`] from synchronous code (a private single-threaded runtime).
+/// [`request`] from synchronous code (a private single-threaded runtime). Synchronous code
+/// may itself run inside a runtime (the AWS flows ask the daemon for codes from async code,
+/// where blocking on a second runtime panics): there the private runtime runs on a thread of
+/// its own.
 pub fn request_blocking<B: serde::Serialize + ?Sized>(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    body: Option<&B>,
+) -> Result<Answer, ClientError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return block_on_private(socket, method, path, body);
+    }
+    // The body as a value another thread may read (`B` need not be `Sync`).
+    let value = body
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ClientError::Http {
+            path: socket.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    std::thread::scope(|s| {
+        s.spawn(|| block_on_private(socket, method, path, value.as_ref()))
+            .join()
+            .unwrap_or_else(|_| {
+                Err(ClientError::Http {
+                    path: socket.to_path_buf(),
+                    message: "the request thread panicked".into(),
+                })
+            })
+    })
+}
+
+/// [`request`] on a new single-threaded runtime.
+fn block_on_private<B: serde::Serialize + ?Sized>(
     socket: &Path,
     method: Method,
     path: &str,
@@ -121,4 +154,28 @@ pub fn request_blocking<B: serde::Serialize + ?Sized>(
             message: e.to_string(),
         })?;
     rt.block_on(request(socket, method, path, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocking_request_from_inside_a_runtime_answers_instead_of_panicking() {
+        // The AWS flows ask the daemon for codes from async code; this panicked with "Cannot
+        // start a runtime from within a runtime" whenever a daemon was running.
+        let socket =
+            std::env::temp_dir().join(format!("authsim-no-daemon-{}.sock", std::process::id()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async {
+            request_blocking(&socket, Method::POST, "/totp/x/fresh", Some(&[1, 2, 3]))
+        });
+        assert!(matches!(got, Err(ClientError::NoDaemon(p)) if p == socket));
+        // And from plain synchronous code, as before.
+        let got = request_blocking(&socket, Method::GET, "/totp", None::<&()>);
+        assert!(matches!(got, Err(ClientError::NoDaemon(_))));
+    }
 }

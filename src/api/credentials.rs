@@ -37,7 +37,7 @@ fn credential_info(c: &firmware_sim::ResidentCredentialInfo) -> CredentialInfo {
 /// Checks one WebDriver credential and turns it into what the token stores, and the view of it
 /// the API answers with (built from the input: listing every stored credential again would
 /// make each import cost as much as all the ones before it).
-fn to_import(
+pub(super) fn to_import(
     mut n: NewCredential,
 ) -> Result<
     (

@@ -35,6 +35,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
+
+/// The API's private import conversion of one WebDriver credential (base64url fields, the
+/// PKCS#8 private key, the user and flags) as Add Credential runs it before the key sees it:
+/// the view the API would answer with. A seam for the fuzz harness (`authsim::fuzzing`).
+pub fn import_conversion(
+    n: types::NewCredential,
+) -> Result<firmware_sim::ResidentCredentialInfo, ApiError> {
+    credentials::to_import(n).map(|(_, info)| info)
+}
 pub(crate) use error::b64url;
 use error::{ApiQuery, ApiResult, ok};
 use types::{CaQuery, StatusInfo};

@@ -4,6 +4,7 @@
 //! The HTTP front (`server`) builds one per request; the services (`cognito`, `iam`,
 //! `sts`) only read it, so they never need the front itself.
 
+use super::crypto::SecretString;
 use super::sigv4::Credential;
 
 /// Per-request facts the services need.
@@ -21,6 +22,10 @@ pub struct Ctx {
     pub base_url: String,
     /// The SigV4 credential, when the request carried one.
     pub credential: Option<Credential>,
+    /// A signing key (PKCS#8 base64, kid) every new user pool takes instead of generating its
+    /// own: set only for the in-process stand-in of the fuzz harness, where RSA-2048
+    /// generation took most of each input's time.
+    pub pool_key: Option<(SecretString, String)>,
 }
 
 impl Ctx {

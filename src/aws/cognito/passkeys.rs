@@ -60,7 +60,7 @@ pub fn origin_for(given: Option<&str>, options: &Value) -> Result<String, AwsErr
 pub fn ceremony_error(doing: &str, e: WebAuthnError) -> AwsError {
     let next = match e.name() {
         "InvalidStateError" => {
-            "\n  next: this key already holds a passkey of this user for the pool (it was in excludeCredentials); list them with `authsim cognito passkey list`"
+            "\n  next: this key already holds a passkey the pool lists for this user (it was in excludeCredentials), so it is registered and there is nothing to do; `authsim cognito passkey list` shows it"
         }
         "SecurityError" => {
             "\n  next: the origin may not use the pool's relying party id; give --origin on the RP id's domain"
@@ -103,18 +103,46 @@ pub async fn register(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    client
+    let completed = client
         .complete_web_authn_registration()
         .access_token(access_token)
         .credential(to_document(&response))
         .send()
         .await
-        .map_err(|e| sdk_error("CompleteWebAuthnRegistration", e, &redact))?;
+        .map_err(|e| sdk_error("CompleteWebAuthnRegistration", e, &redact));
+    if let Err(e) = completed {
+        // The pool may have registered the passkey and the answer been lost (or a retry of a
+        // request it had acted on refused): the key holds the credential either way, so ask
+        // the pool before calling it a failure.
+        if !pool_lists(client, access_token, &credential_id).await {
+            return Err(lost_completion(e, &credential_id));
+        }
+        tracing::info!("CompleteWebAuthnRegistration failed, yet the pool lists the passkey");
+    }
     Ok(Registered {
         credential_id,
         rp_id,
         origin,
     })
+}
+
+/// Whether ListWebAuthnCredentials lists `credential_id` (false when it cannot be asked).
+async fn pool_lists(client: &cip::Client, access_token: &str, credential_id: &str) -> bool {
+    !credential_id.is_empty()
+        && list(client, access_token)
+            .await
+            .is_ok_and(|all| all.iter().any(|p| p.credential_id == credential_id))
+}
+
+/// A failed CompleteWebAuthnRegistration whose passkey the pool does not list (or could not
+/// be asked about): the key keeps the credential; what to do next.
+fn lost_completion(e: AwsError, credential_id: &str) -> AwsError {
+    match e {
+        AwsError::Transport { .. } => AwsError::Flow(format!(
+            "{e}\n  next: the key keeps the new credential {credential_id}; if the pool registered it before the answer was lost, `authsim cognito passkey list` shows it (nothing more to do), else run the same command again"
+        )),
+        e => e,
+    }
 }
 
 /// The passkeys of the user of `access_token` (every page of ListWebAuthnCredentials).

@@ -247,7 +247,10 @@ pub fn create_user_pool(
         }
     }
     let settings = settings(req, false, "ESSENTIALS")?;
-    let (key, kid) = jwt::generate_key().map_err(|e| CognitoError::internal(e.to_string()))?;
+    let (key, kid) = match &ctx.pool_key {
+        Some(shared) => shared.clone(),
+        None => jwt::generate_key().map_err(|e| CognitoError::internal(e.to_string()))?,
+    };
     let region = ctx.region.clone();
     let id = loop {
         let id = format!("{region}_{}", crypto::random_string(crypto::ALNUM, 9));

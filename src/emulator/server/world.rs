@@ -35,6 +35,8 @@ pub(super) struct Shared {
     pub clock: Clock,
     /// The bound address (the issuer's host when a request names none).
     pub addr: SocketAddr,
+    /// The signing key new user pools share (see [`Ctx::pool_key`]); `None` when serving.
+    pub pool_key: Option<(crypto::SecretString, String)>,
 }
 
 impl Shared {
@@ -65,6 +67,7 @@ impl Shared {
                 .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
             base_url: format!("http://{host}"),
             credential,
+            pool_key: self.pool_key.clone(),
         }
     }
 }

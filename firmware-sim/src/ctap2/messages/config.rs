@@ -3,16 +3,8 @@
 use ciborium::value::Value;
 
 use super::common::read_texts;
-use super::{Fields, MapWriter, Message, as_uint, bytes, text_array, uint};
+use super::{Fields, MapWriter, text_array, uint};
 use crate::status::CtapResult;
-
-/// Request member keys.
-mod key {
-    pub const SUB_COMMAND: i64 = 0x01;
-    pub const SUB_COMMAND_PARAMS: i64 = 0x02;
-    pub const PIN_UV_AUTH_PROTOCOL: i64 = 0x03;
-    pub const PIN_UV_AUTH_PARAM: i64 = 0x04;
-}
 
 /// setMinPINLength parameter keys.
 mod param {
@@ -49,51 +41,10 @@ impl ConfigSubCommand {
     }
 }
 
-/// authenticatorConfig parameters.
-///
-/// `sub_command_params` is kept as the CBOR value that was sent, because pinUvAuthParam
-/// authenticates its encoding; [`SetMinPinLengthParams`] reads and writes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConfigRequest {
-    /// 0x01: the subcommand (see [`ConfigSubCommand`]).
-    pub sub_command: u64,
-    /// 0x02: the subcommand's parameters.
-    pub sub_command_params: Option<Value>,
-    /// 0x03: the PIN/UV auth protocol.
-    pub pin_uv_auth_protocol: Option<u64>,
-    /// 0x04: authenticate(pinUvAuthToken, 32×0xff || 0x0d || subCommand || subCommandParams).
-    pub pin_uv_auth_param: Option<Vec<u8>>,
-}
-
-impl Message for ConfigRequest {
-    fn to_value(&self) -> Value {
-        MapWriter::new()
-            .put(key::SUB_COMMAND, uint(self.sub_command))
-            .opt(key::SUB_COMMAND_PARAMS, self.sub_command_params.clone())
-            .opt(
-                key::PIN_UV_AUTH_PROTOCOL,
-                self.pin_uv_auth_protocol.map(uint),
-            )
-            .opt(
-                key::PIN_UV_AUTH_PARAM,
-                self.pin_uv_auth_param.as_deref().map(bytes),
-            )
-            .build()
-    }
-
-    fn from_value(value: &Value) -> CtapResult<Self> {
-        let f = Fields::new(value)?;
-        let sub_command = as_uint(f.required(key::SUB_COMMAND)?)?;
-        // A map, kept as sent (pinUvAuthParam covers its encoding).
-        f.map(key::SUB_COMMAND_PARAMS)?;
-        Ok(Self {
-            sub_command,
-            sub_command_params: f.get(key::SUB_COMMAND_PARAMS).cloned(),
-            pin_uv_auth_protocol: f.uint(key::PIN_UV_AUTH_PROTOCOL)?,
-            pin_uv_auth_param: f.bytes(key::PIN_UV_AUTH_PARAM)?,
-        })
-    }
-}
+/// authenticatorConfig parameters; pinUvAuthParam is
+/// authenticate(pinUvAuthToken, 32×0xff || 0x0d || subCommand || subCommandParams) and
+/// [`SetMinPinLengthParams`] reads and writes subCommandParams.
+pub type ConfigRequest = super::sub_command::SubCommandRequest;
 
 /// The setMinPINLength parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,6 +87,7 @@ impl SetMinPinLengthParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctap2::messages::Message;
 
     #[test]
     fn request_and_params_round_trip() {

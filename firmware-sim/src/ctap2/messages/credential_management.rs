@@ -4,17 +4,9 @@
 use ciborium::value::Value;
 
 use super::common::{CredentialDescriptor, RpEntity};
-use super::{Fields, MapWriter, Message, as_uint, bytes, redacted_len, uint};
+use super::{Fields, MapWriter, Message, bytes, redacted_len, uint};
 use crate::credential::UserEntity;
 use crate::status::CtapResult;
-
-/// Request member keys.
-mod key {
-    pub const SUB_COMMAND: i64 = 0x01;
-    pub const SUB_COMMAND_PARAMS: i64 = 0x02;
-    pub const PIN_UV_AUTH_PROTOCOL: i64 = 0x03;
-    pub const PIN_UV_AUTH_PARAM: i64 = 0x04;
-}
 
 /// subCommandParams member keys.
 mod param {
@@ -75,51 +67,10 @@ impl CredentialManagementSubCommand {
     }
 }
 
-/// authenticatorCredentialManagement parameters.
-///
-/// `sub_command_params` is kept as the CBOR value that was sent, because pinUvAuthParam
-/// authenticates its encoding; [`CredentialManagementParams`] reads and writes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CredentialManagementRequest {
-    /// 0x01: the subcommand (see [`CredentialManagementSubCommand`]).
-    pub sub_command: u64,
-    /// 0x02: the subcommand's parameters.
-    pub sub_command_params: Option<Value>,
-    /// 0x03: the PIN/UV auth protocol.
-    pub pin_uv_auth_protocol: Option<u64>,
-    /// 0x04: authenticate(pinUvAuthToken, subCommand || subCommandParams).
-    pub pin_uv_auth_param: Option<Vec<u8>>,
-}
-
-impl Message for CredentialManagementRequest {
-    fn to_value(&self) -> Value {
-        MapWriter::new()
-            .put(key::SUB_COMMAND, uint(self.sub_command))
-            .opt(key::SUB_COMMAND_PARAMS, self.sub_command_params.clone())
-            .opt(
-                key::PIN_UV_AUTH_PROTOCOL,
-                self.pin_uv_auth_protocol.map(uint),
-            )
-            .opt(
-                key::PIN_UV_AUTH_PARAM,
-                self.pin_uv_auth_param.as_deref().map(bytes),
-            )
-            .build()
-    }
-
-    fn from_value(value: &Value) -> CtapResult<Self> {
-        let f = Fields::new(value)?;
-        let sub_command = as_uint(f.required(key::SUB_COMMAND)?)?;
-        // A map, kept as sent (pinUvAuthParam covers its encoding).
-        f.map(key::SUB_COMMAND_PARAMS)?;
-        Ok(Self {
-            sub_command,
-            sub_command_params: f.get(key::SUB_COMMAND_PARAMS).cloned(),
-            pin_uv_auth_protocol: f.uint(key::PIN_UV_AUTH_PROTOCOL)?,
-            pin_uv_auth_param: f.bytes(key::PIN_UV_AUTH_PARAM)?,
-        })
-    }
-}
+/// authenticatorCredentialManagement parameters; pinUvAuthParam is
+/// authenticate(pinUvAuthToken, subCommand || subCommandParams) and
+/// [`CredentialManagementParams`] reads and writes subCommandParams.
+pub type CredentialManagementRequest = super::sub_command::SubCommandRequest;
 
 /// The subCommandParams of credential management.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

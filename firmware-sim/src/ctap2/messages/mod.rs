@@ -21,6 +21,7 @@ mod get_assertion;
 mod get_info;
 mod large_blobs;
 mod make_credential;
+mod sub_command;
 
 use ciborium::value::{Integer, Value};
 
@@ -37,6 +38,7 @@ pub use get_assertion::{GetAssertionRequest, GetAssertionResponse};
 pub use get_info::GetInfoResponse;
 pub use large_blobs::{LargeBlobsRequest, LargeBlobsResponse};
 pub use make_credential::{MakeCredentialRequest, MakeCredentialResponse};
+pub use sub_command::SubCommandRequest;
 
 use crate::cbor::{self, MapView};
 use crate::status::{CtapResult, StatusCode};

@@ -1,0 +1,367 @@
+/*
+ * Native CTAP2 client for the benchmark (benches/run.py builds and runs it): libfido2's C API
+ * with custom I/O (fido_dev_set_io_functions) moving raw 64-byte CTAPHID reports over a Unix
+ * stream socket, the framing of authsim's socket transport (and of the reference
+ * authenticator, benches/ref_authenticator.py). No LD_PRELOAD: the I/O functions are this
+ * program's own.
+ *
+ *   ctap_bench SOCKET latency N             N makeCredential, then N getAssertion, one client
+ *   ctap_bench SOCKET throughput CLIENTS N  N getAssertion per client, CLIENTS threads at once
+ *
+ * Each mode prints one JSON line on stdout: per-operation times in microseconds (latency), or
+ * the wall time of the concurrent run (throughput). ES256, no PIN, a non-resident credential,
+ * one allowCredentials entry. A request that fails (e.g. a CTAPHID "channel busy" answer
+ * while another client's transaction holds a single-token device) is retried and counted.
+ *
+ * Build: gcc -O2 -o ctap_bench ctap_bench.c -lfido2 -lpthread
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fido.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPORT_LEN 64
+#define MAX_RETRIES 1000
+#define RP_ID "localhost"
+
+struct sock_dev {
+	int fd;
+};
+
+static void *
+sock_open(const char *path)
+{
+	struct sockaddr_un sa;
+	struct sock_dev *d;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	if ((d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (d->fd >= 0)
+			close(d->fd);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void
+sock_close(void *handle)
+{
+	struct sock_dev *d = handle;
+
+	close(d->fd);
+	free(d);
+}
+
+/* One input report: exactly 64 bytes, waiting at most ms milliseconds (-1: forever). */
+static int
+sock_read(void *handle, unsigned char *buf, size_t len, int ms)
+{
+	struct sock_dev *d = handle;
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+
+	if (len < REPORT_LEN)
+		return -1;
+	while (got < REPORT_LEN) {
+		/* Try the read first: the answer is usually there already (one syscall). */
+		n = recv(d->fd, buf + got, REPORT_LEN - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -1;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		pfd.fd = d->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, ms) <= 0)
+			return -1;
+	}
+	return REPORT_LEN;
+}
+
+/* libfido2 writes a report-id byte (0) before the 64-byte report; the socket takes none. */
+static int
+sock_write(void *handle, const unsigned char *buf, size_t len)
+{
+	struct sock_dev *d = handle;
+	const unsigned char *p = buf;
+	size_t left = len;
+	ssize_t n;
+
+	if (len == REPORT_LEN + 1 && buf[0] == 0) {
+		p++;
+		left--;
+	}
+	if (left != REPORT_LEN)
+		return -1;
+	while (left > 0) {
+		n = write(d->fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		left -= (size_t)n;
+	}
+	return (int)len;
+}
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void
+die(const char *what, int r)
+{
+	fprintf(stderr, "ctap_bench: %s: %s (%d)\n", what, fido_strerr(r), r);
+	exit(1);
+}
+
+static fido_dev_t *
+open_dev(const char *path)
+{
+	const fido_dev_io_t io = { sock_open, sock_close, sock_read, sock_write };
+	fido_dev_t *dev;
+	int r;
+
+	if ((dev = fido_dev_new()) == NULL)
+		die("fido_dev_new", FIDO_ERR_INTERNAL);
+	if ((r = fido_dev_set_io_functions(dev, &io)) != FIDO_OK)
+		die("fido_dev_set_io_functions", r);
+	if ((r = fido_dev_open(dev, path)) != FIDO_OK)
+		die("fido_dev_open", r);
+	return dev;
+}
+
+static void
+random_cdh(unsigned char cdh[32])
+{
+	if (getrandom(cdh, 32, 0) != 32)
+		die("getrandom", FIDO_ERR_INTERNAL);
+}
+
+/* makeCredential; the new credential's id goes to id/id_len when id is not NULL. */
+static int
+make_cred(fido_dev_t *dev, unsigned long i, unsigned char *id, size_t *id_len)
+{
+	unsigned char cdh[32];
+	char user[32];
+	fido_cred_t *cred;
+	int r;
+
+	random_cdh(cdh);
+	snprintf(user, sizeof(user), "user-%lu", i);
+	if ((cred = fido_cred_new()) == NULL)
+		return FIDO_ERR_INTERNAL;
+	if ((r = fido_cred_set_type(cred, COSE_ES256)) != FIDO_OK ||
+	    (r = fido_cred_set_clientdata_hash(cred, cdh, sizeof(cdh))) != FIDO_OK ||
+	    (r = fido_cred_set_rp(cred, RP_ID, "bench")) != FIDO_OK ||
+	    (r = fido_cred_set_user(cred, (unsigned char *)user, strlen(user), "alice",
+	    "Alice", NULL)) != FIDO_OK)
+		goto out;
+	if ((r = fido_dev_make_cred(dev, cred, NULL)) != FIDO_OK)
+		goto out;
+	if (id != NULL) {
+		if (fido_cred_id_len(cred) > *id_len) {
+			r = FIDO_ERR_INTERNAL;
+			goto out;
+		}
+		*id_len = fido_cred_id_len(cred);
+		memcpy(id, fido_cred_id_ptr(cred), *id_len);
+	}
+out:
+	fido_cred_free(&cred);
+	return r;
+}
+
+static int
+get_assert(fido_dev_t *dev, const unsigned char *id, size_t id_len)
+{
+	unsigned char cdh[32];
+	fido_assert_t *a;
+	int r;
+
+	random_cdh(cdh);
+	if ((a = fido_assert_new()) == NULL)
+		return FIDO_ERR_INTERNAL;
+	if ((r = fido_assert_set_rp(a, RP_ID)) == FIDO_OK &&
+	    (r = fido_assert_set_clientdata_hash(a, cdh, sizeof(cdh))) == FIDO_OK &&
+	    (r = fido_assert_allow_cred(a, id, id_len)) == FIDO_OK &&
+	    (r = fido_dev_get_assert(dev, a, NULL)) == FIDO_OK &&
+	    fido_assert_count(a) != 1)
+		r = FIDO_ERR_INTERNAL;
+	fido_assert_free(&a);
+	return r;
+}
+
+/* Runs one operation until it succeeds; returns the retries it took. */
+#define RETRYING(what, call, retries)                                          \
+	do {                                                                   \
+		int r_;                                                        \
+		unsigned tries_ = 0;                                           \
+		while ((r_ = (call)) != FIDO_OK) {                             \
+			if (++tries_ > MAX_RETRIES)                             \
+				die(what, r_);                                 \
+		}                                                              \
+		(retries) += tries_;                                           \
+	} while (0)
+
+static void
+print_samples(const char *name, const double *us, unsigned long n)
+{
+	unsigned long i;
+
+	printf("\"%s\":[", name);
+	for (i = 0; i < n; i++)
+		printf("%s%.2f", i ? "," : "", us[i]);
+	printf("]");
+}
+
+static int
+latency(const char *path, unsigned long n)
+{
+	unsigned char id[1024];
+	size_t id_len = sizeof(id);
+	unsigned long i, retries = 0;
+	double *mc, *ga, t;
+	fido_dev_t *dev;
+
+	if ((mc = calloc(n, sizeof(*mc))) == NULL || (ga = calloc(n, sizeof(*ga))) == NULL)
+		die("calloc", FIDO_ERR_INTERNAL);
+	dev = open_dev(path);
+	RETRYING("makeCredential", make_cred(dev, 0, id, &id_len), retries);
+	for (i = 0; i < 20; i++) /* warm-up */
+		RETRYING("getAssertion", get_assert(dev, id, id_len), retries);
+	for (i = 0; i < n; i++) {
+		t = now_us();
+		RETRYING("makeCredential", make_cred(dev, i + 1, NULL, NULL), retries);
+		mc[i] = now_us() - t;
+	}
+	for (i = 0; i < n; i++) {
+		t = now_us();
+		RETRYING("getAssertion", get_assert(dev, id, id_len), retries);
+		ga[i] = now_us() - t;
+	}
+	fido_dev_close(dev);
+	fido_dev_free(&dev);
+	printf("{\"mode\":\"latency\",\"n\":%lu,\"retries\":%lu,", n, retries);
+	print_samples("make_credential_us", mc, n);
+	printf(",");
+	print_samples("get_assertion_us", ga, n);
+	printf("}\n");
+	free(mc);
+	free(ga);
+	return 0;
+}
+
+struct worker {
+	pthread_t thread;
+	const char *path;
+	const unsigned char *id;
+	size_t id_len;
+	unsigned long n;
+	unsigned long retries;
+	pthread_barrier_t *ready;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	fido_dev_t *dev = open_dev(w->path);
+	unsigned long i;
+
+	for (i = 0; i < 5; i++) /* warm-up */
+		RETRYING("getAssertion", get_assert(dev, w->id, w->id_len), w->retries);
+	w->retries = 0;
+	pthread_barrier_wait(w->ready);
+	for (i = 0; i < w->n; i++)
+		RETRYING("getAssertion", get_assert(dev, w->id, w->id_len), w->retries);
+	fido_dev_close(dev);
+	fido_dev_free(&dev);
+	return NULL;
+}
+
+static int
+throughput(const char *path, unsigned long clients, unsigned long n)
+{
+	unsigned char id[1024];
+	size_t id_len = sizeof(id);
+	unsigned long i, retries = 0;
+	pthread_barrier_t ready;
+	struct worker *w;
+	fido_dev_t *dev;
+	double t, secs;
+
+	dev = open_dev(path);
+	RETRYING("makeCredential", make_cred(dev, 0, id, &id_len), retries);
+	fido_dev_close(dev);
+	fido_dev_free(&dev);
+	if ((w = calloc(clients, sizeof(*w))) == NULL)
+		die("calloc", FIDO_ERR_INTERNAL);
+	pthread_barrier_init(&ready, NULL, (unsigned)clients + 1);
+	for (i = 0; i < clients; i++) {
+		w[i] = (struct worker){ .path = path, .id = id, .id_len = id_len, .n = n,
+		    .ready = &ready };
+		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0)
+			die("pthread_create", FIDO_ERR_INTERNAL);
+	}
+	pthread_barrier_wait(&ready);
+	t = now_us();
+	retries = 0;
+	for (i = 0; i < clients; i++) {
+		pthread_join(w[i].thread, NULL);
+		retries += w[i].retries;
+	}
+	secs = (now_us() - t) / 1e6;
+	printf("{\"mode\":\"throughput\",\"clients\":%lu,\"assertions\":%lu,\"seconds\":%.6f,"
+	    "\"assertions_per_s\":%.1f,\"retries\":%lu}\n", clients, clients * n, secs,
+	    (double)(clients * n) / secs, retries);
+	pthread_barrier_destroy(&ready);
+	free(w);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned long a, b;
+
+	fido_init(0);
+	if (argc == 4 && strcmp(argv[2], "latency") == 0 &&
+	    (a = strtoul(argv[3], NULL, 10)) > 0)
+		return latency(argv[1], a);
+	if (argc == 5 && strcmp(argv[2], "throughput") == 0 &&
+	    (a = strtoul(argv[3], NULL, 10)) > 0 && (b = strtoul(argv[4], NULL, 10)) > 0)
+		return throughput(argv[1], a, b);
+	fprintf(stderr, "usage: ctap_bench SOCKET latency N | SOCKET throughput CLIENTS N\n");
+	return 2;
+}
