@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test fuzz soak test-rust test-keyring test-py test-js test-docs test-qemu build bench lint install doc-check
+.PHONY: deps demo test fuzz soak test-rust test-keyring test-py test-js test-docs test-qemu test-browser build bench lint install doc-check
 
 deps:
 	bash scripts/install-deps.sh
@@ -38,6 +38,13 @@ test-js:
 test-qemu:
 	$(CARGO) build --locked --bin authsim --example hidclient
 	$(CARGO) test --locked --test uhid_qemu -- --ignored --nocapture
+
+# A real browser against the uhid key: Chromium in a qemu guest calls navigator.credentials
+# create()/get() on a localhost page, judged by py_webauthn (tests/browser_qemu.rs). Minutes
+# under TCG, so not in `make test`; .ci/run runs it after it.
+test-browser:
+	$(CARGO) build --locked --bin authsim --example hidclient
+	$(CARGO) test --locked --test browser_qemu -- --ignored --nocapture
 
 # The one benchmark run (benches/run.py): every bench in one run, each figure beside its named
 # competitor (median, p95, ratio), written to docs/performance/ (results.md, results.json, SVG

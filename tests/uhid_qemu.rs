@@ -17,10 +17,10 @@
 //! and `make test` run it. Missing qemu, busybox-static, cpio or fido2-tools make it fail
 //! with the packages to install, never skip.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+mod qemu_guest;
+
+use qemu_guest::{boot, field, hidclient, require_qemu, run_script};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Building the guest (downloading the kernel the first time) must end within this.
@@ -66,70 +66,6 @@ const STEPS: &[&str] = &[
     "sigterm-2",
 ];
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The cargo example `hidclient` (tests/qemu/hidclient.rs: the project's host-side CTAPHID),
-/// built beside the authsim binary by `make test-qemu` (and by `make test-rust`'s
-/// `--all-targets` build) before this test runs.
-fn hidclient() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_authsim"))
-        .with_file_name("examples")
-        .join("hidclient");
-    assert!(
-        exe.exists(),
-        "{} is missing: build it with `cargo build --example hidclient` (make test-qemu does)",
-        exe.display()
-    );
-    exe
-}
-
-/// Runs a script from tests/qemu with a time limit; returns success and its output.
-fn run_script(script: &str, args: &[&Path], log: &Path, limit: Duration) -> (bool, String) {
-    let file = std::fs::File::create(log).expect("creating the build log");
-    let mut child = Command::new("bash")
-        .arg(workspace().join("tests/qemu").join(script))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log file handle"))
-        .stderr(file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("running {script}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the script") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            // Ours to stop: the script this test started.
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut text = std::fs::read_to_string(log).unwrap_or_default();
-    if status.is_none() {
-        text.push_str(&format!("\n{script} did not finish within {limit:?}"));
-    }
-    (status.is_some_and(|s| s.success()), text)
-}
-
-/// The number after `name=` in a PASS line's details.
-fn field(details: &str, name: &str) -> Option<u64> {
-    details
-        .split(' ')
-        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-}
-
-/// A guest console line `AUTHSIM-QEMU <word> <rest>`, split.
-fn marker(line: &str) -> Option<(&str, &str)> {
-    let rest = line.trim_end().split_once("AUTHSIM-QEMU ")?.1;
-    Some(rest.split_once(' ').unwrap_or((rest, "")))
-}
-
 #[test]
 #[ignore = "boots a qemu guest; run with `make test-qemu` (part of `make test`)"]
 fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
@@ -137,23 +73,7 @@ fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
     let guest = qemu_dir.join("guest");
 
     // Tools first, so a machine without them fails in a second, saying what to install.
-    let mut missing = Vec::new();
-    if Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        missing.push("qemu-system-x86_64 (package qemu-system-x86)");
-    }
-    if !Path::new("/usr/share/qemu/qboot.rom").exists() {
-        missing.push("/usr/share/qemu/qboot.rom (package qemu-system-data)");
-    }
-    assert!(
-        missing.is_empty(),
-        "cannot run the qemu test, missing: {}.\nInstall: sudo apt-get install qemu-system-x86 \
-         qemu-system-data busybox-static cpio kmod fido2-tools (or: make deps)",
-        missing.join(", ")
-    );
+    require_qemu();
 
     let started = Instant::now();
     std::fs::create_dir_all(&qemu_dir).expect("creating the qemu directory");
@@ -161,6 +81,7 @@ fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
     let (ok, log) = run_script(
         "build-guest.sh",
         &[&guest, Path::new(env!("CARGO_BIN_EXE_authsim")), &hidclient],
+        &[],
         &qemu_dir.join("build-guest.log"),
         BUILD_TIMEOUT,
     );
@@ -168,79 +89,14 @@ fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
     assert!(ok, "building the guest failed:\n{log}");
     eprintln!("{log}guest built in {build_time:.1?}");
 
-    let started = Instant::now();
-    let mut qemu = Command::new("bash")
-        .arg(workspace().join("tests/qemu/boot.sh"))
-        .arg(&guest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting tests/qemu/boot.sh");
-    let (tx, rx) = mpsc::channel::<String>();
-    for stream in [
-        qemu.stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        qemu.stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let deadline = started + BOOT_TIMEOUT;
-    let mut console = Vec::new();
-    let mut passed = Vec::new();
-    let mut failed = Vec::new();
-    let mut done = false;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                eprintln!("guest| {line}");
-                match marker(&line) {
-                    Some(("PASS", rest)) => passed.push(rest.to_owned()),
-                    Some(("FAIL", rest)) => failed.push(rest.to_owned()),
-                    Some(("DONE", _)) => done = true,
-                    _ => {}
-                }
-                console.push(line);
-            }
-            // Both streams closed: qemu has exited.
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => break,
-        }
-    }
-    let boot_time = started.elapsed();
-    let timed_out = Instant::now() >= deadline;
-    if timed_out {
-        // Ours to stop: the qemu process this test started.
-        let _ = qemu.kill();
-    }
-    let status = qemu.wait().expect("waiting for qemu");
-    let transcript = console.join("\n");
+    let run = boot(&guest, &[], BOOT_TIMEOUT);
+    let boot_time = run.elapsed;
+    let timed_out = run.timed_out;
+    let status = run.status;
+    let transcript = run.transcript();
 
     // The figures first, so a failing run shows them too.
-    let detail = |step: &str| {
-        passed
-            .iter()
-            .find_map(|p| p.strip_prefix(step)?.strip_prefix(' '))
-            .unwrap_or("")
-            .to_owned()
-    };
+    let detail = |step: &str| run.detail(step);
     eprintln!(
         "uhid qemu test: guest build {build_time:.1?}, boot + test {boot_time:.1?}\n\
          daemon start -> ready line / hidraw node: {}\n\
@@ -269,17 +125,14 @@ fn the_daemon_serves_uhid_keys_in_a_real_kernel() {
         "the guest did not finish within {BOOT_TIMEOUT:?}:\n{transcript}"
     );
     assert!(
-        failed.is_empty(),
-        "guest steps failed: {failed:?}\n{transcript}"
+        run.failed.is_empty(),
+        "guest steps failed: {:?}\n{transcript}",
+        run.failed
     );
     assert!(
-        done,
+        run.done,
         "the guest never reported DONE (qemu {status}):\n{transcript}"
     );
-    let names: Vec<&str> = passed
-        .iter()
-        .map(|p| p.split(' ').next().unwrap_or(""))
-        .collect();
-    assert_eq!(names, STEPS, "guest steps passed:\n{transcript}");
+    assert_eq!(run.step_names(), STEPS, "guest steps passed:\n{transcript}");
     assert!(status.success(), "qemu exited with {status}");
 }

@@ -234,9 +234,24 @@ impl KeySpec {
                 ProtocolName::Ctap21 => Protocol::Ctap2_1,
                 ProtocolName::U2f => Protocol::U2f,
             },
+            message_timeout_ms: message_timeout_ms(),
             ..firmware_sim::TokenConfig::default()
         }
     }
+}
+
+/// The environment variable that lengthens the CTAPHID message timeout (ms).
+pub const MESSAGE_TIMEOUT_ENV: &str = "AUTHSIM_CTAPHID_MESSAGE_TIMEOUT_MS";
+
+/// How long a key waits for the next packet of a CTAPHID message before ERR_MSG_TIMEOUT:
+/// firmware-sim's default (500 ms, like a hardware key), or AUTHSIM_CTAPHID_MESSAGE_TIMEOUT_MS
+/// where the host is too slow for it (Chromium under qemu's TCG may write a message's reports
+/// further apart: tests/qemu/browser-init.sh). An unparsable value keeps the default.
+fn message_timeout_ms() -> u64 {
+    std::env::var(MESSAGE_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(firmware_sim::TokenConfig::default().message_timeout_ms)
 }
 
 /// Why a key could not be started.

@@ -5,6 +5,9 @@
 #   tests/qemu/boot.sh OUT_DIR
 #
 # TCG by default (no /dev/kvm here); AUTHSIM_QEMU_ACCEL=kvm uses KVM where it exists.
+# AUTHSIM_QEMU_MEM sets the guest's RAM in MiB (default 512). AUTHSIM_QEMU_HOSTROOT=1 shares
+# the host's root directory read-only with the guest over virtio-9p (mount tag hostroot), for
+# the browser guest, which runs Chromium from it.
 set -euo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: $0 OUT_DIR" >&2
@@ -23,10 +26,14 @@ case ${AUTHSIM_QEMU_ACCEL:-tcg} in
   kvm) accel=(-accel kvm -cpu host) ;;
   *) accel=(-accel tcg,thread=multi -cpu max) ;;
 esac
+extra=()
+if [ "${AUTHSIM_QEMU_HOSTROOT:-0}" = 1 ]; then
+  extra+=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
+fi
 exec qemu-system-x86_64 "${accel[@]}" \
-  -bios "$bios" -M q35 -m 512 -smp 2 \
+  -bios "$bios" -M q35 -m "${AUTHSIM_QEMU_MEM:-512}" -smp 2 \
   -nodefaults -display none -no-reboot \
   -serial stdio -monitor none \
-  -device virtio-rng-pci \
+  -device virtio-rng-pci "${extra[@]}" \
   -kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3"

@@ -7,6 +7,11 @@
 #
 #   tests/qemu/build-guest.sh OUT_DIR AUTHSIM HIDCLIENT
 #
+# AUTHSIM_QEMU_GUEST=browser builds the browser guest instead (tests/browser_qemu.rs): the
+# virtio-9p modules too, so that it can mount the host's root read-only (boot.sh with
+# AUTHSIM_QEMU_HOSTROOT=1) and run Chromium and Python from there, and
+# tests/qemu/browser-init.sh as /init with the page and server of tests/qemu/browser/.
+#
 # Writes OUT_DIR/vmlinuz and OUT_DIR/initramfs.cpio. The kernel package is fetched once with
 # `apt-get download` and cached, keyed by package and version, under
 # ${AUTHSIM_QEMU_CACHE:-OUT_DIR/../kernel-cache}; set AUTHSIM_QEMU_KERNEL_DEB=/path/to.deb to
@@ -28,6 +33,17 @@ cache_format=2
 # Modules to load, in any order (dependencies are added and sorted below): uhid itself,
 # hid-generic (without it no hidraw node appears), and virtio-rng for guest entropy.
 wanted_modules=(uhid hid_generic virtio_pci virtio_rng)
+guest=${AUTHSIM_QEMU_GUEST:-fido}
+case $guest in
+  fido) init_script=init.sh; kind=; meta=linux-image-cloud-amd64 ;;
+  # 9p over virtio for the host's root: the cloud kernel has no 9p (CONFIG_NET_9P is not
+  # set), Debian's generic kernel has it as modules. The kind keys the cached module set.
+  browser)
+    init_script=browser-init.sh; kind=.browser; meta=linux-image-amd64
+    wanted_modules+=(9p 9pnet_virtio)
+    ;;
+  *) echo "build-guest: AUTHSIM_QEMU_GUEST must be fido or browser, not $guest" >&2; exit 2 ;;
+esac
 
 # --- tools -------------------------------------------------------------------------------
 missing=()
@@ -74,7 +90,6 @@ cache=$(cd "$cache" && pwd)
 if [ -n "${AUTHSIM_QEMU_KERNEL_DEB:-}" ]; then
   deb_key=$(basename "$AUTHSIM_QEMU_KERNEL_DEB" .deb)
 else
-  meta=linux-image-cloud-amd64
   pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
   if [ -z "$pkg" ]; then
     echo "build-guest: apt does not know $meta; run 'sudo apt-get update' (or set AUTHSIM_QEMU_KERNEL_DEB)" >&2
@@ -83,7 +98,7 @@ else
   ver=$(apt-cache show --no-all-versions "$pkg" | awk '/^Version:/ { print $2; exit }')
   deb_key=${pkg}_${ver}
 fi
-kdir=$cache/${deb_key}.v$cache_format
+kdir=$cache/${deb_key}.v$cache_format$kind
 if [ ! -f "$kdir/complete" ]; then
   echo "build-guest: preparing kernel $deb_key in $kdir"
   tmp=$(mktemp -d "$cache/tmp.XXXXXX")
@@ -157,7 +172,16 @@ root=$out/root
 rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc,test,usr/local/bin,lib/modules}
 cp "$(command -v busybox)" "$root/bin/busybox"
-cp "$here/init.sh" "$root/init"
+cp "$here/$init_script" "$root/init"
+if [ "$guest" = browser ]; then
+  cp "$here"/browser/* "$root/test/"
+  # The host's Python that has py_webauthn, by its real path (the guest runs it from the host's
+  # root, where a pyenv shim or a virtualenv's wrapper would not find its way).
+  python3 -c 'import webauthn, sys; print(sys.executable)' >"$root/test/python" || {
+    echo "build-guest: python3 has no py_webauthn: pip install -r tests/requirements.txt" >&2
+    exit 3
+  }
+fi
 chmod 755 "$root/init"
 cp "$kdir/modules/"*.ko "$kdir/modules/load-order" "$root/lib/modules/"
 # An unprivileged user, to see the daemon's note when /dev/uhid is not writable.
