@@ -7,23 +7,10 @@
 mod common;
 
 use common::pin::*;
+use common::pin_key::*;
 use common::*;
 use firmware_sim::testing::{HidHost, TestEnv};
 use firmware_sim::{SecretPin, Token, TokenConfig};
-
-const RP: &str = "example.com";
-const PIN: &str = "1234";
-const PROTOCOLS: [u8; 2] = [1, 2];
-
-fn with_pin(protocol: u8) -> (Token, TestEnv, HidHost) {
-    let (mut token, mut env, host) = setup(TokenConfig::default());
-    assert_eq!(set_pin(&mut token, &mut env, &host, protocol, PIN), OK);
-    (token, env, host)
-}
-
-fn mc_status(token: &mut Token, env: &mut TestEnv, host: &HidHost, mc: &Mc) -> u8 {
-    host.ctap2(token, env, MC, Some(&mc.value())).unwrap().0
-}
 
 #[test]
 fn set_pin_with_either_protocol_then_get_info_says_so() {

@@ -5,6 +5,7 @@
 
 pub mod hmac;
 pub mod pin;
+pub mod pin_key;
 pub mod power;
 
 use ciborium::value::{Integer, Value};
