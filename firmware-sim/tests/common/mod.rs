@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod hmac;
+pub mod import;
 pub mod pin;
 pub mod pin_key;
 pub mod power;
