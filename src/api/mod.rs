@@ -185,11 +185,23 @@ async fn read_body(req: axum::extract::Request, next: axum::middleware::Next) ->
         )
         .into_response();
     }
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
+    let request_len = bytes.len();
+    let resp = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    // The parsed request and whatever built the answer are freed by now: after a big one,
+    // hand that memory back (the answer itself, if big, is a block of its own, unmapped once
+    // sent; see `memory::limit_malloc_arenas`).
+    let response_len = axum::body::HttpBody::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
+    if request_len.max(response_len as usize) >= crate::memory::RELEASE_AFTER_BYTES {
+        crate::memory::release_free_memory();
+    }
+    resp
 }
 
 /// Whether a content type is JSON (`application/json`, `application/*+json`, `text/json`).
