@@ -217,3 +217,27 @@ fn two_processes_opening_a_new_directory_agree_on_one_key() {
     assert_eq!(s.list("ns").unwrap().len(), 4);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_last_connection_leaves_an_empty_wal_so_a_reader_writes_nothing() {
+    let dir = tmpdir("wal");
+    let mut s = Store::open(&dir, &file_source()).unwrap();
+    put(&mut s, "ns", "k", "v");
+    drop(s);
+    let wal = dir.join(format!("{DB_FILE}-wal"));
+    // The -wal file is kept (persistent WAL) but emptied: had its checkpointed frames stayed
+    // valid, each later process would have checkpointed them again as it closed (three fsyncs
+    // for a read such as `authsim totp code`).
+    assert_eq!(fs::metadata(&wal).unwrap().len(), 0);
+    let db = fs::read(dir.join(DB_FILE)).unwrap();
+    let s = Store::open(&dir, &file_source()).unwrap();
+    assert_eq!(s.get("ns", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    drop(s);
+    assert_eq!(fs::metadata(&wal).unwrap().len(), 0);
+    assert_eq!(
+        fs::read(dir.join(DB_FILE)).unwrap(),
+        db,
+        "a reader leaves the file as it was"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
