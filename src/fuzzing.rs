@@ -112,10 +112,22 @@ pub fn api_import(data: &[u8]) {
                 "an imported key of an algorithm the key cannot sign with"
             );
         }
-        Err(e) => assert!(
-            secret.len() < 8 || !format!("{e:?}").contains(secret.as_str()),
-            "an import error quotes the private key"
-        ),
+        Err(e) => {
+            if secret.len() >= 8 && format!("{e:?}").contains(secret.as_str()) {
+                // Text the API writes itself is no echo, and the fuzzer can aim a key at it
+                // (`piError { status: 400, code: ...` did): an echo would show a key of as many
+                // letters instead.
+                let written =
+                    crate::api::import_conversion(credential_with("A".repeat(secret.len())))
+                        .err()
+                        .map(|e| format!("{e:?}"))
+                        .unwrap_or_default();
+                assert!(
+                    written.contains(secret.as_str()),
+                    "an import error quotes the private key"
+                );
+            }
+        }
     }
 }
 
