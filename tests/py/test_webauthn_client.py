@@ -312,3 +312,38 @@ def test_the_timeout_cancels_a_touch_nobody_gives(daemons):
     _, pending = check(d, "GET", "/webauthn/authenticator/default/presence/requests", expect=200)
     assert pending == []
     assert credentials(d, "default") == []
+
+
+def test_kept_connections_follow_the_key_through_changes(daemons):
+    """The API keeps its in-process connection to a key between ceremonies; whatever happens to
+    the key meanwhile (a PIN set over HID, a power cycle, a reset, removal and a new key of the
+    same name) the next ceremony sees the key as it is now."""
+    d = daemons()
+    sock = add_key(d, "k")
+    opts, j = reg_options("ES256", "required", "discouraged", user=b"first")
+    first = via_api(d, "k", "register", j)
+    verify_registration_response(credential=first, expected_challenge=opts.challenge,
+                                 expected_origin=ORIGIN, expected_rp_id=RP)
+    # A PIN set by another client: a ceremony that wants UV now needs it (getInfo is asked again).
+    ClientPin(Ctap2(open_device(sock))).set_pin(PIN)
+    _, a_j = auth_options([unb64u(first["rawId"])], "required")
+    e = via_api(d, "k", "authenticate", a_j, expect=403)
+    assert e["error"] == "NotAllowedError", e
+    assert uv_flag(via_api(d, "k", "authenticate", a_j, pin=PIN))
+    # A power cycle forgets every channel; the kept one is replaced.
+    check(d, "POST", "/webauthn/authenticator/k/power-cycle", expect=200)
+    assert uv_flag(via_api(d, "k", "authenticate", a_j, pin=PIN))
+    # A reset empties the key: the credential is gone and no PIN is set.
+    check(d, "POST", "/webauthn/authenticator/k/reset", expect=200)
+    _, a_j = auth_options([unb64u(first["rawId"])], "discouraged")
+    assert via_api(d, "k", "authenticate", a_j, expect=403)["error"] == "NotAllowedError"
+    # Removed and added again under the same name: a new, empty key answers.
+    check(d, "DELETE", "/webauthn/authenticator/k", expect=204)
+    via_api(d, "k", "authenticate", a_j, expect=404)
+    add_key(d, "k")
+    assert via_api(d, "k", "authenticate", a_j, expect=403)["error"] == "NotAllowedError"
+    opts, j = reg_options("ES256", "required", "discouraged", user=b"second")
+    second = via_api(d, "k", "register", j)
+    _, a_j = auth_options([], "discouraged")
+    a = via_api(d, "k", "authenticate", a_j)
+    assert a["id"] == second["id"] and unb64u(a["response"]["userHandle"]) == b"second"
