@@ -136,7 +136,8 @@ def native_client(exe, sock, *args):
     p = subprocess.run([exe, sock, *map(str, args)], capture_output=True, text=True,
                        timeout=900)
     if p.returncode != 0:
-        raise RuntimeError(f"ctap_bench {' '.join(map(str, args))}: {p.stderr.strip()}")
+        raise RuntimeError(f"ctap_bench {os.path.basename(sock)} {' '.join(map(str, args))}: "
+                           f"{p.stderr.strip()}")
     return json.loads(p.stdout)
 
 

@@ -11,7 +11,8 @@
  * Each mode prints one JSON line on stdout: per-operation times in microseconds (latency), or
  * the wall time of the concurrent run (throughput). ES256, no PIN, a non-resident credential,
  * one allowCredentials entry. A request that fails (e.g. a CTAPHID "channel busy" answer
- * while another client's transaction holds a single-token device) is retried and counted.
+ * while another client's transaction holds a single-token device) is retried on a new
+ * connection and counted.
  *
  * Build: gcc -O2 -o ctap_bench ctap_bench.c -lfido2 -lpthread
  */
@@ -150,15 +151,37 @@ open_dev(const char *path)
 {
 	const fido_dev_io_t io = { sock_open, sock_close, sock_read, sock_write };
 	fido_dev_t *dev;
+	unsigned tries = 0;
 	int r;
 
-	if ((dev = fido_dev_new()) == NULL)
-		die("fido_dev_new", FIDO_ERR_INTERNAL);
-	if ((r = fido_dev_set_io_functions(dev, &io)) != FIDO_OK)
-		die("fido_dev_set_io_functions", r);
-	if ((r = fido_dev_open(dev, path)) != FIDO_OK)
-		die("fido_dev_open", r);
-	return dev;
+	for (;;) {
+		if ((dev = fido_dev_new()) == NULL)
+			die("fido_dev_new", FIDO_ERR_INTERNAL);
+		if ((r = fido_dev_set_io_functions(dev, &io)) != FIDO_OK)
+			die("fido_dev_set_io_functions", r);
+		if ((r = fido_dev_open(dev, path)) != FIDO_OK)
+			die("fido_dev_open", r);
+		/*
+		 * libfido2 falls back to U2F when the getInfo it sends at open is refused
+		 * (CHANNEL_BUSY while another client's transaction runs): this bench measures
+		 * CTAP2, so such a handle is opened again.
+		 */
+		if (fido_dev_is_fido2(dev))
+			return dev;
+		fido_dev_close(dev);
+		fido_dev_free(&dev);
+		if (++tries > MAX_RETRIES)
+			die("fido_dev_open (CTAP2)", FIDO_ERR_UNSUPPORTED_OPTION);
+	}
+}
+
+/* Closes *devp and opens the device again: a new connection and channel. */
+static void
+reopen_dev(fido_dev_t **devp, const char *path)
+{
+	fido_dev_close(*devp);
+	fido_dev_free(devp);
+	*devp = open_dev(path);
 }
 
 static void
@@ -222,14 +245,20 @@ get_assert(fido_dev_t *dev, const unsigned char *id, size_t id_len)
 	return r;
 }
 
-/* Runs one operation until it succeeds; returns the retries it took. */
-#define RETRYING(what, call, retries)                                          \
+/*
+ * Runs one operation on dev until it succeeds, counting the retries. After a failure the
+ * device is opened again (a new connection and channel): the continuation packets of a
+ * refused request each draw a CHANNEL_BUSY answer, which would otherwise wait in the socket
+ * and be read as the answer to the next request.
+ */
+#define RETRYING(what, dev, path, call, retries)                               \
 	do {                                                                   \
 		int r_;                                                        \
 		unsigned tries_ = 0;                                           \
 		while ((r_ = (call)) != FIDO_OK) {                             \
 			if (++tries_ > MAX_RETRIES)                             \
 				die(what, r_);                                 \
+			reopen_dev(&(dev), (path));                            \
 		}                                                              \
 		(retries) += tries_;                                           \
 	} while (0)
@@ -257,17 +286,17 @@ latency(const char *path, unsigned long n)
 	if ((mc = calloc(n, sizeof(*mc))) == NULL || (ga = calloc(n, sizeof(*ga))) == NULL)
 		die("calloc", FIDO_ERR_INTERNAL);
 	dev = open_dev(path);
-	RETRYING("makeCredential", make_cred(dev, 0, id, &id_len), retries);
+	RETRYING("makeCredential", dev, path, make_cred(dev, 0, id, &id_len), retries);
 	for (i = 0; i < 20; i++) /* warm-up */
-		RETRYING("getAssertion", get_assert(dev, id, id_len), retries);
+		RETRYING("getAssertion", dev, path, get_assert(dev, id, id_len), retries);
 	for (i = 0; i < n; i++) {
 		t = now_us();
-		RETRYING("makeCredential", make_cred(dev, i + 1, NULL, NULL), retries);
+		RETRYING("makeCredential", dev, path, make_cred(dev, i + 1, NULL, NULL), retries);
 		mc[i] = now_us() - t;
 	}
 	for (i = 0; i < n; i++) {
 		t = now_us();
-		RETRYING("getAssertion", get_assert(dev, id, id_len), retries);
+		RETRYING("getAssertion", dev, path, get_assert(dev, id, id_len), retries);
 		ga[i] = now_us() - t;
 	}
 	fido_dev_close(dev);
@@ -300,11 +329,11 @@ worker_main(void *arg)
 	unsigned long i;
 
 	for (i = 0; i < 5; i++) /* warm-up */
-		RETRYING("getAssertion", get_assert(dev, w->id, w->id_len), w->retries);
+		RETRYING("getAssertion", dev, w->path, get_assert(dev, w->id, w->id_len), w->retries);
 	w->retries = 0;
 	pthread_barrier_wait(w->ready);
 	for (i = 0; i < w->n; i++)
-		RETRYING("getAssertion", get_assert(dev, w->id, w->id_len), w->retries);
+		RETRYING("getAssertion", dev, w->path, get_assert(dev, w->id, w->id_len), w->retries);
 	fido_dev_close(dev);
 	fido_dev_free(&dev);
 	return NULL;
@@ -322,7 +351,7 @@ throughput(const char *path, unsigned long clients, unsigned long n)
 	double t, secs;
 
 	dev = open_dev(path);
-	RETRYING("makeCredential", make_cred(dev, 0, id, &id_len), retries);
+	RETRYING("makeCredential", dev, path, make_cred(dev, 0, id, &id_len), retries);
 	fido_dev_close(dev);
 	fido_dev_free(&dev);
 	if ((w = calloc(clients, sizeof(*w))) == NULL)
