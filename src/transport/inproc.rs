@@ -10,6 +10,27 @@ use super::{DeviceGone, DeviceInbox, HostEvent, HostId, HostSink, Report};
 /// Batches of input reports that may wait for the host before reports are dropped.
 const SINK_CAPACITY: usize = 256;
 
+/// How long a read polls (yielding the CPU) before it sleeps: about one signature. A sleeping
+/// thread's wake-up costs tens of microseconds more, most of all on a virtual machine whose
+/// idle CPU halts.
+const SPIN: Duration = Duration::from_micros(250);
+
+/// What arrives on `rx` within `spin`, polled with the CPU yielded between looks.
+fn spin_for<T>(rx: &Receiver<T>, spin: Duration) -> Option<T> {
+    let until = std::time::Instant::now() + spin;
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// One in-process host of a key; closing it (drop) tells the key, which abandons whatever the
 /// host's channels were doing.
 #[derive(Debug)]
@@ -60,6 +81,10 @@ impl InProcessHost {
     pub fn read(&mut self, timeout: Duration) -> Result<Option<Report>, DeviceGone> {
         if let Some(r) = self.pending.pop_front() {
             return Ok(Some(r));
+        }
+        if let Some(batch) = spin_for(&self.rx, SPIN) {
+            self.pending.extend(batch);
+            return Ok(self.pending.pop_front());
         }
         match self.rx.recv_timeout(timeout) {
             Ok(batch) => {

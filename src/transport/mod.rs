@@ -160,9 +160,26 @@ pub enum NoEvent {
     Closed,
 }
 
+/// How long a device polls its queue before sleeping.
+const NEXT_SPIN: Duration = Duration::from_micros(100);
+
 impl DeviceOutbox {
     /// The next event, waiting at most `timeout` (forever with `None`).
     pub fn next(&self, timeout: Option<Duration>) -> Result<HostEvent, NoEvent> {
+        // The next request of a ceremony (getAssertion after getInfo) usually follows within
+        // microseconds: look for it a little, CPU yielded, before sleeping.
+        let until = std::time::Instant::now() + NEXT_SPIN;
+        loop {
+            match self.rx.try_recv() {
+                Ok(event) => return Ok(event),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(NoEvent::Closed),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            if std::time::Instant::now() >= until {
+                break;
+            }
+            std::thread::yield_now();
+        }
         match timeout {
             None => self.rx.recv().map_err(|_| NoEvent::Closed),
             Some(t) => self.rx.recv_timeout(t).map_err(|e| match e {
