@@ -17,117 +17,23 @@
  * Build: gcc -O2 -o ctap_bench ctap_bench.c -lfido2 -lpthread
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fido.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
-#define REPORT_LEN 64
+#include "../../tests/libfido2/sock_io.h"
+
 #define MAX_RETRIES 1000
 #define RP_ID "localhost"
-
-struct sock_dev {
-	int fd;
-};
 
 static void *
 sock_open(const char *path)
 {
-	struct sockaddr_un sa;
-	struct sock_dev *d;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return NULL;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
-	if ((d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (d->fd >= 0)
-			close(d->fd);
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
-static void
-sock_close(void *handle)
-{
-	struct sock_dev *d = handle;
-
-	close(d->fd);
-	free(d);
-}
-
-/* One input report: exactly 64 bytes, waiting at most ms milliseconds (-1: forever). */
-static int
-sock_read(void *handle, unsigned char *buf, size_t len, int ms)
-{
-	struct sock_dev *d = handle;
-	struct pollfd pfd;
-	size_t got = 0;
-	ssize_t n;
-
-	if (len < REPORT_LEN)
-		return -1;
-	while (got < REPORT_LEN) {
-		/* Try the read first: the answer is usually there already (one syscall). */
-		n = recv(d->fd, buf + got, REPORT_LEN - got, MSG_DONTWAIT);
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -1;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		pfd.fd = d->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, ms) <= 0)
-			return -1;
-	}
-	return REPORT_LEN;
-}
-
-/* libfido2 writes a report-id byte (0) before the 64-byte report; the socket takes none. */
-static int
-sock_write(void *handle, const unsigned char *buf, size_t len)
-{
-	struct sock_dev *d = handle;
-	const unsigned char *p = buf;
-	size_t left = len;
-	ssize_t n;
-
-	if (len == REPORT_LEN + 1 && buf[0] == 0) {
-		p++;
-		left--;
-	}
-	if (left != REPORT_LEN)
-		return -1;
-	while (left > 0) {
-		n = write(d->fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		left -= (size_t)n;
-	}
-	return (int)len;
+	return sock_connect(path);
 }
 
 static double
