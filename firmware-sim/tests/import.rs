@@ -296,6 +296,65 @@ fn non_discoverable_imports_take_no_discoverable_slot() {
     token.check_store(&mut env).unwrap();
 }
 
+/// getInfo keeps its count of discoverable credentials between requests (counting opens every
+/// record); asked after each kind of change, it is never stale: an import, makeCredential, a
+/// removal, a failed (power-cut) import, a factory reset, and a store swapped under the token.
+#[test]
+fn the_remaining_count_follows_every_change_when_asked_in_between() {
+    let config = TokenConfig {
+        max_resident_credentials: 10,
+        ..TokenConfig::default()
+    };
+    let (mut token, mut env, host) = setup(config);
+    let remaining = |token: &mut Token, env: &mut TestEnv| {
+        let (_, info) = host.ctap2(token, env, INFO, None).unwrap();
+        as_int(get(&info.unwrap(), 0x14).unwrap())
+    };
+    assert_eq!(remaining(&mut token, &mut env), 10);
+    assert_eq!(remaining(&mut token, &mut env), 10);
+    token
+        .import_credential(
+            &mut env,
+            discoverable(b"d1", b"u1", key(Algorithm::Es256, 31)),
+        )
+        .unwrap();
+    assert_eq!(remaining(&mut token, &mut env), 9);
+    let mut mc = Mc::new(RP, b"u2");
+    mc.rk = Some(true);
+    let made = make_credential(&mut token, &mut env, &host, &mc);
+    assert_eq!(remaining(&mut token, &mut env), 8);
+    assert!(token.remove_credential(&mut env, &made.id).unwrap());
+    assert_eq!(remaining(&mut token, &mut env), 9);
+
+    env.store.cut_power_at_write(1);
+    let cut = token.import_credential(
+        &mut env,
+        discoverable(b"d3", b"u3", key(Algorithm::Es256, 32)),
+    );
+    assert!(matches!(cut, Err(ImportError::Store(_))), "{cut:?}");
+    env.store.restore_power();
+    assert_eq!(
+        remaining(&mut token, &mut env),
+        9,
+        "the cut import added nothing"
+    );
+
+    // Another store under the same token (same contents, then one more credential): its own
+    // version, so the count is taken again.
+    let mut other = env.store.clone();
+    let mut batch = WriteBatch::new();
+    let before = env.store.snapshot();
+    let (ns, id) = before.keys().find(|(ns, _)| ns == "rk").unwrap().clone();
+    let record = before[&(ns.clone(), id.clone())].clone();
+    batch.put(&ns, &[id.as_slice(), b"-copy"].concat(), record);
+    other.commit(&batch).unwrap();
+    env.store = other;
+    assert_eq!(remaining(&mut token, &mut env), 8);
+
+    token.factory_reset(&mut env).unwrap();
+    assert_eq!(remaining(&mut token, &mut env), 10);
+}
+
 /// Whether an import error is the one a case expects.
 type IsExpected = fn(&ImportError) -> bool;
 

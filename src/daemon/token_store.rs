@@ -42,6 +42,9 @@ pub fn check_key_name(name: &str) -> Result<(), BadKeyName> {
 pub struct SqliteRecordStore {
     store: Store,
     prefix: String,
+    /// [`RecordStore::version`]. Only this store writes its key's namespaces while the key
+    /// runs (removing a key stops it first), so its own commits are every change.
+    version: u64,
 }
 
 impl std::fmt::Debug for SqliteRecordStore {
@@ -59,6 +62,7 @@ impl SqliteRecordStore {
         Ok(SqliteRecordStore {
             store,
             prefix: format!("{KEY_NS_PREFIX}{name}/"),
+            version: firmware_sim::env::fresh_version(),
         })
     }
 
@@ -137,7 +141,13 @@ impl RecordStore for SqliteRecordStore {
             .map_err(backend)
     }
 
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError> {
+        // Whatever the outcome (a failed transaction may leave doubt), cached counts go.
+        self.version = firmware_sim::env::fresh_version();
         // Seal first (outside the write lock), then apply everything in one transaction.
         enum Op {
             Put(String, Vec<u8>, Vec<u8>),

@@ -17,7 +17,7 @@ use ciborium::value::Value;
 use sha2::{Digest, Sha256};
 
 use super::Authenticator;
-use super::lookup::{discoverable_count, stored_infos};
+use super::lookup::stored_infos;
 use super::messages::{
     CredentialDescriptor, CredentialManagementParams, CredentialManagementRequest,
     CredentialManagementResponse, CredentialManagementSubCommand as Sub, Message, RpEntity,
@@ -160,7 +160,7 @@ fn metadata(
 ) -> CtapResult<CredentialManagementResponse> {
     let bound = authorise(auth, env, req)?;
     check_scope(bound.as_deref(), RpScope::All)?;
-    let existing = discoverable_count(env)?;
+    let existing = auth.discoverable_count(env)?;
     let max = auth.caps.max_resident_credentials;
     Ok(CredentialManagementResponse {
         existing_resident_credentials_count: Some(existing as u64),

@@ -4,7 +4,6 @@
 use ciborium::value::Value;
 
 use super::Authenticator;
-use super::lookup::discoverable_count;
 use super::messages::{GetInfoResponse, Message, PubKeyCredParam};
 use crate::capabilities::Capabilities;
 use crate::env::Env;
@@ -17,6 +16,12 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
         Some(auth.pin_state(env)?.clone())
     } else {
         None
+    };
+    let used = if auth.caps.is_ctap21() && auth.caps.resident_keys {
+        // Imported non-discoverable credentials take no discoverable slot.
+        auth.discoverable_count(env)?
+    } else {
+        0
     };
     let caps = &auth.caps;
     let options = options(caps, state.as_ref());
@@ -56,8 +61,6 @@ pub(crate) fn process(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult
     info.firmware_version = Some(u64::from(auth.config.firmware_version));
     if caps.resident_keys {
         let max = caps.max_resident_credentials;
-        // Imported non-discoverable credentials take no discoverable slot.
-        let used = discoverable_count(env)?;
         info.remaining_discoverable_credentials = Some(max.saturating_sub(used) as u64);
     }
     info.max_cred_blob_length = caps.max_cred_blob_length.map(|n| n as u64);

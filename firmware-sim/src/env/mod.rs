@@ -11,7 +11,7 @@ mod store;
 pub use clock::Clock;
 pub use presence::{PresencePurpose, PresenceRequest, PresenceStatus, UserPresence};
 pub use rng::Rng;
-pub use store::{RecordStore, Records, StoreError, WriteBatch, WriteOp};
+pub use store::{RecordStore, Records, StoreError, WriteBatch, WriteOp, fresh_version};
 
 /// The services lent to the token for the duration of one call.
 pub struct Env<'a> {

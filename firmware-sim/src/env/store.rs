@@ -139,4 +139,18 @@ pub trait RecordStore {
     }
     /// Applies a batch atomically.
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError>;
+    /// A tag of the store's contents: it changes with every commit (failed ones too) and no
+    /// two stores of the process share one (see [`fresh_version`]). The token keeps what it
+    /// derives from a whole namespace (the count of discoverable credentials, which getInfo
+    /// reports) while the tag stays the same. `None`, the default, means the store keeps no
+    /// tag: everything is read again each time.
+    fn version(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A [`RecordStore::version`] tag never handed out before in this process.
+pub fn fresh_version() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

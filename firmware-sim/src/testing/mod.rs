@@ -192,6 +192,8 @@ pub struct MemStore {
     commits: u64,
     cut_at: Option<u64>,
     dead: bool,
+    /// [`RecordStore::version`]: 0 while nothing was ever committed (the store is empty).
+    version: u64,
 }
 
 impl std::fmt::Debug for MemStore {
@@ -283,7 +285,13 @@ impl RecordStore for MemStore {
             .collect())
     }
 
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError> {
+        // A failed commit changes nothing, but whoever cached a count reads again all the same.
+        self.version = crate::env::fresh_version();
         self.alive()?;
         let n = batch.len() as u64;
         if let Some(cut) = self.cut_at
