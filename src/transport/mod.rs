@@ -160,14 +160,17 @@ pub enum NoEvent {
     Closed,
 }
 
-/// How long a device polls its queue before sleeping.
-const NEXT_SPIN: Duration = Duration::from_micros(100);
+/// How long a device polls its queue before sleeping: long enough to span the gap between
+/// two API ceremonies of a keep-alive client (about 0.2 ms), whose first message (a new
+/// host) otherwise waited ~30 µs for the key thread to wake.
+const NEXT_SPIN: Duration = Duration::from_micros(500);
 
 impl DeviceOutbox {
     /// The next event, waiting at most `timeout` (forever with `None`).
     pub fn next(&self, timeout: Option<Duration>) -> Result<HostEvent, NoEvent> {
         // The next request of a ceremony (getAssertion after getInfo) usually follows within
-        // microseconds: look for it a little, CPU yielded, before sleeping.
+        // microseconds, the next ceremony within a fraction of a millisecond: look for it a
+        // little, CPU yielded, before sleeping.
         let until = std::time::Instant::now() + NEXT_SPIN;
         loop {
             match self.rx.try_recv() {
