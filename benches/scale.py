@@ -5,6 +5,9 @@
 For each size, with the same client (python-fido2 over the daemon's Unix socket transport):
 - getAssertion p50 and p95 with a one-entry allowList (competitor: the same key with 10
   credentials; goal ratio <= 2);
+- a WebAuthn get() ceremony through the control API (POST .../authenticate, keep-alive
+  client; the ceremony asks getInfo, which reports the remaining discoverable slots) p50,
+  same competitor and goal;
 - credential management (PIN token with the cm permission): getCredsMetadata +
   enumerateRPs (every RP) + enumerateCredentials of one RP, and the control API's full
   listing (GET .../credentials);
@@ -148,6 +151,28 @@ def assertion_ms(path, cred, count):
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
+def api_ceremony_ms(d, cred, count):
+    """get() through the control API on one keep-alive connection; p50 in ms."""
+    conn = UnixHTTPConnection(d.api_socket)
+    body = {"origin": f"https://{cred['rpId']}", "options": {
+        "rpId": cred["rpId"], "allowCredentials": [{"type": "public-key", "id": cred["credentialId"]}],
+        "userVerification": "discouraged"}}
+    times = []
+    for i in range(count + 10):
+        body["options"]["challenge"] = b64u(os.urandom(32))
+        t = time.perf_counter()
+        conn.request("POST", "/webauthn/authenticator/scale/authenticate", json.dumps(body),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"authenticate: {r.status} {data[:300]!r}")
+        if i >= 10:
+            times.append((time.perf_counter() - t) * 1e3)
+    conn.close()
+    return statistics.median(times)
+
+
 def enumeration_ms(path):
     ctap = Ctap2(open_device(path))
     client_pin = ClientPin(ctap)
@@ -175,6 +200,7 @@ def main():
             creds, import_s = fill(d, n, path)
             target = creds[-1]
             p50, p95 = assertion_ms(path, target, ASSERTIONS)
+            ceremony_ms = api_ceremony_ms(d, target, ASSERTIONS)
             enum_ms, rps, in_rp = enumeration_ms(path)
             t = time.perf_counter()
             _, listed = api(d, "GET", "/webauthn/authenticator/scale/credentials")
@@ -188,9 +214,10 @@ def main():
             rss_restarted = rss_mb(d.proc.pid)
             results[n] = dict(p50=p50, p95=p95, enum_ms=enum_ms, list_ms=list_ms,
                               rss_loaded=rss_loaded, rss_peak=rss_peak, rss_restarted=rss_restarted,
-                              ready_ms=ready_ms, import_s=import_s, after_p50=after_p50)
+                              ready_ms=ready_ms, import_s=import_s, after_p50=after_p50,
+                              ceremony_ms=ceremony_ms)
             print(f"{n:>7} credentials: import {import_s:.1f} s, getAssertion p50 {p50:.3f} ms "
-                  f"(p95 {p95:.3f}), credMgmt metadata+{rps} RPs+{in_rp} creds {enum_ms:.1f} ms, "
+                  f"(p95 {p95:.3f}), API get() {ceremony_ms:.3f} ms, credMgmt metadata+{rps} RPs+{in_rp} creds {enum_ms:.1f} ms, "
                   f"API list {list_ms:.1f} ms, RSS {rss_loaded:.1f} MB (peak {rss_peak:.1f}, after restart "
                   f"{rss_restarted:.1f} MB), start->ready {ready_ms:.0f} ms", file=sys.stderr)
         finally:
@@ -204,6 +231,8 @@ def main():
              base["p50"], goal="ratio <= 2")
         emit(f"scale_{n}_get_assertion_p95", "ms", r["p95"], "same key with 10 credentials",
              base["p95"])
+        emit(f"scale_{n}_api_get_ceremony_p50", "ms", r["ceremony_ms"],
+             "same key with 10 credentials", base["ceremony_ms"], goal="ratio <= 2")
         emit(f"scale_{n}_credential_management_enumeration", "ms", r["enum_ms"],
              "same key with 10 credentials", base["enum_ms"])
         emit(f"scale_{n}_api_list", "ms", r["list_ms"], "same key with 10 credentials",
