@@ -302,3 +302,21 @@ async fn attestation_ca(State(d): St, ApiQuery(q): ApiQuery<CaQuery>) -> ApiResu
         ))),
     }
 }
+
+/// Runs blocking work of a request (a ceremony waiting on its key, a SQLite read or commit).
+/// On the daemon's multi-thread runtime it runs on the request's own worker (`block_in_place`,
+/// which hands the worker's other tasks to another thread): waking a blocking-pool thread put
+/// about 40 µs on the critical path of every such request. A current-thread runtime (tests)
+/// cannot lend its worker, so there it goes to the blocking pool.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(f)
+    } else {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+    }
+}

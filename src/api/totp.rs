@@ -24,19 +24,18 @@ fn vault_error(e: VaultError) -> ApiError {
     }
 }
 
-/// Runs `f` on the vault off the async threads (SQLite commits are synchronous).
+/// Runs `f` on the vault as blocking work ([`super::off_runtime`]: SQLite commits are
+/// synchronous).
 async fn with_vault<T: Send + 'static>(
     d: &Arc<Daemon>,
     f: impl FnOnce(&mut Vault) -> Result<T, VaultError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let d = d.clone();
-    tokio::task::spawn_blocking(move || {
+    super::off_runtime(move || {
         let mut v = d.vault.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut v)
+        f(&mut v).map_err(vault_error)
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(vault_error)
 }
 
 pub(super) async fn list_totp(State(d): St) -> ApiResult {

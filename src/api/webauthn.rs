@@ -52,7 +52,7 @@ async fn ceremony(d: Arc<Daemon>, id: String, body: Bytes, kind: Kind) -> ApiRes
     let inbox = running_key(&d, &id)?.inbox();
     let d2 = d.clone();
     let name = id.clone();
-    let result = off_runtime(move || {
+    let result = super::off_runtime(move || {
         let saved = match &b.pin {
             Some(_) => None,
             None => {
@@ -79,23 +79,6 @@ async fn ceremony(d: Arc<Daemon>, id: String, body: Bytes, kind: Kind) -> ApiRes
     })
     .await?;
     Ok(ok(&result))
-}
-
-/// Runs a ceremony's blocking work. On the daemon's multi-thread runtime it runs on this very
-/// worker (`block_in_place`, which hands the worker's other tasks to another thread): waking a
-/// blocking-pool thread put about 40 µs on every ceremony's critical path. A current-thread
-/// runtime (tests) cannot lend its worker, so there it goes to the blocking pool.
-async fn off_runtime<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
-        tokio::task::block_in_place(f)
-    } else {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-    }
 }
 
 pub(super) async fn register(State(d): St, Path(id): Path<String>, body: Bytes) -> ApiResult {
