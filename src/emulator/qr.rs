@@ -70,15 +70,10 @@ mod tests {
         let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
         assert_eq!(w % SCALE as u32, 0);
         assert!(w > 100);
-    }
-
-    #[test]
-    fn an_iam_sized_uri_reads_back_from_a_small_png() {
+        // 4,225 bytes in fast mode for an IAM-sized URI (2,030 at the default level, ~150 KB
+        // uncompressed); tests/py/test_emulator_cli_and_state.py reads it back with authsim.
         let uri = "otpauth://totp/Amazon%20Web%20Services:a-rather-long-virtual-device-name@123456789012?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-        let bytes = png(uri).expect("png");
-        let text = crate::vault::qr::decode_png(&bytes).expect("readable");
-        assert_eq!(text.as_str(), uri);
-        // 4,225 bytes in fast mode (2,030 at the default level, ~150 KB uncompressed).
-        assert!(bytes.len() < 6 * 1024, "{} bytes", bytes.len());
+        let big = png(uri).expect("png");
+        assert!(big.len() < 6 * 1024, "{} bytes", big.len());
     }
 }

@@ -113,6 +113,41 @@ def test_aws_cli_virtual_mfa_flow(emu, tmp_path):
     assert missing.returncode != 0 and "(NoSuchEntity)" in missing.stderr
 
 
+def test_iams_qr_png_read_by_authsim_enables_the_device(emu, tmp_path, authsim):
+    """The PNG the AWS CLI writes for `--bootstrap-method QRCodePNG` is what a user scans:
+    `authsim totp import --qr-png` reads it, and the two codes authsim then computes enable
+    the device on the stand-in (which checks them against the seed it never showed)."""
+    user = f"qr-{uuid.uuid4().hex[:8]}"
+    device = f"qr-dev-{uuid.uuid4().hex[:8]}"
+    aws(emu, "iam", "create-user", "--user-name", user)
+    png_file = tmp_path / "qr.png"
+    out = json.loads(
+        aws(
+            emu, "iam", "create-virtual-mfa-device",
+            "--virtual-mfa-device-name", device,
+            "--outfile", str(png_file),
+            "--bootstrap-method", "QRCodePNG",
+        ).stdout
+    )
+    serial = out["VirtualMFADevice"]["SerialNumber"]
+    authsim.run("totp", "import", "iam", "--qr-png", str(png_file))
+    listed = json.loads(authsim.run("totp", "list", "--json").stdout)
+    assert [e["name"] for e in listed] == ["iam"]
+    assert device in json.dumps(listed[0])
+
+    now = int(emu.now())
+    if now % 30 > 25:
+        now = int(emu.next_step())
+    codes = json.loads(
+        authsim.run("totp", "codes", "iam", "--count", "2", "--at", str(now - 30), "--json").stdout
+    )
+    aws(
+        emu, "iam", "enable-mfa-device", "--user-name", user, "--serial-number", serial,
+        "--authentication-code1", codes[0]["code"], "--authentication-code2", codes[1]["code"],
+    )
+    listed = json.loads(aws(emu, "iam", "list-mfa-devices", "--user-name", user).stdout)
+    assert [d["SerialNumber"] for d in listed["MFADevices"]] == [serial]
+
 def test_aws_cli_cognito(emu):
     out = json.loads(aws(emu, "cognito-idp", "create-user-pool", "--pool-name", "cli-pool").stdout)
     pool_id = out["UserPool"]["Id"]
