@@ -14,14 +14,19 @@ from emulator.harness import Emulator
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def emu():
+def emulator_with_read_timeout(ms):
+    """A stand-in whose read and idle timeouts are `ms` milliseconds."""
     import os
-    os.environ["AUTHSIM_HTTP_READ_TIMEOUT_MS"] = "700"
+    os.environ["AUTHSIM_HTTP_READ_TIMEOUT_MS"] = str(ms)
     try:
-        e = Emulator()
+        return Emulator()
     finally:
         del os.environ["AUTHSIM_HTTP_READ_TIMEOUT_MS"]
+
+
+@pytest.fixture(scope="module")
+def emu():
+    e = emulator_with_read_timeout(700)
     yield e
     e.stop()
 
@@ -172,12 +177,7 @@ def storm_emu():
     while the storm is still being opened on a loaded machine (with the module's 0.7 s, places
     freed up mid-storm and only 39 of 600 were refused in one CI run), short enough to wait
     out."""
-    import os
-    os.environ["AUTHSIM_HTTP_READ_TIMEOUT_MS"] = "3000"
-    try:
-        e = Emulator()
-    finally:
-        del os.environ["AUTHSIM_HTTP_READ_TIMEOUT_MS"]
+    e = emulator_with_read_timeout(3000)
     yield e
     e.stop()
 
