@@ -4,6 +4,7 @@
 mod common;
 
 use ciborium::value::Value;
+use common::pin_key::{ga_status, mc_status};
 use common::*;
 use firmware_sim::TokenConfig;
 use firmware_sim::env::{PresencePurpose, PresenceStatus};
@@ -19,28 +20,13 @@ fn options_are_checked() {
     let requests = env.presence.requests().len();
     let mut mc = Mc::new(RP, b"u");
     mc.up = Some(false);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, MC, Some(&mc.value()))
-            .unwrap()
-            .0,
-        0x2C
-    );
+    assert_eq!(mc_status(&mut token, &mut env, &host, &mc), 0x2C);
     let mut mc = Mc::new(RP, b"u");
     mc.uv = Some(true);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, MC, Some(&mc.value()))
-            .unwrap()
-            .0,
-        0x2C
-    );
+    assert_eq!(mc_status(&mut token, &mut env, &host, &mc), 0x2C);
     let mut ga = Ga::new(RP).allow(&reg.id);
     ga.uv = Some(true);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, GA, Some(&ga.value()))
-            .unwrap()
-            .0,
-        0x2C
-    );
+    assert_eq!(ga_status(&mut token, &mut env, &host, &ga), 0x2C);
     let mut v = Ga::new(RP).allow(&reg.id).value();
     if let Value::Map(e) = &mut v {
         e.push((int(5), tmap(vec![("rk", Value::Bool(true))])));
@@ -71,12 +57,7 @@ fn options_are_checked() {
     let (mut token, mut env, host) = setup(config);
     let mut mc = Mc::new(RP, b"u");
     mc.rk = Some(true);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, MC, Some(&mc.value()))
-            .unwrap()
-            .0,
-        0x2B
-    );
+    assert_eq!(mc_status(&mut token, &mut env, &host, &mc), 0x2B);
 }
 
 #[test]
@@ -480,21 +461,11 @@ fn the_key_store_fills_up() {
     }
     let mut mc = Mc::new(RP, b"c");
     mc.rk = Some(true);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, MC, Some(&mc.value()))
-            .unwrap()
-            .0,
-        0x28
-    );
+    assert_eq!(mc_status(&mut token, &mut env, &host, &mc), 0x28);
     // Replacing an existing user's credential still works when full.
     let mut mc = Mc::new(RP, b"a");
     mc.rk = Some(true);
-    assert_eq!(
-        host.ctap2(&mut token, &mut env, MC, Some(&mc.value()))
-            .unwrap()
-            .0,
-        OK
-    );
+    assert_eq!(mc_status(&mut token, &mut env, &host, &mc), OK);
     let (_, info) = host.ctap2(&mut token, &mut env, INFO, None).unwrap();
     assert_eq!(as_int(get(info.as_ref().unwrap(), 20).unwrap()), 0);
 }
