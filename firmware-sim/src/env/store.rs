@@ -139,8 +139,9 @@ pub trait RecordStore {
     }
     /// Applies a batch atomically.
     fn commit(&mut self, batch: &WriteBatch) -> Result<(), StoreError>;
-    /// A tag of the store's contents: it changes with every commit (failed ones too) and no
-    /// two stores of the process share one (see [`fresh_version`]). The token keeps what it
+    /// A tag of the store's contents: it changes with every commit (failed ones too), and two
+    /// stores of the process show the same tag only while their contents are the same (fresh
+    /// tags come from [`fresh_version`]; an empty test store may show 0). The token keeps what it
     /// derives from a whole namespace (the count of discoverable credentials, which getInfo
     /// reports) while the tag stays the same. `None`, the default, means the store keeps no
     /// tag: everything is read again each time.
