@@ -186,6 +186,10 @@ impl PrivateKey {
     pub fn p256_public_point(&self) -> Option<[u8; 65]> {
         match self {
             PrivateKey::Es256(k) => {
+                #[cfg(feature = "aws-lc")]
+                if let Some(point) = aws_lc::public_point(k) {
+                    return Some(point);
+                }
                 let point = ecdsa::VerifyingKey::from(k.public_key()).to_sec1_point(false);
                 let mut out = [0u8; 65];
                 let bytes = point.as_bytes();
@@ -202,11 +206,11 @@ impl PrivateKey {
     /// The public key as a COSE_Key (RFC 9053), built with coset.
     pub fn cose_public_key(&self) -> CtapResult<Value> {
         let key = match self {
-            PrivateKey::Es256(k) => {
-                let point = ecdsa::VerifyingKey::from(k.public_key()).to_sec1_point(false);
+            PrivateKey::Es256(_) => {
+                let point = self.p256_public_point().ok_or(StatusCode::Other)?;
                 CoseKeyBuilder::new_ec2_pub_key_sec1_octet_string(
                     iana::EllipticCurve::P_256,
-                    point.as_bytes(),
+                    &point,
                 )
                 .map_err(|_| StatusCode::Other)?
                 .algorithm(iana::Algorithm::ES256)
@@ -332,12 +336,27 @@ impl PrivateKey {
     }
 }
 
-/// ES256 signing with aws-lc-rs (feature `aws-lc`): the key pair is built from the bare
-/// scalar for each signature, as the p256 path does (no decoded key outlives the call).
+/// ES256 signing with aws-lc-rs (feature `aws-lc`).
+///
+/// Building aws-lc's key pair from a bare scalar costs two base-point multiplications (it
+/// derives the public point, then checks the pair), more than the signature itself: 42 µs
+/// against 18 µs per signature in `benches/p256_sign.rs`. A key signs with the same few
+/// credentials again and again, so each thread keeps the last [`CACHED`] key pairs it built
+/// (for a signature, or for a new credential's public point: aws-lc derives it faster than
+/// the p256 crate, and the credential's first assertion follows its registration),
+/// found by a SHA-256 digest of their scalar (never by id: a reset or an import may give an
+/// id another key, a digest cannot). A pair leaves the cache when a newer one pushes it out or
+/// [`forget_signing_keys`] runs (reset, power cycle); aws-lc wipes its memory when it frees it.
 #[cfg(feature = "aws-lc")]
 mod aws_lc {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    use std::cell::RefCell;
+
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use sha2::Digest;
     use zeroize::Zeroizing;
+
+    /// Decoded key pairs each thread keeps.
+    pub(super) const CACHED: usize = 16;
 
     /// SEC 1 ECPrivateKey (RFC 5915) DER prefix of a P-256 scalar, without the public key.
     const PREFIX: [u8; 7] = [0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
@@ -345,19 +364,84 @@ mod aws_lc {
     const SUFFIX: [u8; 12] = [
         0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
     ];
+    /// Domain separation for the cache's digests.
+    const TAG: &[u8] = b"firmware-sim es256 signing-key cache";
+
+    thread_local! {
+        /// Most recently used first.
+        static PAIRS: RefCell<Vec<([u8; 32], EcdsaKeyPair)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Calls `f` with the decoded key pair of `key`, from this thread's cache or built now
+    /// (and cached); `None` if aws-lc refused the key.
+    fn with_pair<T>(key: &p256::SecretKey, f: impl FnOnce(&EcdsaKeyPair) -> T) -> Option<T> {
+        let scalar = Zeroizing::new(key.to_bytes());
+        let digest: [u8; 32] = sha2::Sha256::new()
+            .chain_update(TAG)
+            .chain_update(&scalar[..])
+            .finalize()
+            .into();
+        PAIRS.with(|pairs| {
+            let mut pairs = pairs.borrow_mut();
+            match pairs.iter().position(|(d, _)| *d == digest) {
+                Some(0) => {}
+                Some(i) => {
+                    let hit = pairs.remove(i);
+                    pairs.insert(0, hit);
+                }
+                None => {
+                    let mut der = Zeroizing::new([0u8; PREFIX.len() + 32 + SUFFIX.len()]);
+                    der[..PREFIX.len()].copy_from_slice(&PREFIX);
+                    der[PREFIX.len()..PREFIX.len() + 32].copy_from_slice(&scalar[..]);
+                    der[PREFIX.len() + 32..].copy_from_slice(&SUFFIX);
+                    let pair = EcdsaKeyPair::from_private_key_der(
+                        &ECDSA_P256_SHA256_ASN1_SIGNING,
+                        &der[..],
+                    )
+                    .ok()?;
+                    pairs.truncate(CACHED - 1);
+                    pairs.insert(0, (digest, pair));
+                }
+            }
+            Some(f(&pairs[0].1))
+        })
+    }
 
     /// A DER ECDSA signature of `message` (SHA-256), or `None` if aws-lc refused the key.
     pub(super) fn sign_es256(key: &p256::SecretKey, message: &[u8]) -> Option<Vec<u8>> {
-        let mut der = Zeroizing::new([0u8; PREFIX.len() + 32 + SUFFIX.len()]);
-        der[..PREFIX.len()].copy_from_slice(&PREFIX);
-        der[PREFIX.len()..PREFIX.len() + 32].copy_from_slice(&key.to_bytes());
-        der[PREFIX.len() + 32..].copy_from_slice(&SUFFIX);
-        let pair =
-            EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &der[..]).ok()?;
         // aws-lc-rs ignores this generator: its nonces are hedged with its own.
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        pair.sign(&rng, message).ok().map(|s| s.as_ref().to_vec())
+        with_pair(key, |pair| {
+            pair.sign(&rng, message).ok().map(|s| s.as_ref().to_vec())
+        })?
     }
+
+    /// The uncompressed SEC1 point of `key` (aws-lc derives it when it decodes the pair, in a
+    /// fraction of the p256 crate's time; the pair is then cached for the signatures to come,
+    /// as a new credential's first assertion follows its registration).
+    pub(super) fn public_point(key: &p256::SecretKey) -> Option<[u8; 65]> {
+        with_pair(key, |pair| {
+            <[u8; 65]>::try_from(pair.public_key().as_ref()).ok()
+        })?
+    }
+
+    /// Drops this thread's decoded key pairs.
+    pub(super) fn forget() {
+        PAIRS.with(|pairs| pairs.borrow_mut().clear());
+    }
+
+    /// How many decoded key pairs this thread holds.
+    #[cfg(test)]
+    pub(super) fn cached() -> usize {
+        PAIRS.with(|pairs| pairs.borrow().len())
+    }
+}
+
+/// Drops the decoded signing keys the calling thread keeps (feature `aws-lc`; nothing to do
+/// otherwise): a reset or a power cycle leaves no key of the old state decoded in memory.
+pub fn forget_signing_keys() {
+    #[cfg(feature = "aws-lc")]
+    aws_lc::forget();
 }
 
 #[cfg(test)]
@@ -420,6 +504,58 @@ mod tests {
         let sk = p384::ecdsa::SigningKey::from_slice(&k.to_bytes()).unwrap();
         let want: p384::ecdsa::Signature = sk.sign(b"m");
         assert_eq!(k.sign(b"m"), want.to_der().as_bytes());
+    }
+
+    /// The public point comes from aws-lc when the feature is on: it must be the p256
+    /// crate's point, for keys decoded again from their bytes too.
+    #[test]
+    fn es256_public_points_match_the_p256_crate() {
+        let mut rng = SeededRng::new(12);
+        for _ in 0..20 {
+            let k = PrivateKey::generate(Algorithm::Es256, &mut rng).unwrap();
+            let sk = p256::SecretKey::from_slice(&k.to_bytes()).unwrap();
+            let want = ecdsa::VerifyingKey::from(sk.public_key()).to_sec1_point(false);
+            assert_eq!(&k.p256_public_point().unwrap()[..], want.as_bytes());
+            let again = PrivateKey::from_bytes(Algorithm::Es256, &k.to_bytes()).unwrap();
+            assert_eq!(&again.p256_public_point().unwrap()[..], want.as_bytes());
+        }
+    }
+
+    /// The decoded-key cache (feature `aws-lc`) is bounded, keeps signing correctly for keys
+    /// it pushed out and for keys it holds, and is empty after `forget_signing_keys`.
+    #[cfg(feature = "aws-lc")]
+    #[test]
+    fn es256_signing_keys_cached_per_thread_are_bounded_and_forgotten() {
+        use p256::ecdsa::signature::Verifier;
+        // A thread of its own: the cache is per thread.
+        std::thread::spawn(|| {
+            let mut rng = SeededRng::new(11);
+            let keys: Vec<PrivateKey> = (0..aws_lc::CACHED + 4)
+                .map(|_| PrivateKey::generate(Algorithm::Es256, &mut rng).unwrap())
+                .collect();
+            for round in 0..2 {
+                for (i, k) in keys.iter().enumerate() {
+                    let message = format!("round {round} key {i}");
+                    let sig =
+                        p256::ecdsa::Signature::from_der(&k.sign(message.as_bytes())).unwrap();
+                    let vk = p256::ecdsa::SigningKey::from_slice(&k.to_bytes()).unwrap();
+                    assert!(vk.verifying_key().verify(message.as_bytes(), &sig).is_ok());
+                    assert!(aws_lc::cached() <= aws_lc::CACHED);
+                }
+            }
+            assert_eq!(aws_lc::cached(), aws_lc::CACHED);
+            forget_signing_keys();
+            assert_eq!(aws_lc::cached(), 0);
+            // The same key (decoded again from its bytes, as each request does) is one entry.
+            let again = PrivateKey::from_bytes(Algorithm::Es256, &keys[0].to_bytes()).unwrap();
+            keys[0].sign(b"a");
+            again.sign(b"b");
+            assert_eq!(aws_lc::cached(), 1);
+            keys[1].sign(b"c");
+            assert_eq!(aws_lc::cached(), 2);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

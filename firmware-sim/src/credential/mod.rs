@@ -7,5 +7,5 @@ pub(crate) mod id;
 pub(crate) mod keys;
 pub(crate) mod user;
 
-pub use keys::{Algorithm, KeyError, PrivateKey};
+pub use keys::{Algorithm, KeyError, PrivateKey, forget_signing_keys};
 pub use user::UserEntity;

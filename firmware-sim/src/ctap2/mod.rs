@@ -96,6 +96,7 @@ impl Authenticator {
         // Key-agreement keys and pinUvAuthTokens are made again at power-up; the mismatch
         // count starts over (retries are persisted).
         self.pin.reset();
+        crate::credential::forget_signing_keys();
         self.boot_ms = now_ms;
     }
 

@@ -48,5 +48,6 @@ pub(crate) fn finish(auth: &mut Authenticator, env: &mut Env<'_>) -> CtapResult<
     auth.persistent = Some(Persistent::from_master(&master, pki)?);
     auth.credentials_changed();
     auth.large_blob = None;
+    crate::credential::forget_signing_keys();
     Ok(())
 }
