@@ -5,9 +5,11 @@
 //! loosened, or one handed to another user's process, still serves only the daemon's user.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -242,17 +244,57 @@ impl LiveConnections {
     }
 }
 
-/// Input reports for one connection, handed to its writer task.
+/// Input reports for one connection. The device's thread writes them straight to the socket
+/// (a second descriptor of it, non-blocking) when nothing is queued before them: an answer
+/// then costs one write, not a wake-up of the connection's writer task. What the socket does
+/// not take at once goes to the writer task, and everything after it too until the task has
+/// written it all, so reports keep their order and a report is never cut.
 struct ChannelSink {
     host: HostId,
-    tx: mpsc::Sender<Vec<Report>>,
+    direct: Option<std::os::unix::net::UnixStream>,
+    /// Batches handed to the writer task and not yet written.
+    queued: Arc<AtomicUsize>,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+impl ChannelSink {
+    /// Writes what the socket takes now; how many bytes, or `None` when the host is gone.
+    fn write_now(&self, bytes: &[u8]) -> Option<usize> {
+        let Some(mut direct) = self.direct.as_ref() else {
+            return Some(0);
+        };
+        let mut written = 0;
+        while written < bytes.len() {
+            match direct.write(&bytes[written..]) {
+                Ok(0) => return None,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return None,
+            }
+        }
+        Some(written)
+    }
 }
 
 impl HostSink for ChannelSink {
     fn deliver(&mut self, reports: &[Report]) -> bool {
-        match self.tx.try_send(reports.to_vec()) {
+        let bytes = reports.as_flattened();
+        let mut written = 0;
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match self.write_now(bytes) {
+                Some(n) if n == bytes.len() => return true,
+                Some(n) => written = n,
+                None => return false,
+            }
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        // With nothing queued the channel is empty, so the rest of a report cut by a short
+        // write always fits: only whole batches are ever dropped.
+        match self.tx.try_send(bytes[written..].to_vec()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
                 tracing::warn!(host = %self.host, "host is not reading; input reports dropped");
                 true
             }
@@ -268,14 +310,26 @@ async fn connection(
     evict: tokio::sync::oneshot::Receiver<()>,
 ) {
     let host = HostId::fresh();
+    // Without a second descriptor (out of them) every answer goes through the writer task.
+    let direct = stream
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::os::unix::net::UnixStream::from)
+        .ok();
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(SINK_CAPACITY);
-    let sink = Box::new(ChannelSink { host, tx });
+    let queued = Arc::new(AtomicUsize::new(0));
+    let sink = Box::new(ChannelSink {
+        host,
+        direct,
+        queued: queued.clone(),
+        tx,
+    });
     if inbox.send(HostEvent::Opened { host, sink }).await.is_err() {
         return;
     }
     tracing::debug!(%host, "host connected");
-    let writer = tokio::spawn(write_loop(wr, rx));
+    let writer = tokio::spawn(write_loop(wr, rx, queued));
     tokio::select! {
         () = read_loop(rd, host, &inbox, &activity) => {}
         _ = evict => tracing::debug!(%host, "evicted: idle while the socket was full"),
@@ -321,18 +375,26 @@ async fn read_loop(mut rd: OwnedReadHalf, host: HostId, inbox: &DeviceInbox, act
     }
 }
 
-/// Writes every batch of input reports; ends when the device drops the sink or the host goes.
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<Report>>) {
+/// Writes every batch of input reports the device could not write at once, then says how
+/// many it wrote; ends when the device drops the sink or the host goes.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+) {
     let mut out = Vec::with_capacity(REPORT_LEN * 8);
     while let Some(batch) = rx.recv().await {
         out.clear();
-        out.extend(batch.iter().flatten());
+        out.extend_from_slice(&batch);
+        let mut batches = 1;
         while let Ok(more) = rx.try_recv() {
-            out.extend(more.iter().flatten());
+            out.extend_from_slice(&more);
+            batches += 1;
         }
         if wr.write_all(&out).await.is_err() {
             return;
         }
+        queued.fetch_sub(batches, Ordering::AcqRel);
     }
     let _ = wr.shutdown().await;
 }
@@ -432,6 +494,80 @@ mod tests {
         live.add(9, tx);
         assert!(live.make_room(3, std::time::Duration::from_secs(3600)));
         assert!(rx.try_recv().is_ok());
+    }
+
+    /// A host that reads late: the device's writes fill the socket, the rest waits in the
+    /// writer task's queue, whole batches are dropped when that is full too, and the device
+    /// keeps delivering while the host drains the socket. What the host reads is whole
+    /// reports in the order they were delivered.
+    #[test]
+    fn a_slow_reader_gets_whole_reports_in_order() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = temp_dir();
+        let path = dir.join("hid.sock");
+        let (inbox, outbox) = crate::transport::device_queue();
+        let t = rt.block_on(async { UnixTransport::bind(&path) }).unwrap();
+        rt.spawn(t.serve(inbox));
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (outbox, ev) = rt.block_on(crate::transport::next_event(outbox));
+        let HostEvent::Opened { mut sink, .. } = ev else {
+            panic!("expected Opened");
+        };
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        // The host starts reading after 50 ms, while the device still delivers.
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut client, &mut all).unwrap();
+            all
+        });
+        // Far more than a socket buffer and the queue hold: 6,000 batches of 3 reports,
+        // delivered over ~120 ms.
+        let batches = 6000u32;
+        for b in 0..batches {
+            let reports: Vec<Report> = (0..3u32)
+                .map(|i| {
+                    let mut r = [0u8; REPORT_LEN];
+                    r[..4].copy_from_slice(&(b * 3 + i).to_be_bytes());
+                    r[REPORT_LEN - 4..].copy_from_slice(&(b * 3 + i).to_be_bytes());
+                    r
+                })
+                .collect();
+            assert!(sink.deliver(&reports));
+            if b % 50 == 49 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        // The device forgets the host: the writer task drains its queue and closes.
+        drop(sink);
+        drop(outbox);
+        let all = reader.join().unwrap();
+        assert_eq!(all.len() % REPORT_LEN, 0, "a report was cut");
+        let seq: Vec<u32> = all
+            .chunks_exact(REPORT_LEN)
+            .map(|r| {
+                let head = u32::from_be_bytes(r[..4].try_into().unwrap());
+                let tail = u32::from_be_bytes(r[REPORT_LEN - 4..].try_into().unwrap());
+                assert_eq!(head, tail, "a report was spliced");
+                head
+            })
+            .collect();
+        assert!(seq.windows(2).all(|w| w[0] < w[1]), "out of order");
+        assert_eq!(seq.len() % 3, 0, "only whole batches are dropped");
+        assert_eq!(seq[0], 0);
+        assert_eq!(
+            *seq.last().unwrap(),
+            3 * batches - 1,
+            "the last batch arrives"
+        );
+        drop(rt);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
