@@ -42,7 +42,9 @@ pub(crate) fn completions(args: CompletionsArgs) -> Result<()> {
 
 /// Prints `authsim.1`, or writes every page into a directory.
 pub(crate) fn man(args: ManArgs) -> Result<()> {
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // Subcommands are defined when built (see `Command`'s `defer`): the page lists them all.
+    cmd.build();
     match args.dir {
         None => {
             let mut out = std::io::stdout().lock();

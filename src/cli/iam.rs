@@ -11,6 +11,7 @@ use clap::{ArgGroup, Args, Subcommand};
 
 /// `authsim iam` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Create a virtual MFA device, keep its seed in the vault, enable it with two consecutive
     /// codes at once, and confirm. Run it again after an interruption to finish the job, or

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 /// `authsim key` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// List the daemon's virtual keys.
     List(JsonFlag),

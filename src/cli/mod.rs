@@ -58,7 +58,11 @@ enum LogFormat {
     Json,
 }
 
+/// Every subcommand enum is `defer`red: clap defines a subcommand's arguments only when that
+/// subcommand runs (or help, completions and man pages build the whole tree), not the ~300
+/// arguments of every command at each start; `authsim totp code` is run once per code.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// TOTP codes: add, list, code, fresh codes, QR codes, import, rename, remove.
     #[command(subcommand)]

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 /// `authsim realkey` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// List FIDO security keys (physical, and authsim's uhid keys).
     List {

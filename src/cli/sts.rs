@@ -11,6 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 /// `authsim sts` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// GetSessionToken with a fresh code. `--format credential-process` plugs into
     /// ~/.aws/config as `credential_process = authsim sts session ... --format credential-process`;

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 /// `authsim totp` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Add an entry from an otpauth URI or a base32 secret.
     Add(AddArgs),

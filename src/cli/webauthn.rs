@@ -21,6 +21,7 @@ use crate::webauthn;
 
 /// `authsim webauthn` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// navigator.credentials.create(): PublicKeyCredentialCreationOptionsJSON on standard
     /// input, RegistrationResponseJSON on standard output.
@@ -52,6 +53,7 @@ pub struct CeremonyArgs {
 
 /// `authsim webauthn pin` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PinCmd {
     /// Save a key's PIN (read from standard input, or prompted for on a terminal).
     Save {

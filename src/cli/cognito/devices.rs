@@ -11,6 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 /// `authsim cognito device` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DeviceCmd {
     /// List the user's remembered devices (ListDevices); the one this machine is, marked.
     List(ListArgs),

@@ -19,6 +19,7 @@ pub(crate) use common::{AwsArgs, run_flow};
 
 /// `authsim cognito` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Sign in (SRP, password, USER_AUTH or a passkey) and answer Cognito's challenges: new
     /// password, TOTP code, MFA type, MFA setup, the remembered device, the choice of first

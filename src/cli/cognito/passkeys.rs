@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 /// `authsim cognito passkey` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PasskeyCmd {
     /// Register a passkey: StartWebAuthnRegistration, create() on the key,
     /// CompleteWebAuthnRegistration.
