@@ -1,10 +1,13 @@
 //! Sealing secret values at rest: AES-256-GCM under the data key, a fresh random nonce per
 //! write, and the record's identity as associated data so a sealed value cannot be moved to
 //! another record.
+//!
+//! AES-GCM comes from aws-lc-rs, which the binary links for its signatures anyway: its CPU
+//! probe runs once at process start, where RustCrypto's `aes` and `polyval` would each probe
+//! again on first use (tens of µs per probe under a hypervisor, paid by every `authsim totp
+//! code` process).
 
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Format byte in front of every sealed value, so the format can change later.
@@ -53,28 +56,31 @@ impl DataKey {
         &self.0
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&(*self.0).into())
+    fn cipher(&self) -> LessSafeKey {
+        // A 32-byte key is always an AES-256 key: new() fails only for another length.
+        let key = UnboundKey::new(&AES_256_GCM, &self.0[..]).expect("AES-256 takes 32-byte keys");
+        LessSafeKey::new(key)
     }
 
     /// Seal `plaintext` bound to `ad`: format byte, nonce, ciphertext and tag.
     pub fn seal(&self, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| SealError::Random(e.to_string()))?;
-        let ct = self
-            .cipher()
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: ad,
-                },
-            )
-            .map_err(|_| SealError::Open)?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
         out.push(FORMAT_V1);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
+        let start = out.len();
+        // Encrypted in place: the plaintext's copy is ciphertext when this returns.
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .cipher()
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(ad),
+                &mut out[start..],
+            )
+            .map_err(|_| SealError::Open)?;
+        out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
 
@@ -95,7 +101,7 @@ impl DataKey {
 
 /// Opens sealed values under one data key (see [`DataKey::opener`]); never printed.
 pub struct Opener {
-    cipher: Aes256Gcm,
+    cipher: LessSafeKey,
 }
 
 impl std::fmt::Debug for Opener {
@@ -107,7 +113,7 @@ impl std::fmt::Debug for Opener {
 impl Opener {
     /// Opens a value made by [`DataKey::seal`] with the same `ad` into `out`, replacing its
     /// contents and reusing its allocation (a buffer that must grow is wiped, then replaced).
-    /// Nothing is decrypted unless the tag checks out; on failure `out` is left empty (wiped).
+    /// Nothing unauthenticated is handed out: on failure `out` is wiped and left empty.
     pub fn open_into(
         &self,
         ad: &[u8],
@@ -122,17 +128,18 @@ impl Opener {
         let (nonce, rest) = rest.split_at(NONCE_LEN);
         let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Open)?;
-        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SealError::Open)?;
         if out.capacity() < ct.len() {
             // Dropping the old buffer wipes it; growing it in place could leave a copy behind.
             *out = Zeroizing::new(Vec::with_capacity(ct.len().max(MIN_BUFFER)));
         }
         out.resize(ct.len(), 0);
-        let buf = InOutBuf::new(ct, &mut out[..]).map_err(|_| SealError::Open)?;
-        match self
-            .cipher
-            .decrypt_inout_detached(&Nonce::from(nonce), ad, buf, &Tag::from(tag))
-        {
+        match self.cipher.open_separate_gather(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(ad),
+            ct,
+            tag,
+            &mut out[..],
+        ) {
             Ok(()) => Ok(()),
             Err(_) => {
                 out.zeroize();
@@ -162,6 +169,42 @@ mod tests {
         assert!(k.open(b"rec-1", &t).is_err(), "tamper detected");
         assert!(k.open(b"rec-1", &a[..10]).is_err(), "truncation detected");
         assert_eq!(format!("{k:?}"), "DataKey(<redacted>)");
+    }
+
+    /// Values written before the move to aws-lc-rs (RustCrypto's `aes-gcm`) still open, and
+    /// the other way round: the same AES-256-GCM, the same layout.
+    #[test]
+    fn values_sealed_with_rustcrypto_aes_gcm_open_and_back() {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let k = DataKey::generate().unwrap();
+        let theirs = aes_gcm::Aes256Gcm::new(&(*k.expose()).into());
+        let nonce = [7u8; NONCE_LEN];
+        let ct = theirs
+            .encrypt(
+                &aes_gcm::Nonce::from(nonce),
+                Payload {
+                    msg: b"an older seed",
+                    aad: b"rec-9",
+                },
+            )
+            .unwrap();
+        let mut sealed = vec![FORMAT_V1];
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ct);
+        assert_eq!(&*k.open(b"rec-9", &sealed).unwrap(), b"an older seed");
+        let ours = k.seal(b"rec-9", b"a newer seed").unwrap();
+        let back = theirs
+            .decrypt(
+                &aes_gcm::Nonce::from(
+                    <[u8; NONCE_LEN]>::try_from(&ours[1..1 + NONCE_LEN]).unwrap(),
+                ),
+                Payload {
+                    msg: &ours[1 + NONCE_LEN..],
+                    aad: b"rec-9",
+                },
+            )
+            .unwrap();
+        assert_eq!(back, b"a newer seed");
     }
 
     #[test]

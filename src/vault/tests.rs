@@ -255,3 +255,22 @@ fn times_past_year_9999_are_refused_not_wrapped() {
     assert!(c.valid_until > c.valid_from);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// RFC 4226 Appendix D: HOTP of counters 0 to 9 under the ASCII seed "12345678901234567890"
+/// (6 digits); the vault's code of step N is HOTP(N).
+#[test]
+fn hotp_rfc4226_appendix_d() {
+    let want = [
+        "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871",
+        "520489",
+    ];
+    let p = EntryParams::new(SecretBytes::new(b"12345678901234567890".to_vec()));
+    for (step, code) in want.iter().enumerate() {
+        assert_eq!(p.code_for_step(step as u64), *code, "counter {step}");
+        assert_eq!(
+            p.code_at(step as u64 * 30 + 29),
+            *code,
+            "within step {step}"
+        );
+    }
+}
