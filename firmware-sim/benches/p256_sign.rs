@@ -1,15 +1,16 @@
 //! The floor of a getAssertion: one P-256 signature (ES256) with the token's backend (the
 //! `p256` crate, RFC 6979 over a bare scalar, as firmware-sim signs) beside aws-lc-rs, with the
 //! key pair built once and with it rebuilt from the stored scalar for every signature (what the
-//! token does: it keeps no decoded private key between assertions). Ed25519 (ed25519-dalek, the
-//! token's EdDSA backend) for scale. Prints one JSON line per figure
+//! token's `aws-lc` feature does when its per-thread cache misses), and a new credential's
+//! public point from each. Ed25519 (ed25519-dalek, the token's EdDSA backend) for scale. Built
+//! alone, firmware-sim takes the p256 path. Prints one JSON line per figure
 //! (`{"name","unit","value","competitor","ratio"}`: µs per signature, ratio = ours / theirs).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use firmware_sim::PrivateKey;
 use firmware_sim::credential::Algorithm;
 use firmware_sim::env::Rng;
@@ -85,6 +86,14 @@ fn main() {
             .expect("aws-lc-rs key");
         black_box(k.sign(&system, black_box(&message)).expect("sign"));
     });
+    let p256_point = micros(n, |_| {
+        black_box(black_box(&ours).p256_public_point());
+    });
+    let lc_point = micros(n, |_| {
+        let k = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+            .expect("aws-lc-rs key");
+        black_box(k.public_key().as_ref()[0]);
+    });
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let ed = PrivateKey::from_bytes(Algorithm::EdDsa, &seed).expect("seed");
@@ -99,6 +108,12 @@ fn main() {
         p256_rebuild,
         "aws-lc-rs (key pair from RFC 5915 DER)",
         lc_rebuild,
+    );
+    line(
+        "es256_public_point_p256",
+        p256_point,
+        "aws-lc-rs (key pair from RFC 5915 DER)",
+        lc_point,
     );
     line(
         "eddsa_sign_ed25519_dalek",

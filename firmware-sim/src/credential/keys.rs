@@ -342,8 +342,8 @@ impl PrivateKey {
 /// derives the public point, then checks the pair), more than the signature itself: 42 µs
 /// against 18 µs per signature in `benches/p256_sign.rs`. A key signs with the same few
 /// credentials again and again, so each thread keeps the last [`CACHED`] key pairs it built
-/// (for a signature, or for a new credential's public point: aws-lc derives it faster than
-/// the p256 crate, and the credential's first assertion follows its registration),
+/// for a signature (public points come from aws-lc too, faster than the p256 crate's, but
+/// their pairs are not kept),
 /// found by a SHA-256 digest of their scalar (never by id: a reset or an import may give an
 /// id another key, a digest cannot). A pair leaves the cache when a newer one pushes it out or
 /// [`forget_signing_keys`] runs (reset, power cycle); aws-lc wipes its memory when it frees it.
@@ -373,8 +373,12 @@ mod aws_lc {
     }
 
     /// Calls `f` with the decoded key pair of `key`, from this thread's cache or built now
-    /// (and cached); `None` if aws-lc refused the key.
-    fn with_pair<T>(key: &p256::SecretKey, f: impl FnOnce(&EcdsaKeyPair) -> T) -> Option<T> {
+    /// (and cached if `keep`); `None` if aws-lc refused the key.
+    fn with_pair<T>(
+        key: &p256::SecretKey,
+        keep: bool,
+        f: impl FnOnce(&EcdsaKeyPair) -> T,
+    ) -> Option<T> {
         let scalar = Zeroizing::new(key.to_bytes());
         let digest: [u8; 32] = sha2::Sha256::new()
             .chain_update(TAG)
@@ -399,6 +403,9 @@ mod aws_lc {
                         &der[..],
                     )
                     .ok()?;
+                    if !keep {
+                        return Some(f(&pair));
+                    }
                     pairs.truncate(CACHED - 1);
                     pairs.insert(0, (digest, pair));
                 }
@@ -411,16 +418,17 @@ mod aws_lc {
     pub(super) fn sign_es256(key: &p256::SecretKey, message: &[u8]) -> Option<Vec<u8>> {
         // aws-lc-rs ignores this generator: its nonces are hedged with its own.
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        with_pair(key, |pair| {
+        with_pair(key, true, |pair| {
             pair.sign(&rng, message).ok().map(|s| s.as_ref().to_vec())
         })?
     }
 
-    /// The uncompressed SEC1 point of `key` (aws-lc derives it when it decodes the pair, in a
-    /// fraction of the p256 crate's time; the pair is then cached for the signatures to come,
-    /// as a new credential's first assertion follows its registration).
+    /// The uncompressed SEC1 point of `key`: aws-lc derives it when it decodes the pair, in
+    /// about a third of the p256 crate's time. A pair decoded for its point is not kept: the
+    /// control API's threads import and list credentials, and only the key's own thread
+    /// forgets its pairs on reset.
     pub(super) fn public_point(key: &p256::SecretKey) -> Option<[u8; 65]> {
-        with_pair(key, |pair| {
+        with_pair(key, false, |pair| {
             <[u8; 65]>::try_from(pair.public_key().as_ref()).ok()
         })?
     }
@@ -552,6 +560,9 @@ mod tests {
             again.sign(b"b");
             assert_eq!(aws_lc::cached(), 1);
             keys[1].sign(b"c");
+            assert_eq!(aws_lc::cached(), 2);
+            // A public point (the API's threads ask them) leaves no decoded pair behind.
+            keys[2].p256_public_point().unwrap();
             assert_eq!(aws_lc::cached(), 2);
         })
         .join()
