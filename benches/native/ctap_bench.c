@@ -7,6 +7,14 @@
  *
  *   ctap_bench SOCKET latency N             N makeCredential, then N getAssertion, one client
  *   ctap_bench SOCKET throughput CLIENTS N  N getAssertion per client, CLIENTS threads at once
+ *   ctap_bench floor N IN OUT same|split    the transport's floor: N round trips of IN 64-byte
+ *                                           writes answered by OUT reports (written at once, as
+ *                                           authsim's device thread writes an answer) from a
+ *                                           thread that does nothing else, over a socketpair;
+ *                                           both threads pinned to CPU 0 (same) or the client to
+ *                                           CPU 0 and the echo to CPU 1 (split): under a
+ *                                           hypervisor, waking a thread on another (halted) CPU
+ *                                           is most of a round trip
  *
  * Each mode prints one JSON line on stdout: per-operation times in microseconds (latency), or
  * the wall time of the concurrent run (throughput). ES256, no PIN, a non-resident credential,
@@ -23,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../tests/libfido2/sock_io.h"
 
@@ -285,6 +295,83 @@ throughput(const char *path, unsigned long clients, unsigned long n)
 	return 0;
 }
 
+struct echo {
+	int fd;
+	unsigned long in, out;
+};
+
+/* Reads IN reports, answers OUT reports in one write, until the peer goes. */
+static void *
+echo_main(void *arg)
+{
+	struct echo *e = arg;
+	unsigned char report[64], *answer;
+
+	if ((answer = calloc(e->out, 64)) == NULL)
+		return NULL;
+	for (;;) {
+		for (unsigned long i = 0; i < e->in; i++)
+			if (recv(e->fd, report, sizeof(report), MSG_WAITALL) != 64)
+				goto out;
+		if (write(e->fd, answer, e->out * 64) != (ssize_t)(e->out * 64))
+			goto out;
+	}
+out:
+	free(answer);
+	return NULL;
+}
+
+/* Pins `thread` to one CPU. */
+static int
+pin(pthread_t thread, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+static int
+floor_rtt(unsigned long n, unsigned long in, unsigned long out, int split)
+{
+	int sv[2];
+	pthread_t thread;
+	struct echo e;
+	unsigned char report[64];
+	double t0;
+
+	memset(report, 0, sizeof(report));
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		return 1;
+	e = (struct echo){ .fd = sv[1], .in = in, .out = out };
+	if (pthread_create(&thread, NULL, echo_main, &e) != 0)
+		return 1;
+	if (pin(pthread_self(), 0) != 0 || pin(thread, split ? 1 : 0) != 0) {
+		fprintf(stderr, "ctap_bench: cannot pin the threads to CPU 0%s\n",
+		    split ? " and CPU 1" : "");
+		return 1;
+	}
+	printf("{\"mode\":\"floor\",\"n\":%lu,\"in\":%lu,\"out\":%lu,\"cpus\":\"%s\","
+	    "\"round_trip_us\":[", n, in, out, split ? "split" : "same");
+	for (unsigned long k = 0; k < n; k++) {
+		t0 = now_us();
+		/* One write per report and one read per report, as sock_io.h does for libfido2. */
+		for (unsigned long i = 0; i < in; i++)
+			if (write(sv[0], report, sizeof(report)) != 64)
+				return 1;
+		for (unsigned long i = 0; i < out; i++)
+			if (recv(sv[0], report, sizeof(report), MSG_WAITALL) != 64)
+				return 1;
+		printf("%s%.2f", k ? "," : "", now_us() - t0);
+	}
+	printf("]}\n");
+	close(sv[0]);
+	pthread_join(thread, NULL);
+	close(sv[1]);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -297,6 +384,12 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[2], "throughput") == 0 &&
 	    (a = strtoul(argv[3], NULL, 10)) > 0 && (b = strtoul(argv[4], NULL, 10)) > 0)
 		return throughput(argv[1], a, b);
-	fprintf(stderr, "usage: ctap_bench SOCKET latency N | SOCKET throughput CLIENTS N\n");
+	if (argc == 6 && strcmp(argv[1], "floor") == 0 &&
+	    (a = strtoul(argv[2], NULL, 10)) > 0 && (b = strtoul(argv[3], NULL, 10)) > 0 &&
+	    strtoul(argv[4], NULL, 10) > 0 &&
+	    (strcmp(argv[5], "same") == 0 || strcmp(argv[5], "split") == 0))
+		return floor_rtt(a, b, strtoul(argv[4], NULL, 10), strcmp(argv[5], "split") == 0);
+	fprintf(stderr, "usage: ctap_bench SOCKET latency N | SOCKET throughput CLIENTS N | "
+	    "floor N IN OUT same|split\n");
 	return 2;
 }
