@@ -184,12 +184,14 @@ def native(run):
             ours["make_credential_ms"], ref["make_credential_ms"], REFERENCE, "p50 <= 0.1 ms")
     run.row("native", "getAssertion over the socket (libfido2 C client, state on disk)", "ms",
             ours["get_assertion_ms"], ref["get_assertion_ms"], REFERENCE, "p50 <= 0.05 ms")
-    for cpus, where in (("same", "both on CPU 0"), ("split", "client on CPU 0, echo on CPU 1")):
-        run.row("native", "getAssertion over the socket vs the transport's floor", "ms",
-                ours["get_assertion_ms"], raw[f"floor_{cpus}"],
-                f"its 3 reports in and 5 out echoed by a C thread doing nothing else, over a "
-                f"socketpair ({where})", "",
-                "no authenticator behind this transport gets below the floor on this machine")
+    for cpus, cpu_s, where in (("same", "one CPU", "both on CPU 0"),
+                               ("split", "two CPUs", "client on CPU 0, echo on CPU 1")):
+        run.row("native", f"getAssertion over the socket vs the transport's floor on {cpu_s}",
+                "ms", ours["get_assertion_ms"], raw[f"floor_{cpus}"],
+                f"the floor: its reports echoed by an idle C thread ({where})", "",
+                "the floor: getAssertion's 3 reports in and 5 out over a socketpair, answered "
+                "by a thread that does nothing else; no authenticator behind this transport "
+                "gets below it on this machine")
     for a, b in zip(raw["authsim"]["throughput"], raw["reference"]["throughput"]):
         c = a["clients"]
         run.row("throughput", f"getAssertion/s, {c} client{'s' if c > 1 else ''} (threads, "
