@@ -56,7 +56,7 @@ impl Attestation {
     }
 }
 
-/// Options of `authsim daemon`.
+// Options of `authsim daemon`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Serve the default key on this Unix socket too (64-byte reports both ways).

@@ -10,7 +10,7 @@ use clap_complete::Shell;
 
 use super::Cli;
 
-/// Options of `authsim completions`.
+// Options of `authsim completions`.
 #[derive(Debug, ClapArgs)]
 pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
@@ -18,7 +18,7 @@ pub struct CompletionsArgs {
     shell: Shell,
 }
 
-/// Options of `authsim man`.
+// Options of `authsim man`.
 #[derive(Debug, ClapArgs)]
 pub struct ManArgs {
     /// Write authsim.1 and one page per subcommand (authsim-totp.1, authsim-totp-code.1, ...)

@@ -26,7 +26,7 @@ Test controls (no authentication; loopback only):
   GET  /_authsim/messages?pool=ID&username=NAME[&kind=confirmation_code|temporary_password|sms_mfa_code]
   GET  /{poolId}/.well-known/jwks.json      the pool's token signing key";
 
-/// Options of `authsim emulator`.
+// Options of `authsim emulator`.
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Loopback address to listen on; port 0 picks a free port.

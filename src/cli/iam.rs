@@ -35,7 +35,7 @@ pub enum Cmd {
     ListMfaTags(DeviceArgs),
 }
 
-/// Options of `iam enable-mfa`.
+// Options of `iam enable-mfa`.
 #[derive(Debug, Args)]
 pub struct EnableArgs {
     /// The IAM user.
@@ -60,7 +60,7 @@ pub struct EnableArgs {
     aws: AwsArgs,
 }
 
-/// A device, by serial number or by the vault entry enable-mfa made for it.
+// A device, by serial number or by the vault entry enable-mfa made for it.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("device").required(true).multiple(true).args(["serial", "totp_name"])))]
 pub struct DeviceArgs {
@@ -74,7 +74,7 @@ pub struct DeviceArgs {
     aws: AwsArgs,
 }
 
-/// A user's device.
+// A user's device.
 #[derive(Debug, Args)]
 pub struct UserDeviceArgs {
     /// The IAM user (default: the one recorded for --totp-name).
@@ -84,7 +84,7 @@ pub struct UserDeviceArgs {
     device: DeviceArgs,
 }
 
-/// Options of `iam list-mfa`.
+// Options of `iam list-mfa`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The IAM user (default: the caller).
@@ -100,7 +100,7 @@ pub struct ListArgs {
     aws: AwsArgs,
 }
 
-/// Options of `iam get-mfa`.
+// Options of `iam get-mfa`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// The IAM user the device belongs to.
@@ -110,7 +110,7 @@ pub struct GetArgs {
     device: DeviceArgs,
 }
 
-/// Options of `iam tag-mfa`.
+// Options of `iam tag-mfa`.
 #[derive(Debug, Args)]
 pub struct TagArgs {
     /// A tag as KEY=VALUE; repeatable.
@@ -120,7 +120,7 @@ pub struct TagArgs {
     device: DeviceArgs,
 }
 
-/// Options of `iam untag-mfa`.
+// Options of `iam untag-mfa`.
 #[derive(Debug, Args)]
 pub struct UntagArgs {
     /// A tag key to remove; repeatable.

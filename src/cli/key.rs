@@ -145,7 +145,7 @@ pub enum CounterArg {
     AlwaysZero,
 }
 
-/// Options of `authsim key add`.
+// Options of `authsim key add`.
 #[derive(Debug, ClapArgs)]
 pub struct AddArgs {
     /// The key's name.
@@ -194,7 +194,7 @@ pub struct AddArgs {
     out: JsonFlag,
 }
 
-/// Options of `authsim key add-credential`.
+// Options of `authsim key add-credential`.
 #[derive(Debug, ClapArgs)]
 pub struct AddCredentialArgs {
     /// The key's name.

@@ -214,6 +214,51 @@ pub(crate) fn error_text(e: &anyhow::Error) -> String {
 mod tests {
     use super::*;
 
+    /// `authsim PATH... -h`, as the user sees it.
+    fn short_help(path: &[String]) -> String {
+        let argv = std::iter::once("authsim")
+            .chain(path.iter().map(String::as_str))
+            .chain(std::iter::once("-h"));
+        match Cli::try_parse_from(argv) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{path:?} -h parsed as a command"),
+        }
+    }
+
+    /// Every command's description reads the same in its parent's list of commands and at the
+    /// top of its own help. Subcommands are deferred: an argument struct's doc comment would
+    /// replace the variant's description when the subcommand is built (argument structs carry
+    /// plain comments for that reason).
+    #[test]
+    fn descriptions_agree_between_command_lists_and_own_help() {
+        let mut pending: Vec<Vec<String>> = vec![vec![]];
+        let mut checked = 0;
+        while let Some(path) = pending.pop() {
+            let text = short_help(&path);
+            let Some((_, list)) = text.split_once("\nCommands:\n") else {
+                continue;
+            };
+            for line in list.lines().take_while(|l| l.starts_with("  ")) {
+                let (name, about) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+                if name == "help" {
+                    continue;
+                }
+                let mut child = path.clone();
+                child.push(name.to_owned());
+                let own = short_help(&child);
+                assert!(
+                    own.starts_with(about.trim()),
+                    "{child:?}: listed as {:?}, its own help starts {:?}",
+                    about.trim(),
+                    own.lines().next()
+                );
+                checked += 1;
+                pending.push(child);
+            }
+        }
+        assert!(checked > 50, "only {checked} commands seen");
+    }
+
     #[test]
     fn each_cause_is_said_once() {
         let io = std::io::Error::other("Not a socket (os error 88)");

@@ -34,7 +34,7 @@ pub(crate) fn printable_lines(text: &str) -> String {
         .join("\n")
 }
 
-/// `--json` for read commands: JSON instead of a table.
+// `--json` for read commands: JSON instead of a table.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct JsonFlag {
     /// Print JSON instead of a table.

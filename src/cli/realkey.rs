@@ -23,7 +23,7 @@ pub enum Cmd {
     Select(DeviceArgs),
 }
 
-/// Which key, and how to print.
+// Which key, and how to print.
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
     /// hidraw path of the key (default: the only key present).

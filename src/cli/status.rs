@@ -4,7 +4,7 @@ use super::Ctx;
 use anyhow::Result;
 use clap::Args as ClapArgs;
 
-/// Options of `authsim status`.
+// Options of `authsim status`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Print JSON.

@@ -30,7 +30,7 @@ pub enum FormatArg {
     CredentialProcess,
 }
 
-/// Options of `sts session`.
+// Options of `sts session`.
 #[derive(Debug, Args)]
 pub struct SessionArgs {
     /// The MFA device's serial number (default: the one recorded for --totp by enable-mfa).

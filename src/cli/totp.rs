@@ -41,7 +41,7 @@ pub enum Cmd {
     },
 }
 
-/// Options of `totp add`.
+// Options of `totp add`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["uri", "secret"])))]
 pub struct AddArgs {
@@ -70,7 +70,7 @@ pub struct AddArgs {
     period: u64,
 }
 
-/// Options of `totp code`.
+// Options of `totp code`.
 #[derive(Debug, Args)]
 pub struct CodeArgs {
     /// Entry name.
@@ -90,7 +90,7 @@ pub struct CodeArgs {
     allow_next: bool,
 }
 
-/// Options of `totp codes`.
+// Options of `totp codes`.
 #[derive(Debug, Args)]
 pub struct CodesArgs {
     /// Entry name.
@@ -106,7 +106,7 @@ pub struct CodesArgs {
     json: bool,
 }
 
-/// Options of `totp list`.
+// Options of `totp list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print JSON.
@@ -114,7 +114,7 @@ pub struct ListArgs {
     json: bool,
 }
 
-/// Options of `totp show`.
+// Options of `totp show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Entry name.
@@ -127,7 +127,7 @@ pub struct ShowArgs {
     json: bool,
 }
 
-/// Options of `totp qr`.
+// Options of `totp qr`.
 #[derive(Debug, Args)]
 pub struct QrArgs {
     /// Entry name.
@@ -140,7 +140,7 @@ pub struct QrArgs {
     scale: u32,
 }
 
-/// Options of `totp import`.
+// Options of `totp import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Name of the new entry.

@@ -34,7 +34,7 @@ pub enum Cmd {
     Pin(PinCmd),
 }
 
-/// Where and for whom a ceremony runs.
+// Where and for whom a ceremony runs.
 #[derive(Debug, Args)]
 pub struct CeremonyArgs {
     /// The page's origin (https://example.com; http only for localhost).

@@ -7,7 +7,7 @@ use clap::Args;
 use std::io::{IsTerminal, Read};
 use zeroize::Zeroizing;
 
-/// The AWS CLI's global options, on every AWS command.
+// The AWS CLI's global options, on every AWS command.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct AwsArgs {
     /// Send requests to this URL instead of the service's public endpoint (e.g. a local

@@ -21,7 +21,7 @@ pub enum DeviceCmd {
     Status(StatusArgs),
 }
 
-/// The saved session whose user the command is about.
+// The saved session whose user the command is about.
 #[derive(Debug, Args)]
 pub struct SessionArg {
     /// The saved session (its access token is refreshed first if it is about to expire).
@@ -31,7 +31,7 @@ pub struct SessionArg {
     aws: AwsArgs,
 }
 
-/// Options of `cognito device list`.
+// Options of `cognito device list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -41,7 +41,7 @@ pub struct ListArgs {
     json: bool,
 }
 
-/// Options of `cognito device forget`.
+// Options of `cognito device forget`.
 #[derive(Debug, Args)]
 pub struct ForgetArgs {
     #[command(flatten)]
@@ -59,7 +59,7 @@ pub enum StatusArg {
     NotRemembered,
 }
 
-/// Options of `cognito device status`.
+// Options of `cognito device status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
@@ -71,7 +71,7 @@ pub struct StatusArgs {
     status: StatusArg,
 }
 
-/// Options of `cognito auth-factors`.
+// Options of `cognito auth-factors`.
 #[derive(Debug, Args)]
 pub struct AuthFactorsArgs {
     #[command(flatten)]

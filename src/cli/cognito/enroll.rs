@@ -9,7 +9,7 @@ use crate::cli::totp::Countdown;
 use anyhow::Result;
 use clap::{ArgGroup, Args};
 
-/// Options of `cognito enroll-totp`.
+// Options of `cognito enroll-totp`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("auth").required(true).args(["access_token_stdin", "session"])))]
 pub struct EnrollArgs {

@@ -24,7 +24,7 @@ pub enum PasskeyCmd {
     Delete(DeleteArgs),
 }
 
-/// The saved session whose user the command is about.
+// The saved session whose user the command is about.
 #[derive(Debug, Args)]
 pub struct SessionArg {
     /// The saved session (its access token is refreshed first if it is about to expire).
@@ -34,7 +34,7 @@ pub struct SessionArg {
     aws: AwsArgs,
 }
 
-/// The key that plays the authenticator, and the page it runs for.
+// The key that plays the authenticator, and the page it runs for.
 #[derive(Debug, Args, Clone, Default)]
 pub struct KeyArgs {
     /// A key of the running daemon, by name (default: `default`).
@@ -68,7 +68,7 @@ impl KeyArgs {
     }
 }
 
-/// Options of `cognito passkey register`.
+// Options of `cognito passkey register`.
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     #[command(flatten)]
@@ -80,7 +80,7 @@ pub struct RegisterArgs {
     json: bool,
 }
 
-/// Options of `cognito passkey list`.
+// Options of `cognito passkey list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -90,7 +90,7 @@ pub struct ListArgs {
     json: bool,
 }
 
-/// Options of `cognito passkey delete`.
+// Options of `cognito passkey delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     #[command(flatten)]

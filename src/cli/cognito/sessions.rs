@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Args, ValueEnum};
 use zeroize::Zeroizing;
 
-/// Options of `cognito refresh`.
+// Options of `cognito refresh`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("from").required(true).args(["session", "refresh_token_stdin"])))]
 pub struct RefreshArgs {
@@ -50,7 +50,7 @@ pub enum TokenKind {
     Refresh,
 }
 
-/// Options of `cognito token`.
+// Options of `cognito token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The saved session.

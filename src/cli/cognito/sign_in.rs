@@ -32,7 +32,7 @@ pub enum PreferArg {
     WebAuthn,
 }
 
-/// Options of `cognito sign-in`.
+// Options of `cognito sign-in`.
 #[derive(Debug, Args)]
 pub struct SignInArgs {
     /// The app client id.

@@ -9,7 +9,7 @@ use crate::vault::{EntryParams, Fresh, SecretBytes, Vault, qr, uri};
 use anyhow::{Context, Result, ensure};
 use clap::Args as ClapArgs;
 
-/// Options of `authsim demo`.
+// Options of `authsim demo`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Keep the throw-away state directory afterwards (its path is printed).
