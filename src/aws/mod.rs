@@ -154,13 +154,30 @@ impl Codes<'_> {
 }
 
 /// Fresh codes with at least [`MIN_SECONDS_LEFT`] seconds of validity left in the first one
-/// (when less is left the step is spent and the next one awaited). Returns the code strings.
+/// (when less is left, the next step is awaited before any code is taken). Returns the code
+/// strings.
 pub(crate) async fn fresh_codes(
     codes: &mut Codes<'_>,
     name: &str,
     count: u32,
 ) -> Result<Vec<Zeroizing<String>>, AwsError> {
     loop {
+        // Look before taking: a code handed out as fresh is spent whether or not it is sent,
+        // so a step about to end is waited out before the vault hands any code out. (Taking
+        // two codes and then waiting would leave the second one spent, and the next try
+        // would wait a whole step for a fresh pair.)
+        let now = crate::clock::now_unix();
+        if let Some(current) = codes.source.codes(name, now, 1)?.first() {
+            let left = current.valid_until.saturating_sub(now);
+            if left < MIN_SECONDS_LEFT {
+                tracing::info!(
+                    name,
+                    left,
+                    "the current step is about to end; waiting for the next one"
+                );
+                tokio::time::sleep(Duration::from_millis(left * 1000 + 200)).await;
+            }
+        }
         let got = codes.fresh(name, count)?;
         let first = got
             .first()
