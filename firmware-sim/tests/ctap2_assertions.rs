@@ -372,3 +372,36 @@ fn sign_counter_modes() {
         assert_eq!(seen, expected, "{mode:?} reserve {reserve}");
     }
 }
+
+/// With the `aws-lc` feature the key's thread keeps the pairs it decoded to sign; a power
+/// cycle and a factory reset leave none behind, and assertions sign correctly on either side.
+#[cfg(feature = "aws-lc")]
+#[test]
+fn decoded_signing_keys_are_dropped_on_power_cycle_and_reset() {
+    use firmware_sim::credential::{decoded_signing_keys, forget_signing_keys};
+    // A thread of its own: the keys are kept per thread.
+    std::thread::spawn(|| {
+        forget_signing_keys();
+        let (mut token, mut env, mut host) = setup(TokenConfig::default());
+        let reg = make_credential(&mut token, &mut env, &host, &Mc::new(RP, b"alice"));
+        assert_eq!(decoded_signing_keys(), 0, "registration keeps no pair");
+        let assert_once = |token: &mut firmware_sim::Token, env: &mut _, host: &HidHost| {
+            let ga = Ga::new(RP).allow(&reg.id);
+            let (status, body) = host.ctap2(token, env, GA, Some(&ga.value())).unwrap();
+            assert_eq!(status, OK);
+            assert_signed(&body.unwrap(), &reg.key, &ga.client_data_hash);
+        };
+        assert_once(&mut token, &mut env, &host);
+        assert_once(&mut token, &mut env, &host);
+        assert_eq!(decoded_signing_keys(), 1, "one credential, one pair");
+        token.power_cycle(&mut env);
+        assert_eq!(decoded_signing_keys(), 0, "a power cycle forgets");
+        host = HidHost::connect(&mut token, &mut env).unwrap();
+        assert_once(&mut token, &mut env, &host);
+        assert_eq!(decoded_signing_keys(), 1);
+        token.factory_reset(&mut env).unwrap();
+        assert_eq!(decoded_signing_keys(), 0, "a reset forgets");
+    })
+    .join()
+    .unwrap();
+}

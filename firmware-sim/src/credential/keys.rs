@@ -339,6 +339,12 @@ impl PrivateKey {
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
 
+/// How many decoded signing keys the calling thread keeps (feature `aws-lc`, for tests).
+#[cfg(all(feature = "aws-lc", feature = "testing"))]
+pub fn decoded_signing_keys() -> usize {
+    aws_lc::cached()
+}
+
 /// Drops the decoded signing keys the calling thread keeps (feature `aws-lc`; nothing to do
 /// otherwise): a reset or a power cycle leaves no key of the old state decoded in memory.
 pub fn forget_signing_keys() {

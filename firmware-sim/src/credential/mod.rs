@@ -7,5 +7,7 @@ pub(crate) mod id;
 pub(crate) mod keys;
 pub(crate) mod user;
 
+#[cfg(all(feature = "aws-lc", feature = "testing"))]
+pub use keys::decoded_signing_keys;
 pub use keys::{Algorithm, KeyError, PrivateKey, forget_signing_keys};
 pub use user::UserEntity;

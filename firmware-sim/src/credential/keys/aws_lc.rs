@@ -98,7 +98,7 @@ pub(super) fn forget() {
 }
 
 /// How many decoded key pairs this thread holds.
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 pub(super) fn cached() -> usize {
     PAIRS.with(|pairs| pairs.borrow().len())
 }
