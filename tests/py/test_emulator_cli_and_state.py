@@ -47,30 +47,25 @@ def emu():
     e.stop()
 
 
+def create_virtual_mfa_device(emu, name, outfile, method):
+    """`aws iam create-virtual-mfa-device`, its seed (Base32StringSeed) or QR code (QRCodePNG)
+    written to `outfile`; returns the device's serial number."""
+    out = aws(emu, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", name,
+              "--outfile", str(outfile), "--bootstrap-method", method)
+    return json.loads(out.stdout)["VirtualMFADevice"]["SerialNumber"]
+
+
 def test_aws_cli_virtual_mfa_flow(emu, tmp_path):
     user = f"cli-{uuid.uuid4().hex[:8]}"
     device = f"cli-dev-{uuid.uuid4().hex[:8]}"
     aws(emu, "iam", "create-user", "--user-name", user)
     seed_file = tmp_path / "seed.txt"
-    out = json.loads(
-        aws(
-            emu, "iam", "create-virtual-mfa-device",
-            "--virtual-mfa-device-name", device,
-            "--outfile", str(seed_file),
-            "--bootstrap-method", "Base32StringSeed",
-        ).stdout
-    )
-    serial = out["VirtualMFADevice"]["SerialNumber"]
+    serial = create_virtual_mfa_device(emu, device, seed_file, "Base32StringSeed")
     assert serial == f"arn:aws:iam::123456789012:mfa/{device}"
     seed = seed_file.read_text().strip()
     assert len(seed) == 64
     png_file = tmp_path / "qr.png"
-    aws(
-        emu, "iam", "create-virtual-mfa-device",
-        "--virtual-mfa-device-name", device + "-qr",
-        "--outfile", str(png_file),
-        "--bootstrap-method", "QRCodePNG",
-    )
+    create_virtual_mfa_device(emu, device + "-qr", png_file, "QRCodePNG")
     assert png_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     bad = aws(
@@ -121,15 +116,7 @@ def test_iams_qr_png_read_by_authsim_enables_the_device(emu, tmp_path, authsim):
     device = f"qr-dev-{uuid.uuid4().hex[:8]}"
     aws(emu, "iam", "create-user", "--user-name", user)
     png_file = tmp_path / "qr.png"
-    out = json.loads(
-        aws(
-            emu, "iam", "create-virtual-mfa-device",
-            "--virtual-mfa-device-name", device,
-            "--outfile", str(png_file),
-            "--bootstrap-method", "QRCodePNG",
-        ).stdout
-    )
-    serial = out["VirtualMFADevice"]["SerialNumber"]
+    serial = create_virtual_mfa_device(emu, device, png_file, "QRCodePNG")
     authsim.run("totp", "import", "iam", "--qr-png", str(png_file))
     listed = json.loads(authsim.run("totp", "list", "--json").stdout)
     assert [e["name"] for e in listed] == ["iam"]
